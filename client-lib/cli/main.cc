@@ -1,0 +1,30 @@
+// sluice: the command-line client (put, inspect).
+#include <CLI/CLI.hpp>
+
+#include "client-lib/cli/put_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluice: client for the Sluice streaming-delivery broker"};
+  app.require_subcommand(1);
+
+  sluice::cli::PutOptions put;
+  CLI::App* put_cmd = app.add_subcommand("put", "put stdin lines as records (newline not included)");
+  put_cmd->add_option("--addr", put.addr, "server HOST:PORT")->capture_default_str();
+  put_cmd->add_option("--stream", put.stream, "delivery stream")->capture_default_str();
+  put_cmd->add_option("--batch", put.batch, "records per batch")->capture_default_str()->check(CLI::Range(1, 16383));
+  put_cmd->add_option("--in-flight", put.in_flight, "batches awaiting acks")->capture_default_str()->check(CLI::Range(1, 1024));
+  put_cmd->add_option("--acked-out", put.acked_out, "append the 0-based line number of each acked record here");
+  put_cmd->add_option("--auth-token", put.auth_token, "token for servers run with --auth-token");
+  put_cmd->add_flag("--quiet", put.quiet, "print the summary only when something failed");
+
+  sluice::cli::InspectOptions inspect;
+  CLI::App* inspect_cmd = app.add_subcommand("inspect", "show what a stopped server's data dir holds");
+  inspect_cmd->add_option("--data-dir", inspect.data_dir, "data directory")->capture_default_str();
+  inspect_cmd->add_option("--stream", inspect.stream, "only this stream");
+  inspect_cmd->add_flag("--dump", inspect.dump, "print the stored records, one per line");
+
+  CLI11_PARSE(app, argc, argv);
+  if (put_cmd->parsed()) return sluice::cli::RunPut(put);
+  if (inspect_cmd->parsed()) return sluice::cli::RunInspect(inspect);
+  return 2;
+}

@@ -1,0 +1,188 @@
+// `sluice put`: stdin lines -> pipelined PutRecordBatch calls -> summary and acked-line log.
+//
+// Design: the main thread reads stdin, cuts batches and sends them, keeping at most
+// --in-flight batches unanswered; an ack thread receives results in order and writes acked
+// line numbers (flushed after every response, so a producer that dies can resume from them).
+#include "client-lib/cli/put_command.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "protocol/error_codes.h"
+#include "sluice/client.h"
+
+namespace sluice::cli {
+namespace {
+
+struct Batch {
+  uint64_t first_line = 0;
+  std::vector<std::string> lines;
+};
+
+bool ParseAddr(const std::string& addr, std::string* host, uint16_t* port) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  *host = addr.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  char* end = nullptr;
+  unsigned long p = std::strtoul(addr.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || p == 0 || p > 65535) return false;
+  *port = static_cast<uint16_t>(p);
+  return true;
+}
+
+}  // namespace
+
+int RunPut(const PutOptions& opts) {
+  client::ClientOptions co;
+  if (!ParseAddr(opts.addr, &co.host, &co.port)) {
+    std::fprintf(stderr, "sluice put: --addr must be HOST:PORT, got '%s'\n", opts.addr.c_str());
+    return 2;
+  }
+  co.auth_token = opts.auth_token;
+  co.client_name = "sluice-cli/0.1";
+  auto connected = client::Client::Connect(co);
+  if (!connected.ok()) {
+    std::fprintf(stderr, "sluice put: %s\n", connected.status().ToString().c_str());
+    return 2;
+  }
+  std::unique_ptr<client::Client> c = std::move(connected).value();
+  FILE* acked_out = nullptr;
+  if (!opts.acked_out.empty()) {
+    acked_out = std::fopen(opts.acked_out.c_str(), "a");
+    if (!acked_out) {
+      std::fprintf(stderr, "sluice put: cannot open %s\n", opts.acked_out.c_str());
+      return 2;
+    }
+  }
+  const proto::Limits& limits = c->server_limits();
+  const uint32_t batch_records = std::max(1u, std::min(opts.batch, limits.max_batch_records));
+  const uint32_t in_flight = std::max(1u, opts.in_flight);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Batch> window;  // sent, unanswered; GUARDED_BY(mu)
+  bool sender_done = false;  // GUARDED_BY(mu)
+  bool receiver_failed = false;
+  uint64_t acked = 0, failed = 0;
+  std::string first_error;
+  auto start = std::chrono::steady_clock::now();
+
+  std::thread acker([&] {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return !window.empty() || sender_done; });
+        if (window.empty()) return;
+      }
+      auto result = c->ReceivePutResult();
+      std::unique_lock<std::mutex> lock(mu);
+      Batch b = std::move(window.front());
+      window.pop_front();
+      if (!result.ok()) {
+        // Everything in flight is unknown: count it (and everything still queued) as failed.
+        failed += b.lines.size();
+        for (auto& w : window) failed += w.lines.size();
+        window.clear();
+        if (first_error.empty()) first_error = result.status().ToString();
+        receiver_failed = true;
+        cv.notify_all();
+        return;
+      }
+      for (size_t i = 0; i < result->records.size(); i++) {
+        const auto& r = result->records[i];
+        if (r.ok()) {
+          acked++;
+          if (acked_out) std::fprintf(acked_out, "%llu\n", static_cast<unsigned long long>(b.first_line + i));
+        } else {
+          failed++;
+          if (first_error.empty())
+            first_error = std::string(proto::WireErrorName(static_cast<proto::WireError>(r.error_code))) +
+                          ": " + r.error_message;
+        }
+      }
+      if (acked_out) std::fflush(acked_out);
+      cv.notify_all();
+    }
+  });
+
+  std::ios::sync_with_stdio(false);
+  uint64_t line_no = 0;
+  std::string line;
+  Batch cur;
+  uint64_t cur_bytes = 0;
+  std::vector<std::string_view> views;
+  auto send = [&]() -> bool {
+    if (cur.lines.empty()) return true;
+    views.assign(cur.lines.begin(), cur.lines.end());
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return window.size() < in_flight || receiver_failed; });
+    if (receiver_failed) return false;
+    lock.unlock();
+    auto sent = c->SendPutRecordBatch(opts.stream, views);
+    if (!sent.ok()) {
+      lock.lock();
+      if (first_error.empty()) first_error = sent.status().ToString();
+      return false;
+    }
+    // Entered into the window after the client registered it, so the acker (which waits for a
+    // non-empty window) never asks for a result the client does not expect yet. Moving the
+    // vector keeps the strings that `views` pointed into.
+    lock.lock();
+    window.push_back(Batch{cur.first_line, std::move(cur.lines)});
+    cv.notify_all();
+    lock.unlock();
+    cur = Batch{};
+    cur_bytes = 0;
+    return true;
+  };
+  bool ok = true;
+  while (ok && std::getline(std::cin, line)) {
+    if (line.size() > limits.max_record_bytes) {
+      // The server would reject it; failing it here keeps the rest of its batch intact.
+      std::lock_guard<std::mutex> lock(mu);
+      failed++;
+      if (first_error.empty())
+        first_error = "line " + std::to_string(line_no) + ": record of " + std::to_string(line.size()) +
+                      " bytes exceeds the server's max_record_bytes " + std::to_string(limits.max_record_bytes);
+      line_no++;
+      continue;
+    }
+    if (!cur.lines.empty() &&
+        (cur.lines.size() >= batch_records || cur_bytes + line.size() > limits.max_batch_bytes)) {
+      ok = send();
+    }
+    if (cur.lines.empty()) cur.first_line = line_no;
+    cur_bytes += line.size();
+    cur.lines.push_back(std::move(line));
+    line.clear();
+    line_no++;
+  }
+  if (ok) ok = send();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    sender_done = true;
+  }
+  cv.notify_all();
+  acker.join();
+  if (acked_out) std::fclose(acked_out);
+
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  uint64_t unsent = line_no - acked - failed;
+  failed += unsent;
+  if (!opts.quiet || failed > 0) {
+    std::fprintf(stderr, "sluice put: %llu records read, %llu acked, %llu failed in %.3f s (%.0f records/s)\n",
+                 static_cast<unsigned long long>(line_no), static_cast<unsigned long long>(acked),
+                 static_cast<unsigned long long>(failed), secs, secs > 0 ? acked / secs : 0.0);
+    if (!first_error.empty()) std::fprintf(stderr, "sluice put: first error: %s\n", first_error.c_str());
+  }
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,75 @@
+// FlatBuffers verification plus semantic checks for each message type.
+#include "protocol/verify.h"
+
+#include <string>
+
+namespace sluice::proto {
+namespace {
+
+constexpr uint32_t kMaxDepth = 16;
+
+template <typename T>
+base::Result<const T*> VerifyRoot(std::span<const uint8_t> body, uint32_t max_tables,
+                                  const char* what) {
+  SLUICE_DCHECK(IsAligned(body));
+  if (body.size() < sizeof(flatbuffers::uoffset_t))
+    return base::InvalidArgument(std::string(what) + " body is too short");
+  flatbuffers::Verifier verifier(body.data(), body.size(), kMaxDepth, max_tables);
+  if (!verifier.VerifyBuffer<T>(nullptr))
+    return base::InvalidArgument(std::string(what) + " body failed FlatBuffers verification");
+  return flatbuffers::GetRoot<T>(body.data());
+}
+
+}  // namespace
+
+base::Result<const wire::Hello*> VerifyHello(std::span<const uint8_t> body) {
+  return VerifyRoot<wire::Hello>(body, 8, "Hello");
+}
+
+base::Result<const wire::HelloAck*> VerifyHelloAck(std::span<const uint8_t> body) {
+  return VerifyRoot<wire::HelloAck>(body, 8, "HelloAck");
+}
+
+base::Result<const wire::PutRecordBatch*> VerifyPutRecordBatch(std::span<const uint8_t> body,
+                                                               const Limits& limits) {
+  ASSIGN_OR_RETURN(const wire::PutRecordBatch* batch,
+                   VerifyRoot<wire::PutRecordBatch>(body, limits.max_batch_records + 8,
+                                                    "PutRecordBatch"));
+  const auto* records = batch->records();
+  if (records->size() == 0) return base::InvalidArgument("PutRecordBatch has no records");
+  if (records->size() > limits.max_batch_records)
+    return base::TooLarge("batch has " + std::to_string(records->size()) +
+                          " records, limit is " + std::to_string(limits.max_batch_records));
+  uint64_t bytes = 0;
+  for (const wire::Record* r : *records) bytes += r->data() ? r->data()->size() : 0;
+  if (bytes > limits.max_batch_bytes)
+    return base::TooLarge("batch has " + std::to_string(bytes) + " payload bytes, limit is " +
+                          std::to_string(limits.max_batch_bytes));
+  return batch;
+}
+
+base::Result<const wire::PutRecordBatchResponse*> VerifyPutRecordBatchResponse(
+    std::span<const uint8_t> body) {
+  ASSIGN_OR_RETURN(const wire::PutRecordBatchResponse* resp,
+                   VerifyRoot<wire::PutRecordBatchResponse>(body, kMaxBatchRecordsCap + 8,
+                                                            "PutRecordBatchResponse"));
+  uint32_t failed = 0;
+  for (const wire::RecordResult* r : *resp->results()) failed += r->error_code() != 0;
+  if (failed != resp->failed_put_count())
+    return base::InvalidArgument("PutRecordBatchResponse failed_put_count " +
+                                 std::to_string(resp->failed_put_count()) + " disagrees with " +
+                                 std::to_string(failed) + " failed results");
+  if (resp->errors()) {
+    for (const wire::RecordError* e : *resp->errors()) {
+      if (e->index() >= resp->results()->size())
+        return base::InvalidArgument("PutRecordBatchResponse error index out of range");
+    }
+  }
+  return resp;
+}
+
+base::Result<const wire::Error*> VerifyError(std::span<const uint8_t> body) {
+  return VerifyRoot<wire::Error>(body, 4, "Error");
+}
+
+}  // namespace sluice::proto

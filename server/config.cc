@@ -1,0 +1,198 @@
+// ServerConfig: TOML loading (toml++), validation and defaults.
+#include "server/config.h"
+
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace sluice::server {
+namespace {
+
+std::string Where(const std::string& origin, const toml::node& node) {
+  const auto& src = node.source();
+  return origin + ":" + std::to_string(src.begin.line);
+}
+
+template <typename T>
+base::Status Get(const toml::table& t, std::string_view key, const std::string& origin, T* out) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return base::Status::Ok();
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!n->is_string()) return base::InvalidArgument(Where(origin, *n) + ": " + std::string(key) + " must be a string");
+    *out = n->as_string()->get();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!n->is_boolean()) return base::InvalidArgument(Where(origin, *n) + ": " + std::string(key) + " must be true or false");
+    *out = n->as_boolean()->get();
+  } else {
+    if (!n->is_integer()) return base::InvalidArgument(Where(origin, *n) + ": " + std::string(key) + " must be an integer");
+    int64_t v = n->as_integer()->get();
+    if (v < 0 || static_cast<uint64_t>(v) > std::numeric_limits<T>::max())
+      return base::InvalidArgument(Where(origin, *n) + ": " + std::string(key) + " = " + std::to_string(v) +
+                                   " is out of range 0.." + std::to_string(std::numeric_limits<T>::max()));
+    *out = static_cast<T>(v);
+  }
+  return base::Status::Ok();
+}
+
+base::Status CheckKeys(const toml::table& t, const std::set<std::string_view>& allowed,
+                       const std::string& origin, std::string_view context) {
+  for (const auto& [k, v] : t) {
+    if (!allowed.count(k.str())) {
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      return base::InvalidArgument(Where(origin, v) + ": unknown key '" + std::string(k.str()) + "' in " +
+                                   std::string(context) + " (allowed: " + list + ")");
+    }
+  }
+  return base::Status::Ok();
+}
+
+base::Status LoadStream(const toml::table& t, const std::string& origin, StreamConfig* s) {
+  RETURN_IF_ERROR(CheckKeys(t, {"name", "destination", "directory"}, origin, "[[stream]]"));
+  RETURN_IF_ERROR(Get(t, "name", origin, &s->name));
+  if (s->name.empty()) return base::InvalidArgument(Where(origin, t) + ": [[stream]] needs a name");
+  RETURN_IF_ERROR(Get(t, "destination", origin, &s->destination));
+  if (const toml::node* d = t.get("directory")) {
+    if (!d->is_table()) return base::InvalidArgument(Where(origin, *d) + ": stream.directory must be a table");
+    RETURN_IF_ERROR(CheckKeys(*d->as_table(), {"path"}, origin, "[stream.directory]"));
+    RETURN_IF_ERROR(Get(*d->as_table(), "path", origin, &s->directory_path));
+  }
+  std::ostringstream text;
+  text << toml::toml_formatter(t);
+  s->toml = text.str();
+  return base::Status::Ok();
+}
+
+}  // namespace
+
+bool IsValidStreamName(std::string_view name) {
+  if (name.empty() || name.size() > proto::kMaxStreamNameBytes) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+base::Result<Durability> ParseDurability(const std::string& text) {
+  Durability d;
+  if (text == "fsync") return d;
+  if (text == "none") {
+    d.mode = DurabilityMode::kNone;
+    return d;
+  }
+  constexpr std::string_view kPrefix = "interval:";
+  if (text.rfind(kPrefix, 0) == 0) {
+    std::string num = text.substr(kPrefix.size());
+    char* end = nullptr;
+    unsigned long ms = num.empty() ? 0 : std::strtoul(num.c_str(), &end, 10);
+    if (!num.empty() && end && *end == '\0' && ms >= 1 && ms <= 60000) {
+      d.mode = DurabilityMode::kInterval;
+      d.interval_ms = static_cast<uint32_t>(ms);
+      return d;
+    }
+  }
+  return base::InvalidArgument("durability must be fsync, interval:<1..60000 ms> or none, got '" +
+                               text + "'");
+}
+
+std::string ToString(const Durability& d) {
+  switch (d.mode) {
+    case DurabilityMode::kFsync: return "fsync";
+    case DurabilityMode::kNone: return "none";
+    case DurabilityMode::kInterval: return "interval:" + std::to_string(d.interval_ms);
+  }
+  return "?";
+}
+
+base::Status LoadConfigText(std::string_view text, const std::string& origin, ServerConfig* cfg) {
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    return base::InvalidArgument(origin + ":" + std::to_string(e.source().begin.line) + ":" +
+                                 std::to_string(e.source().begin.column) + ": " +
+                                 std::string(e.description()));
+  }
+  RETURN_IF_ERROR(CheckKeys(root,
+                            {"data_dir", "bind", "port", "shards", "durability", "auth_token",
+                             "max_record_bytes", "max_batch_records", "max_batch_bytes",
+                             "connection_output_budget", "shard_commit_budget", "stream"},
+                            origin, "the top level"));
+  RETURN_IF_ERROR(Get(root, "data_dir", origin, &cfg->data_dir));
+  RETURN_IF_ERROR(Get(root, "bind", origin, &cfg->bind));
+  RETURN_IF_ERROR(Get(root, "port", origin, &cfg->port));
+  RETURN_IF_ERROR(Get(root, "shards", origin, &cfg->shards));
+  RETURN_IF_ERROR(Get(root, "auth_token", origin, &cfg->auth_token));
+  RETURN_IF_ERROR(Get(root, "max_record_bytes", origin, &cfg->limits.max_record_bytes));
+  RETURN_IF_ERROR(Get(root, "max_batch_records", origin, &cfg->limits.max_batch_records));
+  RETURN_IF_ERROR(Get(root, "max_batch_bytes", origin, &cfg->limits.max_batch_bytes));
+  RETURN_IF_ERROR(Get(root, "connection_output_budget", origin, &cfg->connection_output_budget));
+  RETURN_IF_ERROR(Get(root, "shard_commit_budget", origin, &cfg->shard_commit_budget));
+  std::string durability;
+  RETURN_IF_ERROR(Get(root, "durability", origin, &durability));
+  if (!durability.empty()) {
+    auto d = ParseDurability(durability);
+    if (!d.ok()) return d.status().WithContext(origin);
+    cfg->durability = d.value();
+  }
+  if (const toml::node* streams = root.get("stream")) {
+    const toml::array* arr = streams->as_array();
+    if (arr == nullptr)
+      return base::InvalidArgument(Where(origin, *streams) + ": 'stream' must be an array of tables ([[stream]])");
+    for (const toml::node& n : *arr) {
+      if (!n.is_table()) return base::InvalidArgument(Where(origin, n) + ": [[stream]] entries must be tables");
+      StreamConfig s;
+      RETURN_IF_ERROR(LoadStream(*n.as_table(), origin, &s));
+      cfg->streams.push_back(std::move(s));
+    }
+  }
+  return base::Status::Ok();
+}
+
+base::Status LoadConfigFile(const std::string& path, ServerConfig* cfg) {
+  std::ifstream in(path);
+  if (!in) return base::NotFound("cannot read config file " + path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return LoadConfigText(buf.str(), path, cfg);
+}
+
+void ServerConfig::ApplyDefaults() {
+  if (streams.empty()) {
+    StreamConfig s;
+    s.name = "default";
+    s.toml = "name = \"default\"\ndestination = \"directory\"\n";
+    streams.push_back(std::move(s));
+  }
+  for (StreamConfig& s : streams) {
+    if (s.directory_path.empty()) s.directory_path = data_dir + "/delivered/" + s.name;
+  }
+}
+
+base::Status ServerConfig::Validate() const {
+  if (data_dir.empty()) return base::InvalidArgument("data_dir must not be empty");
+  if (shards > 256) return base::InvalidArgument("shards must be 0..256 (0 = number of cores), got " + std::to_string(shards));
+  RETURN_IF_ERROR(limits.Validate());
+  if (connection_output_budget < 64 * 1024)
+    return base::InvalidArgument("connection_output_budget must be at least 65536 bytes");
+  if (shard_commit_budget < limits.MaxFrameBody())
+    return base::InvalidArgument("shard_commit_budget must be at least one maximal frame (" +
+                                 std::to_string(limits.MaxFrameBody()) + " bytes)");
+  std::set<std::string> names;
+  for (const StreamConfig& s : streams) {
+    if (!IsValidStreamName(s.name))
+      return base::InvalidArgument("stream name '" + s.name +
+                                   "' must be 1..64 characters of [a-zA-Z0-9_.-]");
+    if (!names.insert(s.name).second) return base::InvalidArgument("stream '" + s.name + "' is declared twice");
+    if (s.destination != "directory")
+      return base::InvalidArgument("stream '" + s.name + "': destination must be one of: directory; got '" +
+                                   s.destination + "'");
+  }
+  return base::Status::Ok();
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,82 @@
+// ServerConfig: every setting of sluiced, its default, and validation. Loaded from an optional
+// TOML file (--config), then overridden by command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "protocol/limits.h"
+
+namespace sluice::server {
+
+enum class DurabilityMode { kFsync, kInterval, kNone };
+
+struct Durability {
+  // kFsync: a put is acked after the WAL is fsynced (survives power loss).
+  // kInterval: acked after the write reaches the OS; the WAL is fsynced every interval_ms
+  //            (a power loss can lose up to interval_ms of acked puts; kill -9 loses nothing).
+  // kNone: acked after the write reaches the OS; never fsynced by Sluice.
+  // Default: kFsync. Reloadable: no.
+  DurabilityMode mode = DurabilityMode::kFsync;
+  uint32_t interval_ms = 0;
+};
+// Parses "fsync", "interval:<ms>" (1..60000) or "none".
+base::Result<Durability> ParseDurability(const std::string& text);
+std::string ToString(const Durability& d);
+
+// One delivery stream as declared in the config file.
+struct StreamConfig {
+  // 1..64 characters of [a-zA-Z0-9_.-] (Firehose's DeliveryStreamName rule).
+  std::string name;
+  // Destination kind. Only "directory" exists so far. Default: "directory".
+  std::string destination = "directory";
+  // [stream.directory] path: where delivered objects are written.
+  // Default: <data_dir>/delivered/<name>.
+  std::string directory_path;
+  // The settings as TOML text, stored in the catalog so a later run can tell what changed.
+  std::string toml;
+};
+
+struct ServerConfig {
+  // Directory holding the RocksDB database and the lock file. Default: ./sluice-data.
+  std::string data_dir = "./sluice-data";
+  // Address the put port binds to. Default: 127.0.0.1. Reloadable: no.
+  std::string bind = "127.0.0.1";
+  // Put port; 0 picks a free port (see port_file). Default: 7410. Reloadable: no.
+  uint16_t port = 7410;
+  // When set, the chosen put port is written here (atomically) once listening. Default: none.
+  std::string port_file;
+  // Number of shard threads (one libuv loop each). 0 = number of cores. Default: 0.
+  uint32_t shards = 0;
+  Durability durability;
+  proto::Limits limits;
+  // When set, every connection must send Hello with this token before anything else.
+  // Default: none (no authentication). Reloadable: no.
+  std::string auth_token;
+  // A connection stops being read while more than this many response bytes wait to be sent to
+  // it (a client that does not read its acks). Default: 4 MiB. Reloadable: no.
+  uint64_t connection_output_budget = 4u << 20;
+  // A shard stops reading sockets for the rest of a loop iteration once this many bytes wait to
+  // be committed, so one iteration's WriteBatch is bounded. Default: 64 MiB. Reloadable: no.
+  uint64_t shard_commit_budget = 64u << 20;
+  std::vector<StreamConfig> streams;
+
+  // Returns kInvalidArgument naming the setting and its allowed range.
+  base::Status Validate() const;
+  // Adds the embedded default stream ("default", directory <data_dir>/delivered/default) when
+  // no stream is declared, and fills in per-stream defaults.
+  void ApplyDefaults();
+};
+
+// Loads a TOML config file into `cfg` (fields not in the file keep their values). Returns
+// kInvalidArgument naming the file, line and key for a syntax error, an unknown key or a value
+// of the wrong type; kNotFound / kIOError when the file cannot be read.
+base::Status LoadConfigFile(const std::string& path, ServerConfig* cfg);
+// The same for TOML text already in memory (`origin` names it in messages).
+base::Status LoadConfigText(std::string_view text, const std::string& origin, ServerConfig* cfg);
+
+bool IsValidStreamName(std::string_view name);
+
+}  // namespace sluice::server

@@ -1,0 +1,80 @@
+// sluiced: flags and config file -> ServerConfig -> Server. Everything else is in server.cc.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "base/log.h"
+#include "server/config.h"
+#include "server/server.h"
+
+using sluice::server::ServerConfig;
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);  // a vanished client must give EPIPE, not kill the broker
+
+  CLI::App app{"sluiced: durable streaming-delivery broker"};
+  std::string config_file, data_dir, bind, port_file, durability, auth_token, log_level = "info";
+  int64_t port = -1, shards = -1, max_record = -1, max_records = -1, max_batch = -1;
+  app.add_option("--config", config_file, "TOML config file (flags override its values)");
+  app.add_option("--data-dir", data_dir, "data directory (default ./sluice-data)");
+  app.add_option("--bind", bind, "address of the put port (default 127.0.0.1)");
+  app.add_option("--port", port, "put port, 0 = any free port (default 7410)")->check(CLI::Range(0, 65535));
+  app.add_option("--port-file", port_file, "write the bound put port to this file");
+  app.add_option("--shards", shards, "shard threads, 0 = number of cores (default 0)")->check(CLI::Range(0, 256));
+  app.add_option("--durability", durability, "fsync (default) | interval:<ms> | none");
+  app.add_option("--auth-token", auth_token, "require Hello with this token");
+  app.add_option("--max-record-bytes", max_record, "largest record (default 1024000)")->check(CLI::PositiveNumber);
+  app.add_option("--max-batch-records", max_records, "most records per batch (default 500)")->check(CLI::PositiveNumber);
+  app.add_option("--max-batch-bytes", max_batch, "most bytes per batch (default 4194304)")->check(CLI::PositiveNumber);
+  app.add_option("--log-level", log_level, "debug | info | warn | error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  CLI11_PARSE(app, argc, argv);
+
+  if (log_level == "debug") sluice::base::SetLogLevel(sluice::base::LogLevel::kDebug);
+  if (log_level == "warn") sluice::base::SetLogLevel(sluice::base::LogLevel::kWarn);
+  if (log_level == "error") sluice::base::SetLogLevel(sluice::base::LogLevel::kError);
+
+  ServerConfig cfg;
+  if (!config_file.empty()) {
+    sluice::base::Status st = sluice::server::LoadConfigFile(config_file, &cfg);
+    if (!st.ok()) {
+      std::fprintf(stderr, "sluiced: %s\n", st.ToString().c_str());
+      return 2;
+    }
+  }
+  if (!data_dir.empty()) cfg.data_dir = data_dir;
+  if (!bind.empty()) cfg.bind = bind;
+  if (port >= 0) cfg.port = static_cast<uint16_t>(port);
+  if (!port_file.empty()) cfg.port_file = port_file;
+  if (shards >= 0) cfg.shards = static_cast<uint32_t>(shards);
+  if (!auth_token.empty()) cfg.auth_token = auth_token;
+  if (max_record > 0) cfg.limits.max_record_bytes = static_cast<uint32_t>(std::min<int64_t>(max_record, UINT32_MAX));
+  if (max_records > 0) cfg.limits.max_batch_records = static_cast<uint32_t>(std::min<int64_t>(max_records, UINT32_MAX));
+  if (max_batch > 0) cfg.limits.max_batch_bytes = static_cast<uint32_t>(std::min<int64_t>(max_batch, UINT32_MAX));
+  if (!durability.empty()) {
+    auto d = sluice::server::ParseDurability(durability);
+    if (!d.ok()) {
+      std::fprintf(stderr, "sluiced: --durability: %s\n", d.status().message().c_str());
+      return 2;
+    }
+    cfg.durability = d.value();
+  }
+  cfg.ApplyDefaults();
+  if (sluice::base::Status st = cfg.Validate(); !st.ok()) {
+    std::fprintf(stderr, "sluiced: invalid configuration: %s\n", st.message().c_str());
+    return 2;
+  }
+
+  sluice::server::Server server(std::move(cfg));
+  if (sluice::base::Status st = server.Start(); !st.ok()) {
+    std::fprintf(stderr, "sluiced: cannot start: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  sluice::base::Status st = server.Run();
+  if (!st.ok()) {
+    std::fprintf(stderr, "sluiced: shutdown: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}

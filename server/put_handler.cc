@@ -1,0 +1,87 @@
+// The put path: per-record validation, chunk building, commit, and ack encoding.
+#include "server/put_handler.h"
+
+#include "storage/keys.h"
+
+namespace sluice::server {
+
+PutHandler::PutHandler(uint16_t shard, const ServerConfig& cfg, storage::Store* store,
+                       const StreamRegistry* streams)
+    : shard_(shard), cfg_(cfg), store_(store), streams_(streams), batch_(store) {}
+
+base::Status PutHandler::Init() {
+  ASSIGN_OR_RETURN(uint64_t next, store_->NextSeq(shard_));
+  next_seq_ = committed_seq_ = next;
+  return base::Status::Ok();
+}
+
+StagedPut PutHandler::Stage(const wire::PutRecordBatch& batch, int64_t now_unix_ms) {
+  StagedPut put;
+  const auto& records = *batch.records();
+  put.record_count = records.size();
+  std::string_view name(batch.stream()->data(), batch.stream()->size());
+  const StreamInfo* stream = streams_->Find(name);
+  if (stream == nullptr) {
+    std::string msg = "delivery stream '" + std::string(name.substr(0, 128)) + "' does not exist";
+    put.rejected.reserve(put.record_count);
+    for (uint32_t i = 0; i < put.record_count; i++)
+      put.rejected.push_back({i, proto::WireError::kUnknownStream, msg});
+    return put;
+  }
+  chunk_.Start(now_unix_ms);
+  for (uint32_t i = 0; i < put.record_count; i++) {
+    const auto* data = records[i]->data();
+    std::span<const uint8_t> bytes;
+    if (data != nullptr) bytes = std::span<const uint8_t>(data->data(), data->size());
+    if (bytes.size() > cfg_.limits.max_record_bytes) {
+      put.rejected.push_back({i, proto::WireError::kRecordTooLarge,
+                              "record of " + std::to_string(bytes.size()) +
+                                  " bytes exceeds max_record_bytes " +
+                                  std::to_string(cfg_.limits.max_record_bytes)});
+      continue;
+    }
+    chunk_.Add(bytes);
+    put.accepted_bytes += bytes.size();
+  }
+  if (chunk_.count() > 0) {
+    put.seq = next_seq_++;
+    batch_.PutChunk({stream->id, shard_, put.seq}, chunk_.Finish());
+  }
+  return put;
+}
+
+base::Status PutHandler::Commit() {
+  SLUICE_DCHECK(has_pending());
+  batch_.PutNextSeq(shard_, next_seq_);
+  base::Status st = store_->Write(&batch_, cfg_.durability.mode == DurabilityMode::kFsync);
+  batch_.Clear();
+  if (st.ok()) {
+    committed_seq_ = next_seq_;
+  } else {
+    next_seq_ = committed_seq_;
+  }
+  return st;
+}
+
+void PutHandler::EncodeResponse(const StagedPut& put, uint32_t request_id,
+                                const base::Status& commit, proto::PutResponseEncoder* enc,
+                                std::string* out) const {
+  enc->Reset(put.record_count);
+  size_t next_rejected = 0;
+  uint32_t chunk_index = 0;
+  std::string failure;
+  if (!commit.ok()) failure = "records not stored: " + commit.ToString();
+  for (uint32_t i = 0; i < put.record_count; i++) {
+    if (next_rejected < put.rejected.size() && put.rejected[next_rejected].index == i) {
+      const auto& r = put.rejected[next_rejected++];
+      enc->AddFailed(r.code, r.message);
+    } else if (commit.ok()) {
+      enc->AddStored(storage::MakeRecordId(shard_, put.seq, chunk_index++));
+    } else {
+      enc->AddFailed(proto::WireError::kStorageFailure, failure);
+    }
+  }
+  enc->Finish(request_id, out);
+}
+
+}  // namespace sluice::server

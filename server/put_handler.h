@@ -1,0 +1,71 @@
+// PutHandler: turns verified PutRecordBatch requests into one pending storage write per shard.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "protocol/error_codes.h"
+#include "protocol/messages.h"
+#include "protocol/sluice_generated.h"
+#include "server/config.h"
+#include "server/stream_registry.h"
+#include "storage/record_chunk.h"
+#include "storage/store.h"
+
+namespace sluice::server {
+
+// What one PutRecordBatch will be answered with once the commit it joined has finished.
+struct StagedPut {
+  struct Rejected {
+    uint32_t index;
+    proto::WireError code;
+    std::string message;
+  };
+  uint32_t record_count = 0;
+  uint64_t seq = 0;  // storage sequence of the chunk holding the accepted records; 0 = none
+  uint64_t accepted_bytes = 0;
+  std::vector<Rejected> rejected;  // ascending index
+};
+
+// Owns the shard's pending WriteBatch and its sequence counter.
+// Thread: the owning shard's loop; not thread-safe.
+class PutHandler {
+ public:
+  PutHandler(uint16_t shard, const ServerConfig& cfg, storage::Store* store,
+             const StreamRegistry* streams);
+
+  // Loads the next sequence number from storage. Returns the storage error on failure.
+  base::Status Init();
+
+  // Validates each record and appends the accepted ones, as one chunk, to the pending batch.
+  // Per-record problems (unknown stream, record too large) become Rejected entries; the call
+  // itself cannot fail. REQUIRES: `batch` passed proto::VerifyPutRecordBatch.
+  StagedPut Stage(const wire::PutRecordBatch& batch, int64_t now_unix_ms);
+
+  bool has_pending() const { return !batch_.empty(); }
+  size_t pending_bytes() const { return batch_.bytes(); }
+
+  // Writes the pending batch (sync per durability). On failure nothing was applied and the
+  // sequence counter is rolled back, so the same sequence numbers are reused; the caller must
+  // fail every staged put. Returns the storage error (kIOError, kCorruption).
+  base::Status Commit();
+
+  // Appends the PutRecordBatchResponse frame for `put` to `out`. When `commit` failed, every
+  // record that was not already rejected fails with kStorageFailure and commit's message.
+  void EncodeResponse(const StagedPut& put, uint32_t request_id, const base::Status& commit,
+                      proto::PutResponseEncoder* enc, std::string* out) const;
+
+ private:
+  const uint16_t shard_;
+  const ServerConfig& cfg_;
+  storage::Store* store_;
+  const StreamRegistry* streams_;
+  storage::WriteBatch batch_;
+  storage::ChunkBuilder chunk_;
+  uint64_t next_seq_ = 1;       // next sequence to hand out
+  uint64_t committed_seq_ = 1;  // next_seq_ as of the last successful commit
+};
+
+}  // namespace sluice::server

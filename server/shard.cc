@@ -1,0 +1,195 @@
+// Shard: thread and loop lifecycle, the Post door, the group commit, and orderly stop.
+#include "server/shard.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "base/log.h"
+#include "server/connection.h"
+
+namespace sluice::server {
+namespace {
+// How long a stopping shard waits for clients to take their last acks.
+constexpr uint64_t kStopDrainTimeoutMs = 5000;
+}  // namespace
+
+Shard::Shard(uint16_t id, const ServerConfig& cfg, storage::Store* store,
+             const StreamRegistry* streams)
+    : id_(id), cfg_(cfg), store_(store), puts_(id, cfg, store, streams) {
+  // The loop and its handles are initialised here, on main, before the thread exists; from
+  // Start() on they are touched only by the shard thread (and async_ through uv_async_send).
+  SLUICE_CHECK(uv_loop_init(&loop_) == 0);
+  SLUICE_CHECK(uv_async_init(&loop_, &async_, OnAsync) == 0);
+  async_.data = this;
+  SLUICE_CHECK(uv_check_init(&loop_, &check_) == 0);
+  check_.data = this;
+  SLUICE_CHECK(uv_idle_init(&loop_, &idle_) == 0);
+  idle_.data = this;
+  SLUICE_CHECK(uv_timer_init(&loop_, &stop_timer_) == 0);
+  stop_timer_.data = this;
+  SLUICE_CHECK(uv_check_start(&check_, OnCheck) == 0);
+}
+
+Shard::~Shard() {
+  SLUICE_CHECK(!thread_.joinable());
+  int rc = uv_loop_close(&loop_);
+  if (rc != 0) SLUICE_LOG_ERROR("shard", "shard %u: loop close: %s", id_, uv_strerror(rc));
+}
+
+base::Status Shard::Start() {
+  RETURN_IF_ERROR(puts_.Init());
+  thread_ = std::thread([this] { Run(); });
+  return base::Status::Ok();
+}
+
+void Shard::Run() noexcept {
+  owner_.Rebind();
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  SLUICE_LOG_DEBUG("shard", "shard %u stopped", id_);
+}
+
+void Shard::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Shard::Post(std::function<void()> fn) {
+  // The send happens under the lock so it can never race with MaybeFinishStop closing async_.
+  std::lock_guard<std::mutex> lock(post_mu_);
+  if (!accepting_posts_) return false;
+  posted_.push_back(std::move(fn));
+  uv_async_send(&async_);
+  return true;
+}
+
+void Shard::OnAsync(uv_async_t* handle) noexcept {
+  static_cast<Shard*>(handle->data)->DrainPosted();
+}
+
+void Shard::DrainPosted() {
+  SLUICE_DCHECK_OWNER(owner_);
+  std::vector<std::function<void()>> work;
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    work.swap(posted_);
+  }
+  for (auto& fn : work) fn();
+}
+
+void Shard::AdoptConnection(int fd) {
+  bool posted = Post([this, fd] {
+    if (stopping_) {
+      ::close(fd);
+      return;
+    }
+    auto* conn = new Connection(this, stats_.connections_accepted.fetch_add(1) + 1);
+    connections_.insert(conn);
+    stats_.connections_open.fetch_add(1, std::memory_order_relaxed);
+    base::Status st = conn->Open(fd);
+    if (!st.ok()) {
+      SLUICE_LOG_WARN("shard", "shard %u: cannot adopt connection: %s", id_, st.ToString().c_str());
+      if (!conn->handle_open()) {
+        connections_.erase(conn);
+        stats_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+        delete conn;
+      }
+    }
+  });
+  if (!posted) ::close(fd);
+}
+
+void Shard::MarkDirty(Connection* conn) {
+  if (conn->in_dirty_list) return;
+  conn->in_dirty_list = true;
+  dirty_.push_back(conn);
+}
+
+bool Shard::OverCommitBudget() const { return puts_.pending_bytes() >= cfg_.shard_commit_budget; }
+
+void Shard::PauseForBudget(Connection* conn) {
+  stats_.budget_pauses.fetch_add(1, std::memory_order_relaxed);
+  budget_paused_.push_back(conn);
+}
+
+void Shard::OnConnectionClosed(Connection* conn) {
+  SLUICE_DCHECK_OWNER(owner_);
+  connections_.erase(conn);
+  stats_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+  if (conn->in_dirty_list) dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), conn), dirty_.end());
+  budget_paused_.erase(std::remove(budget_paused_.begin(), budget_paused_.end(), conn),
+                       budget_paused_.end());
+  if (stopping_) MaybeFinishStop();
+}
+
+void Shard::OnCheck(uv_check_t* handle) noexcept { static_cast<Shard*>(handle->data)->Commit(); }
+
+void Shard::Commit() {
+  SLUICE_DCHECK_OWNER(owner_);
+  base::Status st;
+  if (puts_.has_pending()) {
+    st = puts_.Commit();
+    stats_.commits.fetch_add(1, std::memory_order_relaxed);
+    if (!st.ok()) {
+      stats_.commit_failures.fetch_add(1, std::memory_order_relaxed);
+      SLUICE_LOG_ERROR("shard", "shard %u: commit failed, failing its puts: %s", id_,
+                       st.ToString().c_str());
+    }
+  }
+  std::vector<Connection*> dirty;
+  dirty.swap(dirty_);
+  for (Connection* c : dirty) c->in_dirty_list = false;
+  for (Connection* c : dirty) c->Flush(st);
+  std::vector<Connection*> paused;
+  paused.swap(budget_paused_);
+  for (Connection* c : paused) c->ResumeAfterBudget();
+  // Work staged outside the read phase (by resumed connections) must not wait for new I/O.
+  if (puts_.has_pending() || !dirty_.empty())
+    uv_idle_start(&idle_, OnIdle);
+  else
+    uv_idle_stop(&idle_);
+  if (stopping_) MaybeFinishStop();
+}
+
+void Shard::RequestStop() {
+  std::lock_guard<std::mutex> lock(post_mu_);
+  if (!accepting_posts_) return;
+  posted_.push_back([this] { OpStop(); });
+  accepting_posts_ = false;  // OpStop is the last work this shard takes
+  uv_async_send(&async_);
+}
+
+void Shard::OpStop() {
+  SLUICE_DCHECK_OWNER(owner_);
+  if (stopping_) return;
+  stopping_ = true;
+  // Commit what was read, send those acks, then close each connection once its output drained.
+  Commit();
+  std::vector<Connection*> conns(connections_.begin(), connections_.end());
+  for (Connection* c : conns) c->BeginDrainAndClose();
+  uv_timer_start(&stop_timer_, OnStopTimer, kStopDrainTimeoutMs, 0);
+  MaybeFinishStop();
+}
+
+void Shard::OnStopTimer(uv_timer_t* handle) noexcept {
+  auto* self = static_cast<Shard*>(handle->data);
+  SLUICE_LOG_WARN("shard", "shard %u: %zu clients did not take their acks in time; closing",
+                  self->id_, self->connections_.size());
+  std::vector<Connection*> conns(self->connections_.begin(), self->connections_.end());
+  for (Connection* c : conns) c->Close();
+}
+
+void Shard::MaybeFinishStop() {
+  if (!stopping_ || handles_closed_ || !connections_.empty() || puts_.has_pending()) return;
+  handles_closed_ = true;
+  DrainPosted();  // run (and so close the fds of) anything posted before the door shut
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    accepting_posts_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&stop_timer_), nullptr);
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,134 @@
+// Shard: one thread running one libuv loop that owns its connections and their commits.
+//
+// Design: connections are handed to a shard by the listener (Post) and stay there. Within one
+// loop iteration the shard reads every readable connection, verifies each frame, and appends
+// every accepted record to one storage::WriteBatch (the put path, put_handler.h). In the check
+// phase, right after the I/O poll, it writes that batch once, with sync=true under the default
+// durability, and only then encodes and sends the acks it staged: this is group commit in the
+// manner of Redis's `appendfsync always` (the loop blocks on the fsync; while it does, more
+// requests collect in the kernel's socket buffers and join the next batch). Shards commit
+// concurrently and RocksDB merges their writes into shared fsyncs.
+// Memory stays bounded: a connection is not read while its unsent output exceeds
+// connection_output_budget, and the shard stops reading for the rest of an iteration once its
+// batch exceeds shard_commit_budget.
+// Thread: everything here runs on the shard's own thread except Post() and the constructor /
+// Start() / Join() (main).
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_owner.h"
+#include "protocol/messages.h"
+#include "server/config.h"
+#include "server/put_handler.h"
+#include "server/stream_registry.h"
+#include "storage/store.h"
+
+namespace sluice::server {
+
+class Connection;
+
+// Counters of one shard; written by the shard thread, read by anyone (relaxed atomics).
+struct ShardStats {
+  std::atomic<uint64_t> connections_accepted{0};
+  std::atomic<uint64_t> connections_open{0};
+  std::atomic<uint64_t> put_requests{0};
+  std::atomic<uint64_t> records_stored{0};
+  std::atomic<uint64_t> bytes_stored{0};
+  std::atomic<uint64_t> records_failed{0};
+  std::atomic<uint64_t> commits{0};
+  std::atomic<uint64_t> commit_failures{0};
+  std::atomic<uint64_t> protocol_errors{0};
+  std::atomic<uint64_t> budget_pauses{0};
+};
+
+class Shard {
+ public:
+  // Created and destroyed by main. `store`, `streams` and `cfg` must outlive the shard.
+  Shard(uint16_t id, const ServerConfig& cfg, storage::Store* store, const StreamRegistry* streams);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  // Loads this shard's next sequence number and starts the thread. Main only.
+  base::Status Start();
+  // Asks the shard to stop: no more reads; in-flight commits finish, their acks are flushed
+  // (bounded by a timeout), connections close, the loop ends. Thread-safe.
+  void RequestStop();
+  // Waits for the thread to end. Main only, after RequestStop.
+  void Join();
+
+  // Runs fn on the shard's thread. The only thread-safe entry into a shard: an MPSC queue plus
+  // one uv_async_t (libuv coalesces wake-ups, so the callback drains the whole queue).
+  // Returns false (fn not run) once the shard has stopped.
+  bool Post(std::function<void()> fn);
+
+  // Adopts an accepted socket. Thread-safe (posts to the shard). Closes fd if the shard stopped.
+  void AdoptConnection(int fd);
+
+  uint16_t id() const { return id_; }
+  const ShardStats& stats() const { return stats_; }
+
+  // --- Shard-thread API used by Connection ---
+  const ServerConfig& cfg() const { return cfg_; }
+  PutHandler& puts() { return puts_; }
+  ShardStats& mutable_stats() { return stats_; }
+  uv_loop_t* loop() { return &loop_; }
+  proto::PutResponseEncoder& response_encoder() { return response_encoder_; }
+  // Marks `conn` as having staged responses to send after the next commit.
+  void MarkDirty(Connection* conn);
+  // True when this iteration's batch is over shard_commit_budget: stop reading until commit.
+  bool OverCommitBudget() const;
+  // Remembers a connection whose reading was stopped for the commit budget.
+  void PauseForBudget(Connection* conn);
+  void OnConnectionClosed(Connection* conn);
+  bool stopping() const { return stopping_; }
+
+ private:
+  static void OnAsync(uv_async_t* handle) noexcept;
+  static void OnCheck(uv_check_t* handle) noexcept;
+  static void OnStopTimer(uv_timer_t* handle) noexcept;
+  static void OnIdle(uv_idle_t* handle) noexcept {}
+  void Run() noexcept;
+  void DrainPosted();
+  // Writes the staged batch, then sends (or fails) every staged response. The group commit.
+  void Commit();
+  void OpStop();
+  void MaybeFinishStop();
+
+  const uint16_t id_;
+  const ServerConfig& cfg_;
+  storage::Store* store_;
+  base::ThreadOwner owner_;
+  uv_loop_t loop_;
+  uv_async_t async_;
+  uv_check_t check_;
+  uv_idle_t idle_;  // active while work is staged outside the read phase: keeps poll from blocking
+  uv_timer_t stop_timer_;
+  std::thread thread_;
+  ShardStats stats_;
+
+  std::mutex post_mu_;
+  std::vector<std::function<void()>> posted_;  // GUARDED_BY(post_mu_)
+  bool accepting_posts_ = true;                 // GUARDED_BY(post_mu_)
+
+  PutHandler puts_;
+  proto::PutResponseEncoder response_encoder_;
+  std::unordered_set<Connection*> connections_;
+  std::vector<Connection*> dirty_;
+  std::vector<Connection*> budget_paused_;
+  bool stopping_ = false;
+  bool handles_closed_ = false;
+};
+
+}  // namespace sluice::server

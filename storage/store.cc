@@ -1,0 +1,284 @@
+// Store: RocksDB setup, the close order, and the one rocksdb::Status -> base::Status mapping.
+#include "storage/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
+#include <rocksdb/write_batch.h>
+
+#include <filesystem>
+
+#include "base/log.h"
+
+namespace sluice::storage {
+namespace {
+
+constexpr char kRecordsCf[] = "records";
+constexpr char kSegmentsCf[] = "segments";
+constexpr char kCatalogCf[] = "catalog";
+constexpr char kNextStreamIdKey[] = "next_stream_id";
+constexpr char kStreamKeyPrefix[] = "stream/";
+
+base::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return base::Status::Ok();
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsCorruption()) return base::Corruption(msg);
+  if (s.IsNotFound()) return base::NotFound(msg);
+  if (s.IsInvalidArgument()) return base::InvalidArgument(msg);
+  if (s.IsBusy() || s.IsTryAgain()) return {base::Code::kBusy, msg};
+  if (s.IsNoSpace()) return base::IOError(msg + " (disk full)");
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
+    return {base::Code::kBusy, msg};
+  return base::IOError(msg);
+}
+
+std::string SeqKey(uint16_t shard) {
+  std::string k = "seq";
+  k.push_back(static_cast<char>(shard >> 8));
+  k.push_back(static_cast<char>(shard));
+  return k;
+}
+
+rocksdb::ColumnFamilyOptions RecordsCfOptions(const StoreOptions& o) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.write_buffer_size = o.write_buffer_bytes;
+  cf.max_write_buffer_number = 3;
+  // Records are transient (deleted after delivery) and often already compressed by producers.
+  cf.compression = rocksdb::kNoCompression;
+  // Delivered segments leave range tombstones; compact files that are mostly deletions.
+  cf.table_properties_collector_factories.push_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(128 * 1024, 64 * 1024, 0.5));
+  return cf;
+}
+
+}  // namespace
+
+WriteBatch::WriteBatch(Store* store)
+    : store_(store), rep_(std::make_unique<rocksdb::WriteBatch>()) {}
+WriteBatch::~WriteBatch() = default;
+
+void WriteBatch::PutChunk(const RecordKey& key, std::string_view chunk) {
+  EncodeRecordKey(key, &key_);
+  // Put into a WriteBatch only fails past 4 GiB of batch size, which shard budgets rule out.
+  rep_->Put(store_->records_, key_, rocksdb::Slice(chunk.data(), chunk.size()))
+      .PermitUncheckedError();
+}
+
+void WriteBatch::PutNextSeq(uint16_t shard, uint64_t next_seq) {
+  std::string v;
+  PutBE64(&v, next_seq);
+  rep_->Put(store_->meta_, SeqKey(shard), v).PermitUncheckedError();
+}
+
+size_t WriteBatch::bytes() const { return rep_->GetDataSize(); }
+bool WriteBatch::empty() const { return rep_->Count() == 0; }
+void WriteBatch::Clear() { rep_->Clear(); }
+
+base::Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  std::unique_ptr<Store> store(new Store());
+  store->read_only_ = options.read_only;
+
+  rocksdb::DBOptions db;
+  db.create_if_missing = !options.read_only;
+  db.create_missing_column_families = !options.read_only;
+  db.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  db.max_background_jobs = 2;
+  db.max_total_wal_size = 512u << 20;
+  db.db_write_buffer_size = 256u << 20;
+  db.max_open_files = -1;
+  db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db.keep_log_file_num = 4;
+
+  rocksdb::ColumnFamilyOptions small;
+  small.write_buffer_size = 4u << 20;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, small},
+      {kRecordsCf, RecordsCfOptions(options)},
+      {kSegmentsCf, small},
+      {kCatalogCf, small},
+  };
+  // An existing DB must be opened with every column family it has (a newer version may have
+  // added some): open unknown ones with small options so they are preserved.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db, options.path, &existing).ok()) {
+    for (const std::string& name : existing) {
+      bool known = false;
+      for (auto& d : cfs) known |= d.name == name;
+      if (!known) cfs.emplace_back(name, small);
+    }
+  } else if (options.read_only) {
+    return base::NotFound("no Sluice database at " + options.path);
+  }
+
+  rocksdb::Status s;
+  if (options.read_only) {
+    s = rocksdb::DB::OpenForReadOnly(db, options.path, cfs, &store->handles_, &store->db_);
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(options.path, ec);
+    if (ec) return base::IOError("cannot create " + options.path + ": " + ec.message());
+    s = rocksdb::DB::Open(db, options.path, cfs, &store->handles_, &store->db_);
+  }
+  if (!s.ok()) {
+    store->db_ = nullptr;
+    store->handles_.clear();
+    base::Status st = FromRocks(s, "open " + options.path);
+    if (st.code() == base::Code::kCorruption)
+      SLUICE_LOG_ERROR("storage", "refusing to open %s: %s. Acknowledged records may be damaged; "
+                       "see docs/reliability.md before repairing.",
+                       options.path.c_str(), s.ToString().c_str());
+    return st;
+  }
+  store->meta_ = store->handles_[0];
+  store->records_ = store->handles_[1];
+  store->segments_ = store->handles_[2];
+  store->catalog_ = store->handles_[3];
+  return store;
+}
+
+Store::~Store() {
+  if (db_ == nullptr) return;
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  handles_.clear();
+  rocksdb::Status s = db_->Close();
+  if (!s.ok()) SLUICE_LOG_WARN("storage", "close: %s", s.ToString().c_str());
+  delete db_;
+  db_ = nullptr;
+}
+
+base::Status Store::Write(WriteBatch* batch, bool sync) {
+  if (read_only_) return base::InvalidArgument("store is open read-only");
+  SLUICE_DCHECK(batch->store_ == this);
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, batch->rep_.get()), "write");
+}
+
+base::Status Store::SyncWal() { return FromRocks(db_->SyncWAL(), "sync WAL"); }
+
+base::Result<uint64_t> Store::NextSeq(uint16_t shard) {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, SeqKey(shard), &v);
+  if (s.IsNotFound()) return uint64_t{1};
+  RETURN_IF_ERROR(FromRocks(s, "read next seq"));
+  if (v.size() != 8) return base::Corruption("next seq of shard " + std::to_string(shard) + " is malformed");
+  return GetBE64(v.data());
+}
+
+base::Status Store::ScanPrefix(
+    rocksdb::ColumnFamilyHandle* cf, const std::string& lower, const std::string& upper,
+    const std::function<base::Status(std::string_view, std::string_view)>& fn) {
+  rocksdb::Slice upper_slice(upper);  // must outlive the iterator
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  ro.verify_checksums = true;
+  base::Status result;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf));
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+      result = fn(std::string_view(it->key().data(), it->key().size()),
+                  std::string_view(it->value().data(), it->value().size()));
+      if (!result.ok()) break;
+    }
+    if (result.ok()) result = FromRocks(it->status(), "scan");
+  }  // the iterator dies before anything else can close the DB
+  return result;
+}
+
+base::Result<StreamEntry> Store::RegisterStream(std::string_view name, std::string_view config,
+                                                int64_t now_unix_ms) {
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  std::string key = std::string(kStreamKeyPrefix) + std::string(name);
+  std::string value;
+  StreamEntry entry;
+  entry.name = std::string(name);
+  entry.config = std::string(config);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), catalog_, key, &value);
+  rocksdb::WriteBatch wb;
+  if (s.ok()) {
+    if (value.size() < 12) return base::Corruption("catalog entry of stream " + entry.name + " is malformed");
+    entry.id = GetBE32(value.data());
+    entry.created_unix_ms = static_cast<int64_t>(GetBE64(value.data() + 4));
+    if (std::string_view(value).substr(12) == config) return entry;
+  } else if (s.IsNotFound()) {
+    std::string next;
+    rocksdb::Status ns = db_->Get(rocksdb::ReadOptions(), meta_, kNextStreamIdKey, &next);
+    uint32_t id = 1;
+    if (ns.ok() && next.size() == 4) id = GetBE32(next.data());
+    else if (!ns.IsNotFound()) return FromRocks(ns, "read next stream id");
+    entry.id = id;
+    entry.created_unix_ms = now_unix_ms;
+    std::string bumped;
+    PutBE32(&bumped, id + 1);
+    wb.Put(meta_, kNextStreamIdKey, bumped).PermitUncheckedError();
+  } else {
+    return FromRocks(s, "read catalog");
+  }
+  std::string encoded;
+  PutBE32(&encoded, entry.id);
+  PutBE64(&encoded, static_cast<uint64_t>(entry.created_unix_ms));
+  encoded += config;
+  wb.Put(catalog_, key, encoded).PermitUncheckedError();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb), "write catalog"));
+  return entry;
+}
+
+base::Result<std::vector<StreamEntry>> Store::ListStreams() {
+  std::vector<StreamEntry> out;
+  std::string lower = kStreamKeyPrefix;
+  std::string upper = lower;
+  upper.back()++;
+  RETURN_IF_ERROR(ScanPrefix(catalog_, lower, upper,
+                             [&](std::string_view key, std::string_view value) -> base::Status {
+                               if (value.size() < 12)
+                                 return base::Corruption("catalog entry " + std::string(key) +
+                                                         " is malformed");
+                               StreamEntry e;
+                               e.name = std::string(key.substr(lower.size()));
+                               e.id = GetBE32(value.data());
+                               e.created_unix_ms = static_cast<int64_t>(GetBE64(value.data() + 4));
+                               e.config = std::string(value.substr(12));
+                               out.push_back(std::move(e));
+                               return base::Status::Ok();
+                             }));
+  return out;
+}
+
+base::Status Store::ScanStream(uint32_t stream_id, const ChunkFn& fn) {
+  return ScanPrefix(records_, StreamPrefix(stream_id), StreamPrefix(stream_id + 1),
+                    [&](std::string_view key, std::string_view value) -> base::Status {
+                      RecordKey k;
+                      if (!DecodeRecordKey(key, &k))
+                        return base::Corruption("record key of " + std::to_string(key.size()) +
+                                                " bytes is malformed");
+                      auto view = ChunkView::Parse(value);
+                      if (!view.ok())
+                        return view.status().WithContext(
+                            "chunk stream=" + std::to_string(k.stream_id) + " shard=" +
+                            std::to_string(k.shard) + " seq=" + std::to_string(k.seq));
+                      return fn(k, view.value());
+                    });
+}
+
+base::Result<uint64_t> Store::CountSealedSegments(uint32_t stream_id) {
+  uint64_t n = 0;
+  RETURN_IF_ERROR(ScanPrefix(segments_, StreamPrefix(stream_id), StreamPrefix(stream_id + 1),
+                             [&](std::string_view, std::string_view) {
+                               n++;
+                               return base::Status::Ok();
+                             }));
+  return n;
+}
+
+base::Status Store::VerifyChecksums() { return FromRocks(db_->VerifyChecksum(), "verify checksums"); }
+
+std::string Store::Property(const std::string& name) {
+  std::string v;
+  if (!db_->GetProperty(records_, name, &v)) return "";
+  return v;
+}
+
+}  // namespace sluice::storage

@@ -1,0 +1,132 @@
+// Store: the RocksDB database behind a Sluice data dir. The only code that includes rocksdb/.
+//
+// Design: one DB, four column families.
+//   default   - meta: per-shard next sequence number ("seq" + shard u16 BE -> u64 BE), the
+//               next stream id ("next_stream_id" -> u32 BE)
+//   records   - record chunks keyed by (stream, shard, seq) (keys.h, record_chunk.h)
+//   segments  - sealed segment descriptors keyed by (stream, shard, first_seq)
+//   catalog   - "stream/<name>" -> stream entry (id, creation time, config)
+// Durability: a Write with sync=true returns only after the WAL is fsynced; concurrent writers
+// share fsyncs through RocksDB's group commit. WAL recovery mode is kTolerateCorruptedTailRecords:
+// a torn tail (never acked, since acks follow the sync) is dropped, but corruption in the middle
+// of the WAL makes Open fail loudly instead of silently losing acknowledged records.
+// Thread: every method is thread-safe (RocksDB's DB is); catalog updates take mu_.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "storage/keys.h"
+#include "storage/record_chunk.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace sluice::storage {
+
+struct StoreOptions {
+  // Directory of the RocksDB database. Default: none (required). Reloadable: no.
+  std::string path;
+  // Open without taking RocksDB's lock and without writing (offline inspection). The WAL is
+  // replayed in memory. Default: false. Reloadable: no.
+  bool read_only = false;
+  // Memtable size of the records column family; bounds memory with max_write_buffers.
+  // Default: 64 MiB. Reloadable: no.
+  uint64_t write_buffer_bytes = 64u << 20;
+};
+
+struct StreamEntry {
+  std::string name;
+  uint32_t id = 0;
+  int64_t created_unix_ms = 0;
+  std::string config;  // the stream's settings, as the TOML text they were declared with
+};
+
+// A set of writes applied atomically by Store::Write.
+// Thread: one owner (a shard); not thread-safe.
+class Store;
+class WriteBatch {
+ public:
+  // REQUIRES: `store` outlives the batch.
+  explicit WriteBatch(Store* store);
+  ~WriteBatch();
+  WriteBatch(const WriteBatch&) = delete;
+  WriteBatch& operator=(const WriteBatch&) = delete;
+
+  void PutChunk(const RecordKey& key, std::string_view chunk);
+  void PutNextSeq(uint16_t shard, uint64_t next_seq);
+  size_t bytes() const;
+  bool empty() const;
+  void Clear();
+
+ private:
+  friend class Store;
+  Store* store_;
+  std::unique_ptr<rocksdb::WriteBatch> rep_;
+  std::string key_;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the database. Returns kCorruption when the WAL or the files are
+  // damaged in a way that would lose acknowledged data, kIOError / kBusy when the directory
+  // cannot be opened or is locked by another process.
+  static base::Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  // Closes in the only safe order for Debian's assert-enabled RocksDB: column-family handles,
+  // then Close(), then delete. REQUIRES: no iterator of this store is alive.
+  ~Store();
+
+  // Applies `batch` atomically. With sync=true, returns only after the WAL is fsynced.
+  // Returns kIOError (disk full, I/O failure) or kCorruption; never kNotFound.
+  base::Status Write(WriteBatch* batch, bool sync);
+  // Fsyncs the WAL (durability modes interval and none use this).
+  base::Status SyncWal();
+
+  // The next unused sequence number of `shard` (1 for a shard that never wrote).
+  base::Result<uint64_t> NextSeq(uint16_t shard);
+
+  // Returns the catalog entry for `name`, creating it with a new stable id if absent; an existing
+  // entry keeps its id and creation time and takes the new config. Synced before returning.
+  base::Result<StreamEntry> RegisterStream(std::string_view name, std::string_view config,
+                                           int64_t now_unix_ms);
+  base::Result<std::vector<StreamEntry>> ListStreams();
+
+  // Calls fn for every chunk of the stream in key order; stops at and returns the first error
+  // from fn, a chunk that fails its checksum (kCorruption), or RocksDB.
+  using ChunkFn = std::function<base::Status(const RecordKey&, const ChunkView&)>;
+  base::Status ScanStream(uint32_t stream_id, const ChunkFn& fn);
+  // Number of sealed segment descriptors of the stream.
+  base::Result<uint64_t> CountSealedSegments(uint32_t stream_id);
+
+  // Reads every SST block and checks its checksum (RocksDB VerifyChecksum).
+  base::Status VerifyChecksums();
+  // A RocksDB property of the records column family ("rocksdb.estimate-num-keys", ...).
+  std::string Property(const std::string& name);
+
+ private:
+  friend class WriteBatch;
+  Store() = default;
+  base::Status ScanPrefix(rocksdb::ColumnFamilyHandle* cf, const std::string& lower,
+                          const std::string& upper,
+                          const std::function<base::Status(std::string_view, std::string_view)>& fn);
+
+  rocksdb::DB* db_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyHandle* records_ = nullptr;
+  rocksdb::ColumnFamilyHandle* segments_ = nullptr;
+  rocksdb::ColumnFamilyHandle* catalog_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  bool read_only_ = false;
+  std::mutex catalog_mu_;  // serialises stream id assignment
+};
+
+}  // namespace sluice::storage
