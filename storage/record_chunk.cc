@@ -14,6 +14,12 @@ uint64_t Le64(const char* p) {
   for (int i = 7; i >= 0; i--) v = (v << 8) | static_cast<unsigned char>(p[i]);
   return v;
 }
+// The checksum covers the payload and header bytes 0..15 (format, flags, count, arrival time):
+// the payload hashed with the hash of those header bytes as seed.
+uint64_t ChunkChecksum(std::string_view chunk) {
+  uint64_t seed = XXH3_64bits(chunk.data(), 16);
+  return XXH3_64bits_withSeed(chunk.data() + kChunkHeaderSize, chunk.size() - kChunkHeaderSize, seed);
+}
 }  // namespace
 
 uint32_t ChunkView::Le32(const char* p) {
@@ -38,8 +44,7 @@ void ChunkBuilder::Add(std::span<const uint8_t> record) {
 
 std::string_view ChunkBuilder::Finish() {
   SetLe32(buf_.data() + 4, count_);
-  SetLe64(buf_.data() + 16,
-          XXH3_64bits(buf_.data() + kChunkHeaderSize, buf_.size() - kChunkHeaderSize));
+  SetLe64(buf_.data() + 16, ChunkChecksum(buf_));
   return buf_;
 }
 
@@ -53,7 +58,7 @@ base::Result<ChunkView> ChunkView::Parse(std::string_view bytes) {
   v.count_ = Le32(bytes.data() + 4);
   v.arrival_ms_ = static_cast<int64_t>(Le64(bytes.data() + 8));
   v.payload_ = bytes.substr(kChunkHeaderSize);
-  if (XXH3_64bits(v.payload_.data(), v.payload_.size()) != Le64(bytes.data() + 16))
+  if (ChunkChecksum(bytes) != Le64(bytes.data() + 16))
     return base::Corruption("record chunk checksum mismatch");
   // Walk the lengths once so ForEach never reads out of bounds.
   size_t off = 0;

@@ -2,13 +2,14 @@
 //
 //   0      1      2             4              8                  16                 24
 //   +------+------+-------------+--------------+------------------+------------------+
-//   | fmt  | flags| reserved    | record_count | arrival_unix_ms  | xxh3_64(payload) |
+//   | fmt  | flags| reserved    | record_count | arrival_unix_ms  | checksum         |
 //   | u8=1 | u8=0 | u16 = 0     | u32 LE       | u64 LE           | u64 LE           |
 //   +------+------+-------------+--------------+------------------+------------------+
 //   payload: record_count x ( u32 LE length | length bytes )
 //
-// The checksum covers the payload, so a flipped bit on disk is reported as kCorruption when the
-// chunk is read, independently of RocksDB's own block checksums.
+// checksum = XXH3_64bits_withSeed(payload, seed = XXH3_64bits(bytes 0..15)): it covers the payload
+// and every header field, so a flipped bit on disk is reported as kCorruption when the chunk is
+// read, independently of RocksDB's own block checksums.
 #pragma once
 
 #include <cstdint>

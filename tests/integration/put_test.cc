@@ -1,0 +1,226 @@
+// Integration: the real sluiced and sluice binaries, the client library, a temp data dir.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <set>
+
+#include "protocol/error_codes.h"
+#include "sluice/client.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_server.h"
+
+using namespace sluice;
+using sluice::proto::WireError;
+using sluice::test::TempDir;
+using sluice::test::TestServer;
+
+namespace {
+
+std::unique_ptr<client::Client> Connect(const TestServer& server, std::string token = "") {
+  client::ClientOptions o;
+  o.port = server.port();
+  o.auth_token = std::move(token);
+  auto c = client::Client::Connect(o);
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  return std::move(c).value();
+}
+
+std::string Dump(const std::string& data_dir, const std::string& stream = "default") {
+  std::string out, err;
+  int rc = test::RunCommand({test::BinaryPath("sluice"), "inspect", "--data-dir", data_dir, "--stream",
+                             stream, "--dump"},
+                            &out, &err);
+  INFO(err);
+  REQUIRE(rc == 0);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Put: acked records get unique ids and are in storage after a clean stop",
+          "[integration][put]") {
+  TempDir tmp;
+  TestServer server(tmp.Sub("data"));
+  REQUIRE(server.Start());
+  auto c = Connect(server);
+  CHECK(c->server_limits().max_batch_records == 500);
+  std::vector<std::string_view> recs = {"alpha", "beta", "", "delta"};
+  auto r = c->PutRecordBatch("default", recs);
+  REQUIRE(r.ok());
+  CHECK(r->failed_count == 0);
+  REQUIRE(r->records.size() == 4);
+  std::set<uint64_t> ids;
+  for (auto& rr : r->records) {
+    CHECK(rr.ok());
+    ids.insert(rr.record_id);
+  }
+  CHECK(ids.size() == 4);
+  c.reset();
+  CHECK(server.Stop() == 0);
+  CHECK(server.log().find("stopped cleanly") != std::string::npos);
+  CHECK(Dump(server.data_dir()) == "alpha\nbeta\n\ndelta\n");
+}
+
+TEST_CASE("Put: bad records fail alone, the rest of the batch is stored", "[integration][put]") {
+  TempDir tmp;
+  TestServer server(tmp.Sub("data"), {"--max-record-bytes", "100"});
+  REQUIRE(server.Start());
+  auto c = Connect(server);
+  std::string big(101, 'x');
+  std::vector<std::string_view> recs = {"ok-1", big, "ok-2"};
+  auto r = c->PutRecordBatch("default", recs);
+  REQUIRE(r.ok());
+  CHECK(r->failed_count == 1);
+  CHECK(r->records[0].ok());
+  CHECK(r->records[1].error_code == static_cast<uint16_t>(WireError::kRecordTooLarge));
+  CHECK(r->records[1].error_message.find("max_record_bytes 100") != std::string::npos);
+  CHECK(r->records[2].ok());
+
+  auto u = c->PutRecordBatch("no-such-stream", recs);
+  REQUIRE(u.ok());
+  CHECK(u->failed_count == 3);
+  for (auto& rr : u->records) {
+    CHECK(rr.error_code == static_cast<uint16_t>(WireError::kUnknownStream));
+    CHECK(rr.error_message.find("'no-such-stream' does not exist") != std::string::npos);
+  }
+  c.reset();
+  REQUIRE(server.Stop() == 0);
+  CHECK(Dump(server.data_dir()) == "ok-1\nok-2\n");
+}
+
+TEST_CASE("Put: an over-limit batch is refused as a whole and the connection stays usable",
+          "[integration][put]") {
+  TempDir tmp;
+  TestServer server(tmp.Sub("data"), {"--max-batch-records", "3"});
+  REQUIRE(server.Start());
+  auto c = Connect(server);
+  CHECK(c->server_limits().max_batch_records == 3);
+  std::vector<std::string_view> four = {"a", "b", "c", "d"};
+  // The client checks the announced limits before sending anything.
+  CHECK(c->SendPutRecordBatch("default", four).status().code() == base::Code::kTooLarge);
+  std::vector<std::string_view> three = {"a", "b", "c"};
+  auto r = c->PutRecordBatch("default", three);
+  REQUIRE(r.ok());
+  CHECK(r->failed_count == 0);
+}
+
+TEST_CASE("Put: pipelined batches are answered in order", "[integration][put]") {
+  TempDir tmp;
+  TestServer server(tmp.Sub("data"));
+  REQUIRE(server.Start());
+  auto c = Connect(server);
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 50; i++) payloads.push_back("record-" + std::to_string(i));
+  std::vector<uint32_t> ids;
+  for (int i = 0; i < 50; i++) {
+    std::vector<std::string_view> one = {payloads[i]};
+    auto id = c->SendPutRecordBatch("default", one);
+    REQUIRE(id.ok());
+    ids.push_back(id.value());
+  }
+  CHECK(c->in_flight() == 50);
+  uint64_t last_record_id = 0;
+  for (int i = 0; i < 50; i++) {
+    auto r = c->ReceivePutResult();
+    REQUIRE(r.ok());
+    CHECK(r->request_id == ids[i]);
+    REQUIRE(r->records.size() == 1);
+    CHECK(r->records[0].ok());
+    CHECK(r->records[0].record_id != last_record_id);
+    last_record_id = r->records[0].record_id;
+  }
+  c.reset();
+  REQUIRE(server.Stop() == 0);
+  std::string expect;
+  for (auto& p : payloads) expect += p + "\n";
+  CHECK(Dump(server.data_dir()) == expect);
+}
+
+TEST_CASE("Put: with --auth-token only a Hello with the token may put", "[integration][auth]") {
+  TempDir tmp;
+  TestServer server(tmp.Sub("data"), {"--auth-token", "s3cret"});
+  REQUIRE(server.Start());
+  client::ClientOptions o;
+  o.port = server.port();
+  o.auth_token = "wrong";
+  auto bad = client::Client::Connect(o);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().code() == base::Code::kUnauthenticated);
+  auto c = Connect(server, "s3cret");
+  std::vector<std::string_view> recs = {"x"};
+  auto r = c->PutRecordBatch("default", recs);
+  REQUIRE(r.ok());
+  CHECK(r->failed_count == 0);
+}
+
+TEST_CASE("CLI: sluice put acks every line and logs acked line numbers", "[integration][cli]") {
+  TempDir tmp;
+  TestServer server(tmp.Sub("data"));
+  REQUIRE(server.Start());
+  const int kLines = 20000;
+  {
+    std::ofstream in(tmp.Sub("in.txt"));
+    for (int i = 0; i < kLines; i++) in << "line-" << i << "\n";
+  }
+  std::string out, err;
+  int rc = test::RunCommand({test::BinaryPath("sluice"), "put", "--addr", server.addr(), "--stream",
+                             "default", "--batch", "300", "--acked-out", tmp.Sub("acked.txt")},
+                            &out, &err, tmp.Sub("in.txt"));
+  INFO(err);
+  CHECK(rc == 0);
+  CHECK(err.find("20000 acked, 0 failed") != std::string::npos);
+  std::ifstream acked(tmp.Sub("acked.txt"));
+  std::set<int> lines;
+  int n;
+  while (acked >> n) lines.insert(n);
+  CHECK(lines.size() == kLines);
+  CHECK(*lines.begin() == 0);
+  CHECK(*lines.rbegin() == kLines - 1);
+
+  rc = test::RunCommand({test::BinaryPath("sluice"), "put", "--addr", server.addr(), "--stream", "nope"},
+                        &out, &err, tmp.Sub("in.txt"));
+  CHECK(rc == 1);
+  CHECK(err.find("UnknownStream") != std::string::npos);
+
+  SECTION("inspect refuses a data dir the running server holds") {
+    rc = test::RunCommand({test::BinaryPath("sluice"), "inspect", "--data-dir", server.data_dir()}, &out, &err);
+    CHECK(rc == 2);
+    CHECK(err.find("held by a running sluiced") != std::string::npos);
+  }
+}
+
+TEST_CASE("Server: streams keep their ids and records across restarts", "[integration][restart]") {
+  TempDir tmp;
+  {
+    std::ofstream cfg(tmp.Sub("sluice.toml"));
+    cfg << "[[stream]]\nname = \"a\"\n[[stream]]\nname = \"b\"\n";
+  }
+  TestServer server(tmp.Sub("data"), {"--config", tmp.Sub("sluice.toml")});
+  for (int round = 0; round < 3; round++) {
+    REQUIRE(server.Start());
+    auto c = Connect(server);
+    std::string ra = "a-" + std::to_string(round), rb = "b-" + std::to_string(round);
+    std::vector<std::string_view> va = {ra}, vb = {rb};
+    REQUIRE(c->PutRecordBatch("a", va).value().failed_count == 0);
+    REQUIRE(c->PutRecordBatch("b", vb).value().failed_count == 0);
+    c.reset();
+    REQUIRE(server.Stop() == 0);
+  }
+  CHECK(Dump(server.data_dir(), "a") == "a-0\na-1\na-2\n");
+  CHECK(Dump(server.data_dir(), "b") == "b-0\nb-1\nb-2\n");
+}
+
+TEST_CASE("Server: invalid configuration is refused at start with the key named", "[integration][config]") {
+  TempDir tmp;
+  {
+    std::ofstream cfg(tmp.Sub("bad.toml"));
+    cfg << "[[stream]]\nname = \"x\"\nbuffering = 3\n";
+  }
+  std::string out, err;
+  int rc = test::RunCommand({test::BinaryPath("sluiced"), "--config", tmp.Sub("bad.toml"), "--data-dir",
+                             tmp.Sub("data"), "--port", "0"},
+                            &out, &err);
+  CHECK(rc == 2);
+  CHECK(err.find("unknown key 'buffering'") != std::string::npos);
+}

@@ -1,0 +1,81 @@
+#include <catch2/catch.hpp>
+
+#include "server/config.h"
+
+using namespace sluice::server;
+
+TEST_CASE("ServerConfig: a full TOML file loads and validates", "[server][config]") {
+  ServerConfig cfg;
+  auto st = LoadConfigText(R"(
+data_dir = "/tmp/x"
+port = 9000
+shards = 3
+durability = "interval:50"
+max_batch_records = 1000
+
+[[stream]]
+name = "clicks"
+destination = "directory"
+[stream.directory]
+path = "/tmp/out"
+
+[[stream]]
+name = "logs.v2"
+)", "test.toml", &cfg);
+  INFO(st.ToString());
+  REQUIRE(st.ok());
+  cfg.ApplyDefaults();
+  REQUIRE(cfg.Validate().ok());
+  CHECK(cfg.port == 9000);
+  CHECK(cfg.shards == 3);
+  CHECK(cfg.durability.mode == DurabilityMode::kInterval);
+  CHECK(cfg.durability.interval_ms == 50);
+  CHECK(cfg.limits.max_batch_records == 1000);
+  REQUIRE(cfg.streams.size() == 2);
+  CHECK(cfg.streams[0].directory_path == "/tmp/out");
+  CHECK(cfg.streams[1].directory_path == "/tmp/x/delivered/logs.v2");
+}
+
+TEST_CASE("ServerConfig: no streams declared gives the embedded default stream", "[server][config]") {
+  ServerConfig cfg;
+  cfg.ApplyDefaults();
+  REQUIRE(cfg.streams.size() == 1);
+  CHECK(cfg.streams[0].name == "default");
+  CHECK(cfg.Validate().ok());
+}
+
+TEST_CASE("ServerConfig: bad input names the key and the allowed range", "[server][config]") {
+  ServerConfig cfg;
+  auto check = [&](const char* text, const char* needle) {
+    ServerConfig c;
+    auto st = LoadConfigText(text, "f.toml", &c);
+    if (st.ok()) {
+      c.ApplyDefaults();
+      st = c.Validate();
+    }
+    INFO(text << " -> " << st.ToString());
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.message().find(needle) != std::string::npos);
+  };
+  check("prot = 1", "unknown key 'prot'");
+  check("port = 70000", "port");
+  check("port = \"x\"", "port must be an integer");
+  check("durability = \"sometimes\"", "durability must be");
+  check("durability = \"interval:0\"", "durability must be");
+  check("max_batch_records = 0", "max_batch_records must be 1..");
+  check("max_batch_records = 20000", "max_batch_records must be 1..");
+  check("shards = 1000", "shards must be 0..256");
+  check("[[stream]]\nname = \"bad name\"", "must be 1..64 characters");
+  check("[[stream]]\nname = \"a\"\n[[stream]]\nname = \"a\"", "declared twice");
+  check("[[stream]]\nname = \"a\"\ndestination = \"s3\"", "destination must be one of");
+  check("[[stream]]\nname = \"a\"\nbuffer = 1", "unknown key 'buffer'");
+  check("this is = not toml [", "f.toml:1");
+}
+
+TEST_CASE("ParseDurability: the three modes", "[server][config]") {
+  CHECK(ParseDurability("fsync").value().mode == DurabilityMode::kFsync);
+  CHECK(ParseDurability("none").value().mode == DurabilityMode::kNone);
+  CHECK(ParseDurability("interval:10").value().interval_ms == 10);
+  CHECK_FALSE(ParseDurability("interval:").ok());
+  CHECK_FALSE(ParseDurability("interval:10x").ok());
+}
