@@ -33,6 +33,14 @@ Shard::Shard(uint16_t id, const ServerConfig& cfg, storage::Store* store,
 
 Shard::~Shard() {
   SLUICE_CHECK(!thread_.joinable());
+  if (!handles_closed_) {
+    // The thread never ran (startup failed after this shard was built): close the handles here.
+    handles_closed_ = true;
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&async_), reinterpret_cast<uv_handle_t*>(&check_),
+                           reinterpret_cast<uv_handle_t*>(&idle_), reinterpret_cast<uv_handle_t*>(&stop_timer_)})
+      uv_close(h, nullptr);
+    uv_run(&loop_, UV_RUN_NOWAIT);
+  }
   int rc = uv_loop_close(&loop_);
   if (rc != 0) SLUICE_LOG_ERROR("shard", "shard %u: loop close: %s", id_, uv_strerror(rc));
 }

@@ -224,3 +224,20 @@ TEST_CASE("Server: invalid configuration is refused at start with the key named"
   CHECK(rc == 2);
   CHECK(err.find("unknown key 'buffering'") != std::string::npos);
 }
+
+TEST_CASE("Server: a taken port or a held data dir is refused with a clear message",
+          "[integration][config]") {
+  TempDir tmp;
+  TestServer server(tmp.Sub("data"));
+  REQUIRE(server.Start());
+  std::string out, err;
+  int rc = test::RunCommand({test::BinaryPath("sluiced"), "--data-dir", tmp.Sub("other"), "--port",
+                             std::to_string(server.port())},
+                            &out, &err);
+  CHECK(rc == 1);
+  CHECK(err.find("cannot listen on 127.0.0.1:" + std::to_string(server.port())) != std::string::npos);
+  rc = test::RunCommand({test::BinaryPath("sluiced"), "--data-dir", server.data_dir(), "--port", "0"}, &out, &err);
+  CHECK(rc == 1);
+  CHECK(err.find("held by a running sluiced") != std::string::npos);
+  CHECK(server.Stop() == 0);
+}
