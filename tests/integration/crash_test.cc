@@ -55,7 +55,8 @@ TEST_CASE("Crash: every acked record survives SIGKILL at a random moment", "[int
     server.Kill();
     int rc = test::WaitCommand(put);
     INFO("put exit " << rc << ": " << test::ReadFile(tmp.Sub("put.err")));
-    CHECK((rc == 0 || rc == 1));  // 1: the server died under it
+    // 1: the server died under it; 2: it died before the client connected (slow builds).
+    CHECK((rc == 0 || rc == 1 || rc == 2));
     std::ifstream acked(acked_path);
     int n;
     while (acked >> n) {
