@@ -3,6 +3,8 @@
 
 #include <toml++/toml.h>
 
+#include "server/delivery/object_key.h"
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -49,19 +51,95 @@ base::Status CheckKeys(const toml::table& t, const std::set<std::string_view>& a
   return base::Status::Ok();
 }
 
+const toml::table* SubTable(const toml::table& t, std::string_view key, const std::string& origin,
+                            base::Status* st) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return nullptr;
+  if (!n->is_table()) *st = base::InvalidArgument(Where(origin, *n) + ": stream." + std::string(key) + " must be a table");
+  return n->as_table();
+}
+
 base::Status LoadStream(const toml::table& t, const std::string& origin, StreamConfig* s) {
-  RETURN_IF_ERROR(CheckKeys(t, {"name", "destination", "directory"}, origin, "[[stream]]"));
+  RETURN_IF_ERROR(CheckKeys(t,
+                            {"name", "destination", "compression", "append_delimiter", "buffering",
+                             "retry_duration_s", "directory", "backup", "fault"},
+                            origin, "[[stream]]"));
   RETURN_IF_ERROR(Get(t, "name", origin, &s->name));
   if (s->name.empty()) return base::InvalidArgument(Where(origin, t) + ": [[stream]] needs a name");
+  const std::string ctx = "stream '" + s->name + "'";
   RETURN_IF_ERROR(Get(t, "destination", origin, &s->destination));
-  if (const toml::node* d = t.get("directory")) {
-    if (!d->is_table()) return base::InvalidArgument(Where(origin, *d) + ": stream.directory must be a table");
-    RETURN_IF_ERROR(CheckKeys(*d->as_table(), {"path"}, origin, "[stream.directory]"));
-    RETURN_IF_ERROR(Get(*d->as_table(), "path", origin, &s->directory_path));
+  std::string compression = "none";
+  RETURN_IF_ERROR(Get(t, "compression", origin, &compression));
+  auto comp = ParseCompression(compression);
+  if (!comp.ok()) return comp.status().WithContext(origin + ": " + ctx);
+  s->compression = comp.value();
+  RETURN_IF_ERROR(Get(t, "append_delimiter", origin, &s->append_delimiter));
+  RETURN_IF_ERROR(Get(t, "retry_duration_s", origin, &s->retry_duration_s));
+  base::Status st;
+  if (const toml::table* b = SubTable(t, "buffering", origin, &st)) {
+    RETURN_IF_ERROR(CheckKeys(*b, {"size_mib", "interval_s"}, origin, ctx + " buffering"));
+    RETURN_IF_ERROR(Get(*b, "size_mib", origin, &s->buffering.size_mib));
+    RETURN_IF_ERROR(Get(*b, "interval_s", origin, &s->buffering.interval_s));
   }
+  RETURN_IF_ERROR(st);
+  if (const toml::table* d = SubTable(t, "directory", origin, &st)) {
+    RETURN_IF_ERROR(CheckKeys(*d, {"path", "prefix", "file_extension"}, origin, "[stream.directory]"));
+    RETURN_IF_ERROR(Get(*d, "path", origin, &s->directory.path));
+    RETURN_IF_ERROR(Get(*d, "prefix", origin, &s->directory.prefix));
+    RETURN_IF_ERROR(Get(*d, "file_extension", origin, &s->directory.file_extension));
+  }
+  RETURN_IF_ERROR(st);
+  if (const toml::table* b = SubTable(t, "backup", origin, &st)) {
+    RETURN_IF_ERROR(CheckKeys(*b, {"mode", "path", "error_output_prefix"}, origin, "[stream.backup]"));
+    RETURN_IF_ERROR(Get(*b, "mode", origin, &s->backup.mode));
+    RETURN_IF_ERROR(Get(*b, "path", origin, &s->backup.path));
+    RETURN_IF_ERROR(Get(*b, "error_output_prefix", origin, &s->backup.error_output_prefix));
+  }
+  RETURN_IF_ERROR(st);
+  if (const toml::table* f = SubTable(t, "fault", origin, &st)) {
+    RETURN_IF_ERROR(CheckKeys(*f, {"fail_attempts", "fail_for_s", "permanent"}, origin, "[stream.fault]"));
+    RETURN_IF_ERROR(Get(*f, "fail_attempts", origin, &s->fault.fail_attempts));
+    RETURN_IF_ERROR(Get(*f, "fail_for_s", origin, &s->fault.fail_for_s));
+    RETURN_IF_ERROR(Get(*f, "permanent", origin, &s->fault.permanent));
+  }
+  RETURN_IF_ERROR(st);
   std::ostringstream text;
   text << toml::toml_formatter(t);
   s->toml = text.str();
+  return base::Status::Ok();
+}
+
+bool IsValidExtension(std::string_view ext) {
+  if (ext.empty()) return true;
+  if (ext.size() > 128 || ext[0] != '.') return false;
+  for (char c : ext.substr(1)) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || std::string_view("!-_.*'()").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+base::Status ValidateStream(const StreamConfig& s, bool fault_injection) {
+  const std::string ctx = "stream '" + s.name + "': ";
+  if (!IsValidStreamName(s.name))
+    return base::InvalidArgument("stream name '" + s.name + "' must be 1..64 characters of [a-zA-Z0-9_.-]");
+  if (s.destination != "directory")
+    return base::InvalidArgument(ctx + "destination must be one of: directory; got '" + s.destination + "'");
+  if (s.buffering.size_mib < 1 || s.buffering.size_mib > 128)
+    return base::InvalidArgument(ctx + "buffering.size_mib must be 1..128, got " + std::to_string(s.buffering.size_mib));
+  if (s.buffering.interval_s > 900)
+    return base::InvalidArgument(ctx + "buffering.interval_s must be 0..900, got " + std::to_string(s.buffering.interval_s));
+  if (s.retry_duration_s > 86400)
+    return base::InvalidArgument(ctx + "retry_duration_s must be 0..86400, got " + std::to_string(s.retry_duration_s));
+  if (!IsValidExtension(s.directory.file_extension))
+    return base::InvalidArgument(ctx + "directory.file_extension must match ^$|\\.[0-9a-z!\\-_.*'()]+ (at most 128), got '" +
+                                 s.directory.file_extension + "'");
+  RETURN_IF_ERROR(ValidatePrefix(s.directory.prefix, false).WithContext(ctx + "directory.prefix"));
+  RETURN_IF_ERROR(ValidatePrefix(s.backup.error_output_prefix, true).WithContext(ctx + "backup.error_output_prefix"));
+  if (s.backup.mode != "failed-only" && s.backup.mode != "all")
+    return base::InvalidArgument(ctx + "backup.mode must be failed-only or all, got '" + s.backup.mode + "'");
+  if (s.fault.enabled() && !fault_injection)
+    return base::InvalidArgument(ctx + "[stream.fault] needs sluiced --enable-fault-injection (tests only)");
   return base::Status::Ok();
 }
 
@@ -118,7 +196,7 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
                                  std::string(e.description()));
   }
   RETURN_IF_ERROR(CheckKeys(root,
-                            {"data_dir", "bind", "port", "shards", "durability", "auth_token",
+                            {"data_dir", "bind", "port", "shards", "durability", "auth_token", "delivery_threads",
                              "max_record_bytes", "max_batch_records", "max_batch_bytes",
                              "connection_output_budget", "shard_commit_budget", "stream"},
                             origin, "the top level"));
@@ -126,6 +204,7 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
   RETURN_IF_ERROR(Get(root, "bind", origin, &cfg->bind));
   RETURN_IF_ERROR(Get(root, "port", origin, &cfg->port));
   RETURN_IF_ERROR(Get(root, "shards", origin, &cfg->shards));
+  RETURN_IF_ERROR(Get(root, "delivery_threads", origin, &cfg->delivery_threads));
   RETURN_IF_ERROR(Get(root, "auth_token", origin, &cfg->auth_token));
   RETURN_IF_ERROR(Get(root, "max_record_bytes", origin, &cfg->limits.max_record_bytes));
   RETURN_IF_ERROR(Get(root, "max_batch_records", origin, &cfg->limits.max_batch_records));
@@ -165,11 +244,15 @@ void ServerConfig::ApplyDefaults() {
   if (streams.empty()) {
     StreamConfig s;
     s.name = "default";
-    s.toml = "name = \"default\"\ndestination = \"directory\"\n";
+    s.append_delimiter = true;
+    s.buffering.interval_s = 10;
+    s.toml = "name = \"default\"\ndestination = \"directory\"\nappend_delimiter = true\n"
+             "buffering = { size_mib = 5, interval_s = 10 }\n";
     streams.push_back(std::move(s));
   }
   for (StreamConfig& s : streams) {
-    if (s.directory_path.empty()) s.directory_path = data_dir + "/delivered/" + s.name;
+    if (s.directory.path.empty()) s.directory.path = data_dir + "/delivered/" + s.name;
+    if (s.backup.path.empty()) s.backup.path = data_dir + "/backup/" + s.name;
   }
 }
 
@@ -182,15 +265,12 @@ base::Status ServerConfig::Validate() const {
   if (shard_commit_budget < limits.MaxFrameBody())
     return base::InvalidArgument("shard_commit_budget must be at least one maximal frame (" +
                                  std::to_string(limits.MaxFrameBody()) + " bytes)");
+  if (delivery_threads < 1 || delivery_threads > 64)
+    return base::InvalidArgument("delivery_threads must be 1..64, got " + std::to_string(delivery_threads));
   std::set<std::string> names;
   for (const StreamConfig& s : streams) {
-    if (!IsValidStreamName(s.name))
-      return base::InvalidArgument("stream name '" + s.name +
-                                   "' must be 1..64 characters of [a-zA-Z0-9_.-]");
+    RETURN_IF_ERROR(ValidateStream(s, enable_fault_injection));
     if (!names.insert(s.name).second) return base::InvalidArgument("stream '" + s.name + "' is declared twice");
-    if (s.destination != "directory")
-      return base::InvalidArgument("stream '" + s.name + "': destination must be one of: directory; got '" +
-                                   s.destination + "'");
   }
   return base::Status::Ok();
 }

@@ -8,6 +8,8 @@
 
 #include "base/status.h"
 #include "protocol/limits.h"
+#include "server/delivery/codec.h"
+#include "server/delivery/fault_destination.h"
 
 namespace sluice::server {
 
@@ -26,16 +28,49 @@ struct Durability {
 base::Result<Durability> ParseDurability(const std::string& text);
 std::string ToString(const Durability& d);
 
-// One delivery stream as declared in the config file.
+// Buffering hints: a segment is sealed when either is reached (Firehose's BufferingHints).
+struct BufferingHints {
+  // Segment size that seals it, before compression. 1..128. Default: 5. Reloadable: no.
+  uint32_t size_mib = 5;
+  // Age of the oldest record that seals a segment. 0..900; 0 = as soon as possible (within a
+  // tick of ~100 ms). Default: 300. Reloadable: no.
+  uint32_t interval_s = 300;
+};
+
+// One delivery stream as declared in the config file. Key names follow Firehose's.
 struct StreamConfig {
   // 1..64 characters of [a-zA-Z0-9_.-] (Firehose's DeliveryStreamName rule).
   std::string name;
   // Destination kind. Only "directory" exists so far. Default: "directory".
   std::string destination = "directory";
-  // [stream.directory] path: where delivered objects are written.
-  // Default: <data_dir>/delivered/<name>.
-  std::string directory_path;
-  // The settings as TOML text, stored in the catalog so a later run can tell what changed.
+  // none | gzip | zstd | snappy (container and extension as Firehose). Default: none.
+  Compression compression = Compression::kNone;
+  // AppendDelimiterToRecord: a newline after each record. Default: false (Firehose).
+  bool append_delimiter = false;
+  BufferingHints buffering;
+  // How long a failing segment is retried before it goes to the backup store. 0 = no retry.
+  // 0..86400 for directory. Default: 86400 (directory and S3, as Firehose's 24 h).
+  uint32_t retry_duration_s = 86400;
+  struct Directory {
+    // Root directory of delivered objects. Default: <data_dir>/delivered/<name>.
+    std::string path;
+    // Prefix expression (docs/operations.md). Default: "" = !{timestamp:yyyy/MM/dd/HH/}.
+    std::string prefix;
+    // Overrides the compression's extension (Firehose FileExtension). Default: "".
+    std::string file_extension;
+  } directory;
+  struct Backup {
+    // failed-only: segments given up on; all: every segment, delivered or not (source backup).
+    // Default: failed-only.
+    std::string mode = "failed-only";
+    // Directory of the backup store. Default: <data_dir>/backup/<name>.
+    std::string path;
+    // Error output prefix inside it. Default: !{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH/}.
+    std::string error_output_prefix;
+  } backup;
+  // Test-only fault injection; refused unless the server runs with --enable-fault-injection.
+  FaultConfig fault;
+  // The settings as TOML text, stored in the catalog; a change bumps the stream version.
   std::string toml;
 };
 
@@ -61,12 +96,17 @@ struct ServerConfig {
   // A shard stops reading sockets for the rest of a loop iteration once this many bytes wait to
   // be committed, so one iteration's WriteBatch is bounded. Default: 64 MiB. Reloadable: no.
   uint64_t shard_commit_budget = 64u << 20;
+  // Delivery worker threads. 1..64. Default: 2. Reloadable: no.
+  uint32_t delivery_threads = 2;
+  // Allows [stream.fault] sections (tests only). Default: false. Reloadable: no.
+  bool enable_fault_injection = false;
   std::vector<StreamConfig> streams;
 
   // Returns kInvalidArgument naming the setting and its allowed range.
   base::Status Validate() const;
-  // Adds the embedded default stream ("default", directory <data_dir>/delivered/default) when
-  // no stream is declared, and fills in per-stream defaults.
+  // Adds the embedded default stream when no stream is declared ("default": directory
+  // <data_dir>/delivered/default, newline-delimited, 5 MiB / 10 s buffering), and fills in
+  // per-stream defaults (paths under data_dir).
   void ApplyDefaults();
 };
 

@@ -15,13 +15,16 @@ int main(int argc, char** argv) {
 
   CLI::App app{"sluiced: durable streaming-delivery broker"};
   std::string config_file, data_dir, bind, port_file, durability, auth_token, log_level = "info";
-  int64_t port = -1, shards = -1, max_record = -1, max_records = -1, max_batch = -1;
+  int64_t port = -1, shards = -1, max_record = -1, max_records = -1, max_batch = -1, delivery_threads = -1;
+  bool fault_injection = false;
   app.add_option("--config", config_file, "TOML config file (flags override its values)");
   app.add_option("--data-dir", data_dir, "data directory (default ./sluice-data)");
   app.add_option("--bind", bind, "address of the put port (default 127.0.0.1)");
   app.add_option("--port", port, "put port, 0 = any free port (default 7410)")->check(CLI::Range(0, 65535));
   app.add_option("--port-file", port_file, "write the bound put port to this file");
   app.add_option("--shards", shards, "shard threads, 0 = number of cores (default 0)")->check(CLI::Range(0, 256));
+  app.add_option("--delivery-threads", delivery_threads, "delivery worker threads (default 2)")->check(CLI::Range(1, 64));
+  app.add_flag("--enable-fault-injection", fault_injection, "allow [stream.fault] sections (tests only)");
   app.add_option("--durability", durability, "fsync (default) | interval:<ms> | none");
   app.add_option("--auth-token", auth_token, "require Hello with this token");
   app.add_option("--max-record-bytes", max_record, "largest record (default 1024000)")->check(CLI::PositiveNumber);
@@ -49,6 +52,8 @@ int main(int argc, char** argv) {
   if (!port_file.empty()) cfg.port_file = port_file;
   if (shards >= 0) cfg.shards = static_cast<uint32_t>(shards);
   if (!auth_token.empty()) cfg.auth_token = auth_token;
+  if (delivery_threads > 0) cfg.delivery_threads = static_cast<uint32_t>(delivery_threads);
+  if (fault_injection) cfg.enable_fault_injection = true;
   if (max_record > 0) cfg.limits.max_record_bytes = static_cast<uint32_t>(std::min<int64_t>(max_record, UINT32_MAX));
   if (max_records > 0) cfg.limits.max_batch_records = static_cast<uint32_t>(std::min<int64_t>(max_records, UINT32_MAX));
   if (max_batch > 0) cfg.limits.max_batch_bytes = static_cast<uint32_t>(std::min<int64_t>(max_batch, UINT32_MAX));

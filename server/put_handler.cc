@@ -46,6 +46,7 @@ StagedPut PutHandler::Stage(const wire::PutRecordBatch& batch, int64_t now_unix_
   if (chunk_.count() > 0) {
     put.seq = next_seq_++;
     batch_.PutChunk({stream->id, shard_, put.seq}, chunk_.Finish());
+    pending_.push_back({stream->id, put.seq, chunk_.count(), put.accepted_bytes, now_unix_ms});
   }
   return put;
 }
@@ -55,10 +56,13 @@ base::Status PutHandler::Commit() {
   batch_.PutNextSeq(shard_, next_seq_);
   base::Status st = store_->Write(&batch_, cfg_.durability.mode == DurabilityMode::kFsync);
   batch_.Clear();
+  committed_.clear();
   if (st.ok()) {
     committed_seq_ = next_seq_;
+    committed_.swap(pending_);
   } else {
     next_seq_ = committed_seq_;
+    pending_.clear();
   }
   return st;
 }

@@ -10,6 +10,7 @@
 #include "protocol/messages.h"
 #include "protocol/sluice_generated.h"
 #include "server/config.h"
+#include "server/segmenter.h"
 #include "server/stream_registry.h"
 #include "storage/record_chunk.h"
 #include "storage/store.h"
@@ -45,6 +46,8 @@ class PutHandler {
   StagedPut Stage(const wire::PutRecordBatch& batch, int64_t now_unix_ms);
 
   bool has_pending() const { return !batch_.empty(); }
+  // The chunks of the last successful commit (empty after a failed one).
+  const std::vector<AppendedChunk>& committed() const { return committed_; }
   size_t pending_bytes() const { return batch_.bytes(); }
 
   // Writes the pending batch (sync per durability). On failure nothing was applied and the
@@ -66,6 +69,8 @@ class PutHandler {
   storage::ChunkBuilder chunk_;
   uint64_t next_seq_ = 1;       // next sequence to hand out
   uint64_t committed_seq_ = 1;  // next_seq_ as of the last successful commit
+  std::vector<AppendedChunk> pending_;    // chunks in batch_
+  std::vector<AppendedChunk> committed_;  // chunks of the last commit
 };
 
 }  // namespace sluice::server

@@ -21,6 +21,7 @@ Server::~Server() {
   for (auto& s : shards_) s->RequestStop();
   for (auto& s : shards_) s->Join();
   shards_.clear();
+  pool_.reset();
   if (listener_) listener_->Close();
   uv_run(&loop_, UV_RUN_NOWAIT);  // let close callbacks run
   uv_loop_close(&loop_);
@@ -37,10 +38,15 @@ base::Status Server::Start() {
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
   RETURN_IF_ERROR(RegisterStreams());
+  RETURN_IF_ERROR(SealUnsealedTails());
+  pool_ = std::make_unique<DeliveryPool>(store_.get(), &streams_, base::Clock::Real(), cfg_.delivery_threads);
+  RETURN_IF_ERROR(pool_->Init(cfg_.enable_fault_injection));
+  RETURN_IF_ERROR(pool_->Start());
 
   uint32_t n = cfg_.shards ? cfg_.shards : std::max(1u, std::thread::hardware_concurrency());
   for (uint32_t i = 0; i < n; i++)
-    shards_.push_back(std::make_unique<Shard>(static_cast<uint16_t>(i), cfg_, store_.get(), &streams_));
+    shards_.push_back(
+        std::make_unique<Shard>(static_cast<uint16_t>(i), cfg_, store_.get(), &streams_, pool_.get()));
   for (auto& s : shards_) RETURN_IF_ERROR(s->Start());
 
   listener_ = std::make_unique<Listener>(&loop_, [this](int fd) {
@@ -68,8 +74,28 @@ base::Status Server::RegisterStreams() {
   for (const StreamConfig& s : cfg_.streams) {
     auto entry = store_->RegisterStream(s.name, s.toml, now);
     if (!entry.ok()) return entry.status().WithContext("register stream " + s.name);
-    streams_.Add({s.name, entry->id});
+    streams_.Add({s.name, entry->id, entry->version, &s});
   }
+  return base::Status::Ok();
+}
+
+base::Status Server::SealUnsealedTails() {
+  auto tails = store_->FindUnsealedTails();
+  if (!tails.ok()) return tails.status().WithContext("recover open segments");
+  if (tails->empty()) return base::Status::Ok();
+  int64_t now = base::Clock::Real()->NowUnixMillis();
+  storage::WriteBatch batch(store_.get());
+  uint64_t records = 0;
+  for (storage::SegmentDescriptor& d : tails.value()) {
+    const StreamInfo* s = streams_.FindById(d.stream_id);
+    d.stream_version = s ? s->version : 0;
+    d.sealed_ms = now;
+    records += d.record_count;
+    batch.PutSegment(d);
+  }
+  RETURN_IF_ERROR(store_->Write(&batch, true).WithContext("seal recovered segments"));
+  SLUICE_LOG_INFO("server", "sealed %zu segments (%llu records) left open by the previous run",
+                  tails->size(), static_cast<unsigned long long>(records));
   return base::Status::Ok();
 }
 
@@ -121,14 +147,17 @@ void Server::BeginShutdown(int signum) {
 //   1. the listener is closed (BeginShutdown): no new connections;
 //   2. every shard commits what it has read, flushes those acks (bounded by a timeout), closes
 //      its connections and ends its loop; main joins the threads;
-//   3. the WAL syncer stops, and a last SyncWal covers durability modes interval and none;
-//   4. the store closes (handles, Close, delete: store.h), then the data dir lock is released.
+//   3. the delivery pool lets in-flight attempts finish and stops (queued segments stay stored);
+//   4. the WAL syncer stops, and a last SyncWal covers durability modes interval and none;
+//   5. the store closes (handles, Close, delete: store.h), then the data dir lock is released.
 base::Status Server::Shutdown() {
   for (auto& s : shards_) s->RequestStop();
   for (auto& s : shards_) s->Join();
   uint64_t stored = 0;
   for (auto& s : shards_) stored += s->stats().records_stored.load();
   shards_.clear();
+  if (pool_) pool_->Stop();
+  pool_.reset();
   if (syncer_.joinable()) {
     {
       std::lock_guard<std::mutex> lock(sync_mu_);

@@ -12,6 +12,7 @@
 
 #include "base/status.h"
 #include "server/config.h"
+#include "server/delivery/delivery_pool.h"
 #include "server/listener.h"
 #include "server/shard.h"
 #include "server/stream_registry.h"
@@ -27,7 +28,9 @@ class Server {
   ~Server();
 
   // Startup order: lock the data dir, open storage (WAL recovery), register the configured
-  // streams in the catalog, start the shards, listen, write the port file.
+  // streams in the catalog, seal what was still open at the last stop or crash, start the
+  // delivery pool (it resumes every sealed segment), start the shards, listen, write the port
+  // file.
   // Returns the first failure; nothing is left running on error.
   base::Status Start();
   // Runs main's loop until SIGTERM or SIGINT, then shuts down (see Shutdown in server.cc).
@@ -39,6 +42,7 @@ class Server {
   void BeginShutdown(int signum);
   base::Status Shutdown();
   base::Status RegisterStreams();
+  base::Status SealUnsealedTails();
   base::Status WritePortFile() const;
   void SyncLoop();
 
@@ -49,6 +53,7 @@ class Server {
   std::optional<storage::DataDirLock> lock_;
   std::unique_ptr<storage::Store> store_;
   StreamRegistry streams_;
+  std::unique_ptr<DeliveryPool> pool_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Listener> listener_;
   size_t next_shard_ = 0;

@@ -7,16 +7,18 @@
 
 #include "base/log.h"
 #include "server/connection.h"
+#include "server/delivery/delivery_pool.h"
 
 namespace sluice::server {
 namespace {
 // How long a stopping shard waits for clients to take their last acks.
 constexpr uint64_t kStopDrainTimeoutMs = 5000;
+constexpr uint64_t kSealTickMs = 100;
 }  // namespace
 
 Shard::Shard(uint16_t id, const ServerConfig& cfg, storage::Store* store,
-             const StreamRegistry* streams)
-    : id_(id), cfg_(cfg), store_(store), puts_(id, cfg, store, streams) {
+             const StreamRegistry* streams, DeliveryPool* pool)
+    : id_(id), cfg_(cfg), store_(store), puts_(id, cfg, store, streams), segmenter_(id, streams), pool_(pool) {
   // The loop and its handles are initialised here, on main, before the thread exists; from
   // Start() on they are touched only by the shard thread (and async_ through uv_async_send).
   SLUICE_CHECK(uv_loop_init(&loop_) == 0);
@@ -28,6 +30,9 @@ Shard::Shard(uint16_t id, const ServerConfig& cfg, storage::Store* store,
   idle_.data = this;
   SLUICE_CHECK(uv_timer_init(&loop_, &stop_timer_) == 0);
   stop_timer_.data = this;
+  SLUICE_CHECK(uv_timer_init(&loop_, &seal_timer_) == 0);
+  seal_timer_.data = this;
+  SLUICE_CHECK(uv_timer_start(&seal_timer_, OnSealTimer, kSealTickMs, kSealTickMs) == 0);
   SLUICE_CHECK(uv_check_start(&check_, OnCheck) == 0);
 }
 
@@ -37,7 +42,8 @@ Shard::~Shard() {
     // The thread never ran (startup failed after this shard was built): close the handles here.
     handles_closed_ = true;
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&async_), reinterpret_cast<uv_handle_t*>(&check_),
-                           reinterpret_cast<uv_handle_t*>(&idle_), reinterpret_cast<uv_handle_t*>(&stop_timer_)})
+                           reinterpret_cast<uv_handle_t*>(&idle_), reinterpret_cast<uv_handle_t*>(&stop_timer_),
+                           reinterpret_cast<uv_handle_t*>(&seal_timer_)})
       uv_close(h, nullptr);
     uv_run(&loop_, UV_RUN_NOWAIT);
   }
@@ -142,11 +148,13 @@ void Shard::Commit() {
       SLUICE_LOG_ERROR("shard", "shard %u: commit failed, failing its puts: %s", id_,
                        st.ToString().c_str());
     }
+    for (const AppendedChunk& c : puts_.committed()) segmenter_.OnCommitted(c);
   }
   std::vector<Connection*> dirty;
   dirty.swap(dirty_);
   for (Connection* c : dirty) c->in_dirty_list = false;
   for (Connection* c : dirty) c->Flush(st);
+  if (segmenter_.AnyOverSize()) SealAndSubmit(false);
   std::vector<Connection*> paused;
   paused.swap(budget_paused_);
   for (Connection* c : paused) c->ResumeAfterBudget();
@@ -172,6 +180,7 @@ void Shard::OpStop() {
   stopping_ = true;
   // Commit what was read, send those acks, then close each connection once its output drained.
   Commit();
+  SealAndSubmit(true);
   std::vector<Connection*> conns(connections_.begin(), connections_.end());
   for (Connection* c : conns) c->BeginDrainAndClose();
   uv_timer_start(&stop_timer_, OnStopTimer, kStopDrainTimeoutMs, 0);
@@ -198,6 +207,35 @@ void Shard::MaybeFinishStop() {
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&stop_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&seal_timer_), nullptr);
+}
+
+void Shard::OnSealTimer(uv_timer_t* handle) noexcept {
+  auto* self = static_cast<Shard*>(handle->data);
+  if (!self->stopping_) self->SealAndSubmit(false);
+}
+
+void Shard::SealAndSubmit(bool all) {
+  SLUICE_DCHECK_OWNER(owner_);
+  std::vector<storage::SegmentDescriptor> sealed;
+  sealed.swap(unwritten_seals_);
+  segmenter_.SealDue(base::Clock::Real()->NowUnixMillis(), all, &sealed);
+  if (sealed.empty()) return;
+  storage::WriteBatch batch(store_);
+  for (const auto& d : sealed) batch.PutSegment(d);
+  // Not synced: the records are already durable, and a lost descriptor is re-created at start
+  // (Store::FindUnsealedTails). The next synced put makes it durable anyway (one WAL).
+  base::Status st = store_->Write(&batch, false);
+  if (!st.ok()) {
+    stats_.seal_failures.fetch_add(1, std::memory_order_relaxed);
+    SLUICE_LOG_ERROR("shard", "shard %u: cannot write %zu segment descriptors, retrying: %s", id_,
+                     sealed.size(), st.ToString().c_str());
+    unwritten_seals_ = std::move(sealed);
+    return;
+  }
+  stats_.segments_sealed.fetch_add(sealed.size(), std::memory_order_relaxed);
+  if (pool_ == nullptr) return;
+  for (auto& d : sealed) pool_->Submit(std::move(d));
 }
 
 }  // namespace sluice::server

@@ -31,12 +31,14 @@
 #include "protocol/messages.h"
 #include "server/config.h"
 #include "server/put_handler.h"
+#include "server/segmenter.h"
 #include "server/stream_registry.h"
 #include "storage/store.h"
 
 namespace sluice::server {
 
 class Connection;
+class DeliveryPool;
 
 // Counters of one shard; written by the shard thread, read by anyone (relaxed atomics).
 struct ShardStats {
@@ -50,12 +52,16 @@ struct ShardStats {
   std::atomic<uint64_t> commit_failures{0};
   std::atomic<uint64_t> protocol_errors{0};
   std::atomic<uint64_t> budget_pauses{0};
+  std::atomic<uint64_t> segments_sealed{0};
+  std::atomic<uint64_t> seal_failures{0};
 };
 
 class Shard {
  public:
-  // Created and destroyed by main. `store`, `streams` and `cfg` must outlive the shard.
-  Shard(uint16_t id, const ServerConfig& cfg, storage::Store* store, const StreamRegistry* streams);
+  // Created and destroyed by main. `store`, `streams`, `cfg` and `pool` must outlive the shard.
+  // Sealed segments are written to storage, then handed to `pool` (may be null in tests).
+  Shard(uint16_t id, const ServerConfig& cfg, storage::Store* store, const StreamRegistry* streams,
+        DeliveryPool* pool);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -98,6 +104,10 @@ class Shard {
   static void OnAsync(uv_async_t* handle) noexcept;
   static void OnCheck(uv_check_t* handle) noexcept;
   static void OnStopTimer(uv_timer_t* handle) noexcept;
+  static void OnSealTimer(uv_timer_t* handle) noexcept;
+  // Seals what the buffering hints say is due (everything when `all`), writes the descriptors
+  // and hands them to the delivery pool. Descriptors that fail to write are retried next tick.
+  void SealAndSubmit(bool all);
   static void OnIdle(uv_idle_t* handle) noexcept {}
   void Run() noexcept;
   void DrainPosted();
@@ -115,6 +125,7 @@ class Shard {
   uv_check_t check_;
   uv_idle_t idle_;  // active while work is staged outside the read phase: keeps poll from blocking
   uv_timer_t stop_timer_;
+  uv_timer_t seal_timer_;  // ~100 ms tick for interval-based sealing
   std::thread thread_;
   ShardStats stats_;
 
@@ -123,6 +134,9 @@ class Shard {
   bool accepting_posts_ = true;                 // GUARDED_BY(post_mu_)
 
   PutHandler puts_;
+  Segmenter segmenter_;
+  DeliveryPool* pool_;
+  std::vector<storage::SegmentDescriptor> unwritten_seals_;  // sealed, descriptor write failed
   proto::PutResponseEncoder response_encoder_;
   std::unordered_set<Connection*> connections_;
   std::vector<Connection*> dirty_;

@@ -1,33 +1,50 @@
-// StreamRegistry: the delivery streams a server knows, by name, with their stable storage ids.
+// StreamRegistry: the delivery streams a server knows, by name and by storage id.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "server/config.h"
 
 namespace sluice::server {
 
 struct StreamInfo {
   std::string name;
-  uint32_t id = 0;  // stable storage id from the catalog
+  uint32_t id = 0;       // stable storage id from the catalog
+  uint32_t version = 1;  // catalog version (+1 per config change); object names use it
+  const StreamConfig* cfg = nullptr;  // owned by the ServerConfig, which outlives the registry
 };
 
-// Built by main before the shards start and never changed while they run, so shards read it
-// without locks.
+// Built by main before the shards and the delivery pool start and never changed while they run,
+// so both read it without locks.
 // Thread: written by main during startup only; read-only afterwards from any thread.
 class StreamRegistry {
  public:
-  void Add(StreamInfo info) { by_name_.emplace(info.name, std::move(info)); }
+  void Add(StreamInfo info) {
+    by_id_[info.id] = info.name;
+    by_name_.emplace(info.name, std::move(info));
+  }
   // Returns nullptr for an unknown stream.
   const StreamInfo* Find(std::string_view name) const {
     auto it = by_name_.find(std::string(name));
     return it == by_name_.end() ? nullptr : &it->second;
   }
+  const StreamInfo* FindById(uint32_t id) const {
+    auto it = by_id_.find(id);
+    return it == by_id_.end() ? nullptr : Find(it->second);
+  }
   size_t size() const { return by_name_.size(); }
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const auto& [id, name] : by_id_) fn(*Find(name));
+  }
 
  private:
   std::unordered_map<std::string, StreamInfo> by_name_;
+  std::map<uint32_t, std::string> by_id_;
 };
 
 }  // namespace sluice::server

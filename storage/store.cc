@@ -8,6 +8,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <filesystem>
+#include <map>
 
 #include "base/log.h"
 
@@ -69,6 +70,10 @@ void WriteBatch::PutNextSeq(uint16_t shard, uint64_t next_seq) {
   std::string v;
   PutBE64(&v, next_seq);
   rep_->Put(store_->meta_, SeqKey(shard), v).PermitUncheckedError();
+}
+
+void WriteBatch::PutSegment(const SegmentDescriptor& d) {
+  rep_->Put(store_->segments_, EncodeSegmentKey(d), EncodeSegmentValue(d)).PermitUncheckedError();
 }
 
 size_t WriteBatch::bytes() const { return rep_->GetDataSize(); }
@@ -186,28 +191,52 @@ base::Status Store::ScanPrefix(
   return result;
 }
 
+namespace {
+// Catalog value: id u32 BE | created ms u64 BE | version u32 BE | updated ms u64 BE | config.
+constexpr size_t kCatalogFixed = 24;
+std::string EncodeCatalog(const StreamEntry& e) {
+  std::string v;
+  PutBE32(&v, e.id);
+  PutBE64(&v, static_cast<uint64_t>(e.created_unix_ms));
+  PutBE32(&v, e.version);
+  PutBE64(&v, static_cast<uint64_t>(e.updated_unix_ms));
+  v += e.config;
+  return v;
+}
+base::Status DecodeCatalog(std::string_view name, std::string_view v, StreamEntry* e) {
+  if (v.size() < kCatalogFixed)
+    return base::Corruption("catalog entry of stream " + std::string(name) + " is malformed");
+  e->name = std::string(name);
+  e->id = GetBE32(v.data());
+  e->created_unix_ms = static_cast<int64_t>(GetBE64(v.data() + 4));
+  e->version = GetBE32(v.data() + 12);
+  e->updated_unix_ms = static_cast<int64_t>(GetBE64(v.data() + 16));
+  e->config = std::string(v.substr(kCatalogFixed));
+  return base::Status::Ok();
+}
+}  // namespace
+
 base::Result<StreamEntry> Store::RegisterStream(std::string_view name, std::string_view config,
                                                 int64_t now_unix_ms) {
   std::lock_guard<std::mutex> lock(catalog_mu_);
   std::string key = std::string(kStreamKeyPrefix) + std::string(name);
   std::string value;
   StreamEntry entry;
-  entry.name = std::string(name);
-  entry.config = std::string(config);
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), catalog_, key, &value);
   rocksdb::WriteBatch wb;
   if (s.ok()) {
-    if (value.size() < 12) return base::Corruption("catalog entry of stream " + entry.name + " is malformed");
-    entry.id = GetBE32(value.data());
-    entry.created_unix_ms = static_cast<int64_t>(GetBE64(value.data() + 4));
-    if (std::string_view(value).substr(12) == config) return entry;
+    RETURN_IF_ERROR(DecodeCatalog(name, value, &entry));
+    if (entry.config == config) return entry;
+    entry.version++;
   } else if (s.IsNotFound()) {
     std::string next;
     rocksdb::Status ns = db_->Get(rocksdb::ReadOptions(), meta_, kNextStreamIdKey, &next);
     uint32_t id = 1;
     if (ns.ok() && next.size() == 4) id = GetBE32(next.data());
     else if (!ns.IsNotFound()) return FromRocks(ns, "read next stream id");
+    entry.name = std::string(name);
     entry.id = id;
+    entry.version = 1;
     entry.created_unix_ms = now_unix_ms;
     std::string bumped;
     PutBE32(&bumped, id + 1);
@@ -215,11 +244,9 @@ base::Result<StreamEntry> Store::RegisterStream(std::string_view name, std::stri
   } else {
     return FromRocks(s, "read catalog");
   }
-  std::string encoded;
-  PutBE32(&encoded, entry.id);
-  PutBE64(&encoded, static_cast<uint64_t>(entry.created_unix_ms));
-  encoded += config;
-  wb.Put(catalog_, key, encoded).PermitUncheckedError();
+  entry.config = std::string(config);
+  entry.updated_unix_ms = now_unix_ms;
+  wb.Put(catalog_, key, EncodeCatalog(entry)).PermitUncheckedError();
   rocksdb::WriteOptions wo;
   wo.sync = true;
   RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb), "write catalog"));
@@ -233,34 +260,117 @@ base::Result<std::vector<StreamEntry>> Store::ListStreams() {
   upper.back()++;
   RETURN_IF_ERROR(ScanPrefix(catalog_, lower, upper,
                              [&](std::string_view key, std::string_view value) -> base::Status {
-                               if (value.size() < 12)
-                                 return base::Corruption("catalog entry " + std::string(key) +
-                                                         " is malformed");
                                StreamEntry e;
-                               e.name = std::string(key.substr(lower.size()));
-                               e.id = GetBE32(value.data());
-                               e.created_unix_ms = static_cast<int64_t>(GetBE64(value.data() + 4));
-                               e.config = std::string(value.substr(12));
+                               RETURN_IF_ERROR(DecodeCatalog(key.substr(lower.size()), value, &e));
                                out.push_back(std::move(e));
                                return base::Status::Ok();
                              }));
   return out;
 }
 
+namespace {
+base::Status ParseChunk(std::string_view key, std::string_view value, const Store::ChunkFn& fn) {
+  RecordKey k;
+  if (!DecodeRecordKey(key, &k))
+    return base::Corruption("record key of " + std::to_string(key.size()) + " bytes is malformed");
+  auto view = ChunkView::Parse(value);
+  if (!view.ok())
+    return view.status().WithContext("chunk stream=" + std::to_string(k.stream_id) + " shard=" +
+                                     std::to_string(k.shard) + " seq=" + std::to_string(k.seq));
+  return fn(k, view.value());
+}
+}  // namespace
+
 base::Status Store::ScanStream(uint32_t stream_id, const ChunkFn& fn) {
   return ScanPrefix(records_, StreamPrefix(stream_id), StreamPrefix(stream_id + 1),
+                    [&](std::string_view key, std::string_view value) { return ParseChunk(key, value, fn); });
+}
+
+base::Status Store::ForEachSegment(const SegmentFn& fn) {
+  return ScanPrefix(segments_, std::string(), std::string(kRecordKeySize, '\xff'),
                     [&](std::string_view key, std::string_view value) -> base::Status {
                       RecordKey k;
-                      if (!DecodeRecordKey(key, &k))
-                        return base::Corruption("record key of " + std::to_string(key.size()) +
-                                                " bytes is malformed");
-                      auto view = ChunkView::Parse(value);
-                      if (!view.ok())
-                        return view.status().WithContext(
-                            "chunk stream=" + std::to_string(k.stream_id) + " shard=" +
-                            std::to_string(k.shard) + " seq=" + std::to_string(k.seq));
-                      return fn(k, view.value());
+                      if (!DecodeRecordKey(key, &k)) return base::Corruption("segment key is malformed");
+                      SegmentDescriptor d;
+                      d.stream_id = k.stream_id;
+                      d.shard = k.shard;
+                      d.first_seq = k.seq;
+                      RETURN_IF_ERROR(DecodeSegmentValue(value, &d).WithContext("segment " + d.Id()));
+                      return fn(d);
                     });
+}
+
+base::Status Store::ReadSegment(const SegmentDescriptor& d, const ChunkFn& fn) {
+  uint64_t chunks = 0;
+  RETURN_IF_ERROR(ScanPrefix(records_, EncodeRecordKey({d.stream_id, d.shard, d.first_seq}),
+                             EncodeRecordKey({d.stream_id, d.shard, d.last_seq + 1}),
+                             [&](std::string_view key, std::string_view value) {
+                               chunks++;
+                               return ParseChunk(key, value, fn);
+                             }));
+  if (chunks == 0 && d.record_count > 0) return base::NotFound("records of segment " + d.Id() + " are gone");
+  return base::Status::Ok();
+}
+
+base::Status Store::DeleteSegment(const SegmentDescriptor& d) {
+  rocksdb::WriteBatch wb;
+  wb.DeleteRange(records_, EncodeRecordKey({d.stream_id, d.shard, d.first_seq}),
+                 EncodeRecordKey({d.stream_id, d.shard, d.last_seq + 1}))
+      .PermitUncheckedError();
+  wb.Delete(segments_, EncodeSegmentKey(d)).PermitUncheckedError();
+  // Not synced: if the delete is lost in a crash the segment is delivered again, and delivery
+  // is idempotent by segment id. The next synced put makes it durable anyway (one WAL).
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "delete segment " + d.Id());
+}
+
+base::Status Store::UpdateSegment(const SegmentDescriptor& d) {
+  rocksdb::WriteBatch wb;
+  wb.Put(segments_, EncodeSegmentKey(d), EncodeSegmentValue(d)).PermitUncheckedError();
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "update segment " + d.Id());
+}
+
+base::Result<std::vector<SegmentDescriptor>> Store::FindUnsealedTails() {
+  // Highest sealed seq per (stream, shard).
+  std::map<std::pair<uint32_t, uint16_t>, uint64_t> sealed_through;
+  RETURN_IF_ERROR(ForEachSegment([&](const SegmentDescriptor& d) {
+    uint64_t& v = sealed_through[{d.stream_id, d.shard}];
+    v = std::max(v, d.last_seq);
+    return base::Status::Ok();
+  }));
+  std::vector<SegmentDescriptor> tails;
+  // One pass over the records CF, skipping each pair's sealed range with a Seek.
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, records_));
+  it->SeekToFirst();
+  while (it->Valid()) {
+    RecordKey k;
+    if (!DecodeRecordKey(std::string_view(it->key().data(), it->key().size()), &k))
+      return base::Corruption("record key is malformed");
+    auto found = sealed_through.find({k.stream_id, k.shard});
+    uint64_t through = found == sealed_through.end() ? 0 : found->second;
+    if (k.seq <= through) {
+      it->Seek(EncodeRecordKey({k.stream_id, k.shard, through + 1}));
+      continue;
+    }
+    if (tails.empty() || tails.back().stream_id != k.stream_id || tails.back().shard != k.shard) {
+      SegmentDescriptor d;
+      d.stream_id = k.stream_id;
+      d.shard = k.shard;
+      d.first_seq = k.seq;
+      tails.push_back(d);
+    }
+    SegmentDescriptor& d = tails.back();
+    auto view = ChunkView::Parse(std::string_view(it->value().data(), it->value().size()));
+    if (!view.ok()) return view.status().WithContext("chunk seq=" + std::to_string(k.seq));
+    if (d.record_count == 0 || view->arrival_unix_ms() < d.oldest_arrival_ms)
+      d.oldest_arrival_ms = view->arrival_unix_ms();
+    d.last_seq = k.seq;
+    d.record_count += view->count();
+    d.bytes += view->payload_bytes();
+    it->Next();
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "scan unsealed records"));
+  return tails;
 }
 
 base::Result<uint64_t> Store::CountSealedSegments(uint32_t stream_id) {

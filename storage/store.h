@@ -24,6 +24,7 @@
 #include "base/status.h"
 #include "storage/keys.h"
 #include "storage/record_chunk.h"
+#include "storage/segment.h"
 
 namespace rocksdb {
 class DB;
@@ -47,7 +48,9 @@ struct StoreOptions {
 struct StreamEntry {
   std::string name;
   uint32_t id = 0;
+  uint32_t version = 1;  // starts at 1, +1 whenever the config text changes (object names use it)
   int64_t created_unix_ms = 0;
+  int64_t updated_unix_ms = 0;
   std::string config;  // the stream's settings, as the TOML text they were declared with
 };
 
@@ -64,6 +67,8 @@ class WriteBatch {
 
   void PutChunk(const RecordKey& key, std::string_view chunk);
   void PutNextSeq(uint16_t shard, uint64_t next_seq);
+  // Records (or replaces) a segment descriptor.
+  void PutSegment(const SegmentDescriptor& d);
   size_t bytes() const;
   bool empty() const;
   void Clear();
@@ -95,7 +100,8 @@ class Store {
   base::Result<uint64_t> NextSeq(uint16_t shard);
 
   // Returns the catalog entry for `name`, creating it with a new stable id if absent; an existing
-  // entry keeps its id and creation time and takes the new config. Synced before returning.
+  // entry keeps its id and creation time; a changed config is stored and bumps the version.
+  // Synced before returning.
   base::Result<StreamEntry> RegisterStream(std::string_view name, std::string_view config,
                                            int64_t now_unix_ms);
   base::Result<std::vector<StreamEntry>> ListStreams();
@@ -106,6 +112,23 @@ class Store {
   base::Status ScanStream(uint32_t stream_id, const ChunkFn& fn);
   // Number of sealed segment descriptors of the stream.
   base::Result<uint64_t> CountSealedSegments(uint32_t stream_id);
+
+  // --- Segments (the delivery pipeline) ---
+  // Calls fn for every sealed segment of every stream, in key order.
+  using SegmentFn = std::function<base::Status(const SegmentDescriptor&)>;
+  base::Status ForEachSegment(const SegmentFn& fn);
+  // Calls fn for every chunk of the segment in order. Returns kCorruption for a damaged chunk,
+  // kNotFound when the segment's records are gone.
+  base::Status ReadSegment(const SegmentDescriptor& d, const ChunkFn& fn);
+  // Removes the segment's records (one DeleteRange) and its descriptor in one atomic write.
+  base::Status DeleteSegment(const SegmentDescriptor& d);
+  // Rewrites the descriptor (delivery attempt state). Not synced: a lost update only repeats
+  // an attempt.
+  base::Status UpdateSegment(const SegmentDescriptor& d);
+  // The records of each (stream, shard) that no descriptor covers: seq above the highest
+  // last_seq of that pair's descriptors. Used at startup to seal what was open at a crash.
+  // Descriptors come back with key fields, counts, bytes and oldest arrival filled in.
+  base::Result<std::vector<SegmentDescriptor>> FindUnsealedTails();
 
   // Reads every SST block and checks its checksum (RocksDB VerifyChecksum).
   base::Status VerifyChecksums();

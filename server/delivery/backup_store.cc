@@ -1,0 +1,63 @@
+// BackupStore: segment file + error record per backed-up segment.
+#include "server/delivery/backup_store.h"
+
+#include <cstdio>
+
+#include "protocol/segment_file.h"
+#include "server/delivery/file_util.h"
+#include "server/delivery/object_key.h"
+
+namespace sluice::server {
+
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out;
+}
+
+BackupStore::BackupStore(std::string root, std::string error_prefix)
+    : root_(std::move(root)), error_prefix_(EffectiveErrorPrefix(error_prefix)) {}
+
+base::Status BackupStore::Write(std::string_view stream, const storage::SegmentDescriptor& d,
+                                const std::vector<std::string_view>& records,
+                                const BackupReason& why) const {
+  std::string id = d.Id();
+  PrefixContext ctx{d.oldest_arrival_ms, id, why.error_output_type};
+  std::string base = root_ + "/" + EvaluatePrefix(error_prefix_, ctx) +
+                     ObjectName(stream, d.stream_version, d.oldest_arrival_ms, id, "");
+  // One JSON line in the shape of Firehose's error records, for the whole segment.
+  std::string json = "{\"attemptsMade\":" + std::to_string(d.attempts) +
+                     ",\"arrivalTimestamp\":" + std::to_string(d.oldest_arrival_ms) +
+                     ",\"errorCode\":\"" + JsonEscape(why.error_code) + "\",\"errorMessage\":\"" +
+                     JsonEscape(why.error_message) + "\",\"attemptEndingTimestamp\":" +
+                     std::to_string(why.now_ms) + ",\"errorOutputType\":\"" + JsonEscape(why.error_output_type) +
+                     "\",\"deliveryStream\":\"" + JsonEscape(stream) + "\",\"streamVersion\":" +
+                     std::to_string(d.stream_version) + ",\"segmentId\":\"" + id +
+                     "\",\"recordCount\":" + std::to_string(records.size()) + ",\"bytes\":" +
+                     std::to_string(d.bytes) + ",\"firstFailureTimestamp\":" + std::to_string(d.first_failure_ms) +
+                     "}";
+  proto::SegmentFileWriter w;
+  w.Begin(stream, id, json);
+  for (std::string_view r : records) w.Add(r);
+  RETURN_IF_ERROR(WriteFileAtomically(base + ".sseg", w.Finish()));
+  return WriteFileAtomically(base + ".json", json + "\n");
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,162 @@
+// Compression codecs: libdeflate (gzip), libzstd, libsnappy.
+#include "server/delivery/codec.h"
+
+#include <libdeflate.h>
+#include <snappy.h>
+#include <zstd.h>
+
+#include <cstring>
+#include <memory>
+
+namespace sluice::server {
+namespace {
+
+constexpr size_t kSnappyBlock = 32 * 1024;
+constexpr unsigned char kSnappyMagic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
+
+void PutBE32(std::string* out, uint32_t v) {
+  for (int i = 3; i >= 0; i--) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+uint32_t GetBE32(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return uint32_t(u[0]) << 24 | uint32_t(u[1]) << 16 | uint32_t(u[2]) << 8 | u[3];
+}
+
+}  // namespace
+
+base::Result<Compression> ParseCompression(std::string_view name) {
+  if (name == "none") return Compression::kNone;
+  if (name == "gzip") return Compression::kGzip;
+  if (name == "zstd") return Compression::kZstd;
+  if (name == "snappy") return Compression::kSnappy;
+  return base::InvalidArgument("compression must be one of none, gzip, zstd, snappy; got '" +
+                               std::string(name) + "'");
+}
+
+std::string_view CompressionName(Compression c) {
+  switch (c) {
+    case Compression::kNone: return "none";
+    case Compression::kGzip: return "gzip";
+    case Compression::kZstd: return "zstd";
+    case Compression::kSnappy: return "snappy";
+  }
+  return "none";
+}
+
+std::string_view CompressionExtension(Compression c) {
+  switch (c) {
+    case Compression::kNone: return "";
+    case Compression::kGzip: return ".gz";
+    case Compression::kZstd: return ".zst";
+    case Compression::kSnappy: return ".snappy";
+  }
+  return "";
+}
+
+std::string_view ContentEncoding(Compression c) {
+  switch (c) {
+    case Compression::kNone: return "";
+    case Compression::kGzip: return "gzip";
+    case Compression::kZstd: return "zstd";
+    case Compression::kSnappy: return "snappy-java";
+  }
+  return "";
+}
+
+base::Result<std::string> Compress(Compression c, std::string_view in) {
+  std::string out;
+  switch (c) {
+    case Compression::kNone:
+      return std::string(in);
+    case Compression::kGzip: {
+      std::unique_ptr<libdeflate_compressor, void (*)(libdeflate_compressor*)> comp(
+          libdeflate_alloc_compressor(1), libdeflate_free_compressor);
+      if (!comp) return base::Internal("libdeflate: cannot allocate a compressor");
+      out.resize(libdeflate_gzip_compress_bound(comp.get(), in.size()));
+      size_t n = libdeflate_gzip_compress(comp.get(), in.data(), in.size(), out.data(), out.size());
+      if (n == 0) return base::Internal("libdeflate: gzip compression failed");
+      out.resize(n);
+      return out;
+    }
+    case Compression::kZstd: {
+      std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+      if (!cctx) return base::Internal("zstd: cannot allocate a context");
+      ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, 3);
+      ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
+      out.resize(ZSTD_compressBound(in.size()));
+      size_t n = ZSTD_compress2(cctx.get(), out.data(), out.size(), in.data(), in.size());
+      if (ZSTD_isError(n)) return base::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
+      out.resize(n);
+      return out;
+    }
+    case Compression::kSnappy: {
+      out.append(reinterpret_cast<const char*>(kSnappyMagic), sizeof(kSnappyMagic));
+      PutBE32(&out, 1);
+      PutBE32(&out, 1);
+      std::string block;
+      for (size_t off = 0; off < in.size(); off += kSnappyBlock) {
+        size_t len = std::min(kSnappyBlock, in.size() - off);
+        block.clear();
+        snappy::Compress(in.data() + off, len, &block);
+        PutBE32(&out, static_cast<uint32_t>(block.size()));
+        out += block;
+      }
+      return out;
+    }
+  }
+  return base::Internal("unknown compression");
+}
+
+base::Result<std::string> Decompress(Compression c, std::string_view in) {
+  std::string out;
+  switch (c) {
+    case Compression::kNone:
+      return std::string(in);
+    case Compression::kGzip: {
+      std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> d(
+          libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
+      if (!d) return base::Internal("libdeflate: cannot allocate a decompressor");
+      // ISIZE (last 4 bytes, little-endian) gives the size of a single-member gzip.
+      if (in.size() < 18) return base::Corruption("gzip stream too short");
+      const auto* t = reinterpret_cast<const unsigned char*>(in.data() + in.size() - 4);
+      size_t size = t[0] | t[1] << 8 | t[2] << 16 | size_t(t[3]) << 24;
+      out.resize(size);
+      size_t actual = 0;
+      if (libdeflate_gzip_decompress(d.get(), in.data(), in.size(), out.data(), out.size(), &actual) !=
+          LIBDEFLATE_SUCCESS)
+        return base::Corruption("gzip stream is damaged");
+      out.resize(actual);
+      return out;
+    }
+    case Compression::kZstd: {
+      unsigned long long size = ZSTD_getFrameContentSize(in.data(), in.size());
+      if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (1ull << 34))
+        return base::Corruption("zstd frame is damaged or has no content size");
+      out.resize(size);
+      size_t n = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
+      if (ZSTD_isError(n)) return base::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
+      out.resize(n);
+      return out;
+    }
+    case Compression::kSnappy: {
+      if (in.size() < 16 || std::memcmp(in.data(), kSnappyMagic, 8) != 0)
+        return base::Corruption("not a snappy-java stream");
+      size_t off = 16;
+      std::string block;
+      while (off < in.size()) {
+        if (in.size() - off < 4) return base::Corruption("snappy-java stream truncated");
+        uint32_t len = GetBE32(in.data() + off);
+        off += 4;
+        if (in.size() - off < len) return base::Corruption("snappy-java block truncated");
+        block.clear();
+        if (!snappy::Uncompress(in.data() + off, len, &block)) return base::Corruption("snappy block is damaged");
+        out += block;
+        off += len;
+      }
+      return out;
+    }
+  }
+  return base::Internal("unknown compression");
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,284 @@
+// DeliveryPool: scheduling, attempts, retry with backoff, backup, delete-after-confirm.
+#include "server/delivery/delivery_pool.h"
+
+#include <random>
+
+#include "base/log.h"
+#include "server/delivery/backoff.h"
+#include "server/delivery/codec.h"
+#include "server/delivery/directory_destination.h"
+#include "server/delivery/fault_destination.h"
+
+namespace sluice::server {
+namespace {
+
+// A segment whose stored records fail their checksum is not retried in a hot loop.
+constexpr int64_t kQuarantineRetryMs = 3600 * 1000;
+constexpr int64_t kMaxWaitMs = 100;  // workers re-check at least this often (FakeClock tests)
+
+double Unit() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+}  // namespace
+
+DeliveryPool::DeliveryPool(storage::Store* store, const StreamRegistry* streams, base::Clock* clock,
+                           uint32_t threads)
+    : store_(store), streams_(streams), clock_(clock), threads_(std::max(1u, threads)) {}
+
+DeliveryPool::~DeliveryPool() { Stop(); }
+
+base::Status DeliveryPool::Init(bool enable_fault_injection) {
+  streams_->ForEach([&](const StreamInfo& s) {
+    auto rt = std::make_unique<Runtime>();
+    rt->info = &s;
+    std::unique_ptr<Destination> dest =
+        std::make_unique<DirectoryDestination>(s.cfg->directory.path, s.cfg->directory.prefix);
+    if (enable_fault_injection && s.cfg->fault.enabled())
+      dest = std::make_unique<FaultDestination>(std::move(dest), s.cfg->fault, clock_);
+    rt->destination = std::move(dest);
+    rt->backup = std::make_unique<BackupStore>(s.cfg->backup.path, s.cfg->backup.error_output_prefix);
+    runtimes_[s.id] = std::move(rt);
+  });
+  return base::Status::Ok();
+}
+
+base::Status DeliveryPool::Start() {
+  size_t loaded = 0, orphaned = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(store_->ForEachSegment([&](const storage::SegmentDescriptor& d) {
+      if (!runtimes_.count(d.stream_id)) {
+        orphaned++;  // its stream is no longer configured: kept in storage, not delivered
+        return base::Status::Ok();
+      }
+      EnqueueLocked(d);
+      loaded++;
+      return base::Status::Ok();
+    }));
+  }
+  if (loaded || orphaned)
+    SLUICE_LOG_INFO("delivery", "resuming %zu sealed segments%s", loaded,
+                    orphaned ? " (some belong to streams no longer configured and stay stored)" : "");
+  for (uint32_t i = 0; i < threads_; i++) workers_.emplace_back([this] { WorkerLoop(); });
+  return base::Status::Ok();
+}
+
+void DeliveryPool::Submit(storage::SegmentDescriptor d) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!runtimes_.count(d.stream_id)) return;
+    EnqueueLocked(std::move(d));
+  }
+  cv_.notify_one();
+}
+
+void DeliveryPool::EnqueueLocked(storage::SegmentDescriptor d) {
+  QueueKey key{d.next_attempt_ms, order_++};
+  queue_.emplace(key, std::move(d));
+}
+
+void DeliveryPool::Poke() { cv_.notify_all(); }
+
+void DeliveryPool::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && workers_.empty()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+size_t DeliveryPool::pending() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size() + in_flight_;
+}
+
+const DeliveryStats* DeliveryPool::stats(uint32_t stream_id) const {
+  auto it = runtimes_.find(stream_id);
+  return it == runtimes_.end() ? nullptr : &it->second->stats;
+}
+
+bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int64_t* wait_ms) {
+  const uint32_t fair_share = threads_ > 1 ? threads_ - 1 : 1;
+  auto chosen = queue_.end();
+  auto fallback = queue_.end();
+  *wait_ms = kMaxWaitMs;
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    int64_t due = it->first.first;
+    if (due > now) {
+      *wait_ms = std::min(*wait_ms, due - now);
+      break;  // ordered by due time: nothing later is due either
+    }
+    Runtime* rt = runtimes_.at(it->second.stream_id).get();
+    if (rt->paused_until_ms > now) {
+      *wait_ms = std::min(*wait_ms, rt->paused_until_ms - now);
+      continue;
+    }
+    if (rt->in_flight < fair_share) {
+      chosen = it;
+      break;
+    }
+    if (fallback == queue_.end()) fallback = it;
+  }
+  if (chosen == queue_.end()) chosen = fallback;  // no other stream is waiting: use the worker
+  if (chosen == queue_.end()) return false;
+  *out = std::move(chosen->second);
+  queue_.erase(chosen);
+  runtimes_.at(out->stream_id)->in_flight++;
+  in_flight_++;
+  return true;
+}
+
+void DeliveryPool::WorkerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    storage::SegmentDescriptor d;
+    int64_t wait_ms = kMaxWaitMs;
+    if (!PickLocked(clock_->NowUnixMillis(), &d, &wait_ms)) {
+      cv_.wait_for(lock, std::chrono::milliseconds(std::clamp<int64_t>(wait_ms, 1, kMaxWaitMs)));
+      continue;
+    }
+    Runtime* rt = runtimes_.at(d.stream_id).get();
+    lock.unlock();
+    Attempt(rt, std::move(d));
+    lock.lock();
+    rt->in_flight--;
+    in_flight_--;
+  }
+}
+
+void DeliveryPool::Requeue(Runtime* rt, storage::SegmentDescriptor d) {
+  base::Status st = store_->UpdateSegment(d);
+  if (!st.ok()) SLUICE_LOG_WARN("delivery", "segment %s: cannot persist attempt state: %s", d.Id().c_str(), st.ToString().c_str());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EnqueueLocked(std::move(d));
+  }
+  cv_.notify_one();
+}
+
+bool DeliveryPool::Backup(Runtime* rt, const storage::SegmentDescriptor& d,
+                          const std::vector<std::string_view>& records, std::string_view type,
+                          std::string_view code, std::string_view message) {
+  BackupReason why{type, code, message, clock_->NowUnixMillis()};
+  base::Status st = rt->backup->Write(rt->info->name, d, records, why);
+  if (st.ok()) {
+    rt->stats.backup_segments.fetch_add(1, std::memory_order_relaxed);
+    rt->stats.backup_records.fetch_add(records.size(), std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(mu_);
+    rt->backup_failures = 0;
+    return true;
+  }
+  rt->stats.backup_failures.fetch_add(1, std::memory_order_relaxed);
+  SLUICE_LOG_ERROR("delivery", "stream %s: backup of segment %s failed, pausing the stream: %s",
+                   rt->info->name.c_str(), d.Id().c_str(), st.ToString().c_str());
+  std::lock_guard<std::mutex> lock(mu_);
+  rt->backup_failures++;
+  rt->paused_until_ms = clock_->NowUnixMillis() + BackoffMs(rt->backup_failures, Unit());
+  return false;
+}
+
+void DeliveryPool::Attempt(Runtime* rt, storage::SegmentDescriptor d) {
+  const StreamConfig& cfg = *rt->info->cfg;
+  const std::string id = d.Id();
+  // Raw records (for the backup store) and the processed object body.
+  std::string raw;
+  std::vector<std::pair<size_t, size_t>> spans;
+  spans.reserve(d.record_count);
+  base::Status read = store_->ReadSegment(d, [&](const storage::RecordKey&, const storage::ChunkView& c) {
+    c.ForEach([&](std::string_view r) {
+      spans.emplace_back(raw.size(), r.size());
+      raw.append(r);
+    });
+    return base::Status::Ok();
+  });
+  if (!read.ok()) {
+    SLUICE_LOG_ERROR("delivery", "stream %s: segment %s cannot be read, quarantined for 1 h: %s",
+                     rt->info->name.c_str(), id.c_str(), read.ToString().c_str());
+    d.last_error = "unreadable: " + read.ToString();
+    d.next_attempt_ms = clock_->NowUnixMillis() + kQuarantineRetryMs;
+    Requeue(rt, std::move(d));
+    return;
+  }
+  std::vector<std::string_view> records;
+  records.reserve(spans.size());
+  for (auto [off, len] : spans) records.emplace_back(raw.data() + off, len);
+
+  const int64_t retry_ms = int64_t(cfg.retry_duration_s) * 1000;
+  int64_t now = clock_->NowUnixMillis();
+  bool budget_spent = d.first_failure_ms != 0 && now - d.first_failure_ms >= retry_ms;
+  DeliveryResult result = DeliveryResult::Fail("retry budget spent");
+  if (!budget_spent) {
+    std::string body;
+    if (cfg.append_delimiter) {
+      body.reserve(raw.size() + records.size());
+      for (std::string_view r : records) {
+        body.append(r);
+        body.push_back('\n');
+      }
+    } else {
+      body = raw;
+    }
+    auto compressed = Compress(cfg.compression, body);
+    if (!compressed.ok()) {
+      result = DeliveryResult::Retry(compressed.status().ToString());
+    } else {
+      std::string_view ext = cfg.directory.file_extension.empty() ? CompressionExtension(cfg.compression)
+                                                                  : std::string_view(cfg.directory.file_extension);
+      DeliveryObject obj{rt->info->name, d.stream_version, id, d.oldest_arrival_ms, d.record_count,
+                         compressed.value(), ext, ContentEncoding(cfg.compression)};
+      rt->stats.attempts.fetch_add(1, std::memory_order_relaxed);
+      result = rt->destination->Deliver(obj);
+    }
+    now = clock_->NowUnixMillis();
+    if (result.outcome == Outcome::kOk) {
+      if (cfg.backup.mode == "all" &&
+          !Backup(rt, d, records, "source-records", "", "")) {
+        d.next_attempt_ms = now + BackoffMs(1, Unit());  // delivered, but "all" needs the copy too
+        Requeue(rt, std::move(d));
+        return;
+      }
+      base::Status del = store_->DeleteSegment(d);
+      if (!del.ok())  // delivered; a later attempt redelivers to the same name (idempotent)
+        SLUICE_LOG_ERROR("delivery", "segment %s delivered but not deleted: %s", id.c_str(), del.ToString().c_str());
+      rt->stats.records.fetch_add(d.record_count, std::memory_order_relaxed);
+      rt->stats.bytes.fetch_add(d.bytes, std::memory_order_relaxed);
+      rt->stats.segments.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    rt->stats.failed_attempts.fetch_add(1, std::memory_order_relaxed);
+    d.attempts++;
+    d.last_error = result.message;
+    if (d.first_failure_ms == 0) d.first_failure_ms = now;
+    if (result.outcome == Outcome::kRetry && now - d.first_failure_ms < retry_ms) {
+      d.next_attempt_ms = now + BackoffMs(d.attempts, Unit());
+      SLUICE_LOG_WARN("delivery", "stream %s: segment %s attempt %u failed, retrying in %lld ms: %s",
+                      rt->info->name.c_str(), id.c_str(), d.attempts,
+                      static_cast<long long>(d.next_attempt_ms - now), result.message.c_str());
+      Requeue(rt, std::move(d));
+      return;
+    }
+  }
+  // Permanent failure or budget spent: the backup store takes it, or the stream waits.
+  std::string code = std::string(rt->destination->kind()) +
+                     (result.outcome == Outcome::kFail && !budget_spent ? ".PermanentFailure" : ".RetriesExhausted");
+  std::string message = d.last_error.empty() ? result.message : d.last_error;
+  if (Backup(rt, d, records, rt->destination->error_output_type(), code, message)) {
+    SLUICE_LOG_WARN("delivery", "stream %s: segment %s (%u records) moved to the backup store after %u attempts: %s",
+                    rt->info->name.c_str(), id.c_str(), d.record_count, d.attempts, message.c_str());
+    base::Status del = store_->DeleteSegment(d);
+    if (!del.ok()) SLUICE_LOG_ERROR("delivery", "segment %s backed up but not deleted: %s", id.c_str(), del.ToString().c_str());
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    d.next_attempt_ms = rt->paused_until_ms;
+  }
+  Requeue(rt, std::move(d));
+}
+
+}  // namespace sluice::server

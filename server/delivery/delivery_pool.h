@@ -1,0 +1,110 @@
+// DeliveryPool: the worker threads that move sealed segments to their destinations.
+//
+// Design: every sealed segment is in storage (segments CF) before the pool hears of it, and the
+// pool's queue is rebuilt from storage at start, so a restart resumes exactly where the last run
+// stopped, with the persisted attempt count and first-failure time. A worker takes the segment
+// whose next attempt is due soonest, reads its records, applies the stream's processors
+// (delimiter) and compression, and hands the object to the destination. Then, and only then:
+//   kOk    -> (mode "all": also to the backup store) -> records and descriptor deleted in one write
+//   kRetry -> attempt state persisted, retried after BackoffMs while within retry_duration_s
+//   kFail or budget spent -> segment file + error record to the backup store -> deleted
+// If the backup store fails too, the segment stays in storage and the stream pauses (backoff),
+// so nothing is ever dropped. A stream may occupy at most threads-1 workers while other streams
+// have due segments, so one slow destination cannot starve the others.
+// Thread: Submit/Poke/Stop are thread-safe; everything else runs on the workers under mu_ or on
+// a segment a worker owns exclusively while it is in flight.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "server/delivery/backup_store.h"
+#include "server/delivery/destination.h"
+#include "server/stream_registry.h"
+#include "storage/store.h"
+
+namespace sluice::server {
+
+// Per-stream delivery counters (relaxed atomics; Firehose names in comments).
+struct DeliveryStats {
+  std::atomic<uint64_t> records{0};          // DeliveryTo<Kind>.Records
+  std::atomic<uint64_t> bytes{0};            // DeliveryTo<Kind>.Bytes (before compression)
+  std::atomic<uint64_t> segments{0};         // DeliveryTo<Kind>.Success numerator
+  std::atomic<uint64_t> attempts{0};         // every attempt, ok or not
+  std::atomic<uint64_t> failed_attempts{0};
+  std::atomic<uint64_t> backup_segments{0};  // BackupTo<Store>.Success numerator
+  std::atomic<uint64_t> backup_records{0};   // BackupTo<Store>.Records
+  std::atomic<uint64_t> backup_failures{0};
+};
+
+class DeliveryPool {
+ public:
+  // `store`, `streams` and `clock` must outlive the pool.
+  DeliveryPool(storage::Store* store, const StreamRegistry* streams, base::Clock* clock,
+               uint32_t threads);
+  ~DeliveryPool();
+
+  // Builds each stream's destination and backup store. Main, before Start.
+  base::Status Init(bool enable_fault_injection);
+  // Loads every sealed segment from storage and starts the workers. Main.
+  base::Status Start();
+  // Queues a segment that was just sealed and written. Thread-safe.
+  void Submit(storage::SegmentDescriptor d);
+  // Wakes the workers to re-check due times (after a FakeClock moved). Thread-safe.
+  void Poke();
+  // Lets in-flight attempts finish and joins the workers; queued segments stay in storage.
+  void Stop();
+
+  // Segments queued or in flight.
+  size_t pending() const;
+  // nullptr for an unknown stream id.
+  const DeliveryStats* stats(uint32_t stream_id) const;
+
+ private:
+  struct Runtime {
+    const StreamInfo* info = nullptr;
+    std::unique_ptr<Destination> destination;
+    std::unique_ptr<BackupStore> backup;
+    DeliveryStats stats;
+    uint32_t in_flight = 0;        // GUARDED_BY(mu_)
+    int64_t paused_until_ms = 0;   // GUARDED_BY(mu_): set while its backup store fails
+    uint32_t backup_failures = 0;  // GUARDED_BY(mu_): consecutive
+  };
+  using QueueKey = std::pair<int64_t, uint64_t>;  // (next attempt ms, submission order)
+
+  void WorkerLoop();
+  // Chooses the next due segment. REQUIRES: mu_ held. Returns false with *wait_ms set otherwise.
+  bool PickLocked(int64_t now, storage::SegmentDescriptor* out, int64_t* wait_ms);
+  void EnqueueLocked(storage::SegmentDescriptor d);
+  // One delivery attempt of a segment this worker owns; re-queues it unless it left storage.
+  void Attempt(Runtime* rt, storage::SegmentDescriptor d);
+  // Returns true when the segment is safely in the backup store.
+  bool Backup(Runtime* rt, const storage::SegmentDescriptor& d, const std::vector<std::string_view>& records,
+              std::string_view type, std::string_view code, std::string_view message);
+  void Requeue(Runtime* rt, storage::SegmentDescriptor d);
+
+  storage::Store* store_;
+  const StreamRegistry* streams_;
+  base::Clock* clock_;
+  const uint32_t threads_;
+  std::unordered_map<uint32_t, std::unique_ptr<Runtime>> runtimes_;  // fixed after Init
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::multimap<QueueKey, storage::SegmentDescriptor> queue_;  // GUARDED_BY(mu_)
+  uint64_t order_ = 0;                                         // GUARDED_BY(mu_)
+  size_t in_flight_ = 0;                                       // GUARDED_BY(mu_)
+  bool stopping_ = false;                                      // GUARDED_BY(mu_)
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace sluice::server

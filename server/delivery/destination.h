@@ -1,0 +1,45 @@
+// Destination: where a stream's delivered objects go. Each kind is one file pair here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sluice::server {
+
+// Three-way outcome: only the DeliveryPool decides what happens next (backoff, backup).
+enum class Outcome { kOk, kRetry, kFail };
+
+struct DeliveryResult {
+  Outcome outcome = Outcome::kOk;
+  std::string message;  // why, for kRetry / kFail (kept in the segment and the backup record)
+  static DeliveryResult Ok() { return {}; }
+  static DeliveryResult Retry(std::string m) { return {Outcome::kRetry, std::move(m)}; }
+  static DeliveryResult Fail(std::string m) { return {Outcome::kFail, std::move(m)}; }
+};
+
+// One object to deliver: a processed, compressed segment.
+struct DeliveryObject {
+  std::string_view stream;
+  uint32_t stream_version = 0;
+  std::string_view segment_id;     // idempotency key: same id -> same object name / request id
+  int64_t oldest_arrival_ms = 0;   // names and prefixes use this time
+  uint32_t record_count = 0;
+  std::string_view body;           // processed and compressed bytes
+  std::string_view extension;      // ".gz", ... (or the stream's file_extension)
+  std::string_view content_encoding;
+};
+
+// Thread: Deliver may be called from several delivery workers at once; implementations are
+// thread-safe. Destinations classify and return; they never sleep or retry by themselves.
+class Destination {
+ public:
+  virtual ~Destination() = default;
+  virtual DeliveryResult Deliver(const DeliveryObject& object) = 0;
+  // Metric name part ("Directory" -> DeliveryToDirectory.Records).
+  virtual std::string_view kind() const = 0;
+  // !{firehose:error-output-type} of segments this destination gave up on.
+  virtual std::string_view error_output_type() const = 0;
+};
+
+}  // namespace sluice::server

@@ -1,0 +1,59 @@
+// WriteFileAtomically: temp file, fsync, rename, fsync dir.
+#include "server/delivery/file_util.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace sluice::server {
+namespace {
+std::atomic<uint64_t> g_tmp_counter{0};
+
+base::Status Errno(const std::string& what) { return base::IOError(what + ": " + std::strerror(errno)); }
+}  // namespace
+
+base::Status WriteFileAtomically(const std::string& path, std::string_view data) {
+  std::filesystem::path p(path);
+  std::error_code ec;
+  std::filesystem::create_directories(p.parent_path(), ec);
+  if (ec) return base::IOError("cannot create " + p.parent_path().string() + ": " + ec.message());
+  std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(g_tmp_counter++);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("open " + tmp);
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      base::Status st = Errno("write " + tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return st;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    base::Status st = Errno("fsync " + tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    base::Status st = Errno("rename " + tmp);
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  int dir = ::open(p.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return Errno("open " + p.parent_path().string());
+  int rc = ::fsync(dir);
+  ::close(dir);
+  if (rc != 0) return Errno("fsync " + p.parent_path().string());
+  return base::Status::Ok();
+}
+
+}  // namespace sluice::server

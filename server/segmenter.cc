@@ -1,0 +1,44 @@
+// Segmenter: buffering hints -> sealed segment descriptors.
+#include "server/segmenter.h"
+
+namespace sluice::server {
+namespace {
+uint64_t SizeHint(const StreamInfo* s) { return s ? uint64_t(s->cfg->buffering.size_mib) << 20 : 5u << 20; }
+int64_t IntervalMs(const StreamInfo* s) { return s ? int64_t(s->cfg->buffering.interval_s) * 1000 : 0; }
+}  // namespace
+
+void Segmenter::OnCommitted(const AppendedChunk& c) {
+  auto [it, inserted] = open_.try_emplace(c.stream_id);
+  storage::SegmentDescriptor& d = it->second;
+  if (inserted) {
+    d.stream_id = c.stream_id;
+    d.shard = shard_;
+    d.first_seq = c.seq;
+    d.oldest_arrival_ms = c.arrival_ms;
+    const StreamInfo* s = streams_->FindById(c.stream_id);
+    d.stream_version = s ? s->version : 0;
+  }
+  d.last_seq = c.seq;
+  d.record_count += c.records;
+  d.bytes += c.bytes;
+  d.oldest_arrival_ms = std::min(d.oldest_arrival_ms, c.arrival_ms);
+  if (d.bytes >= SizeHint(streams_->FindById(c.stream_id))) over_size_ = true;
+}
+
+void Segmenter::SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDescriptor>* out) {
+  for (auto it = open_.begin(); it != open_.end();) {
+    const StreamInfo* s = streams_->FindById(it->first);
+    const storage::SegmentDescriptor& d = it->second;
+    bool due = all || d.bytes >= SizeHint(s) || now_ms - d.oldest_arrival_ms >= IntervalMs(s);
+    if (!due) {
+      ++it;
+      continue;
+    }
+    out->push_back(d);
+    out->back().sealed_ms = now_ms;
+    it = open_.erase(it);
+  }
+  over_size_ = false;
+}
+
+}  // namespace sluice::server

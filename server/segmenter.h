@@ -1,0 +1,45 @@
+// Segmenter: a shard's open segments, one per stream, and the rules that seal them.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "server/stream_registry.h"
+#include "storage/segment.h"
+
+namespace sluice::server {
+
+// One committed chunk, as the put path reports it after a successful commit.
+struct AppendedChunk {
+  uint32_t stream_id = 0;
+  uint64_t seq = 0;
+  uint32_t records = 0;
+  uint64_t bytes = 0;
+  int64_t arrival_ms = 0;
+};
+
+// Tracks, per stream, the seq range this shard appended since the last seal, and seals it when
+// the stream's buffering hints say so: size (bytes before compression) or the age of its oldest
+// record. Only committed chunks are counted, so a sealed segment never names uncommitted data.
+// Thread: the owning shard's loop; not thread-safe.
+class Segmenter {
+ public:
+  Segmenter(uint16_t shard, const StreamRegistry* streams) : shard_(shard), streams_(streams) {}
+
+  void OnCommitted(const AppendedChunk& chunk);
+  // Moves every segment that is due at `now_ms` (or every open segment when `all`) into `out`,
+  // as descriptors ready to be written and delivered.
+  void SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDescriptor>* out);
+  // True when some open segment is over its size hint (checked after each commit).
+  bool AnyOverSize() const { return over_size_; }
+  size_t open_segments() const { return open_.size(); }
+
+ private:
+  const uint16_t shard_;
+  const StreamRegistry* streams_;
+  std::unordered_map<uint32_t, storage::SegmentDescriptor> open_;
+  bool over_size_ = false;
+};
+
+}  // namespace sluice::server

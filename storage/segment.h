@@ -1,0 +1,49 @@
+// SegmentDescriptor: what storage knows about one sealed segment (the unit of delivery).
+//
+// A segment is the contiguous seq range [first_seq, last_seq] of one (stream, shard) in the
+// records column family. Its id, derived from (stream id, shard, first_seq), is stable across
+// restarts and is the idempotency key everywhere (object names, request ids).
+//
+// Value layout in the segments column family (little-endian):
+//   0 u8 format=1 | 1 u8 flags=0 | 2 u16 reserved | 4 u32 record_count | 8 u64 last_seq
+//   16 u64 bytes | 24 i64 oldest_arrival_ms | 32 i64 sealed_ms | 40 u32 stream_version
+//   44 u32 attempts | 48 i64 first_failure_ms | 56 i64 next_attempt_ms
+//   64 u32 error_len | 68 error bytes | then u64 xxh3 of everything before it
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace sluice::storage {
+
+struct SegmentDescriptor {
+  uint32_t stream_id = 0;
+  uint16_t shard = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  uint32_t record_count = 0;
+  uint64_t bytes = 0;               // record payload bytes
+  int64_t oldest_arrival_ms = 0;    // arrival time of the oldest record (object names use it)
+  int64_t sealed_ms = 0;
+  uint32_t stream_version = 0;      // stream config version when sealed
+  // Delivery state, persisted so retries survive a restart.
+  uint32_t attempts = 0;
+  int64_t first_failure_ms = 0;     // 0 = never failed
+  int64_t next_attempt_ms = 0;      // 0 = as soon as possible
+  std::string last_error;
+
+  // 28 hex digits: stream id (8), shard (4), first seq (16). Stable across restarts.
+  std::string Id() const;
+};
+
+// The segments-CF key of a descriptor: (stream u32 BE, shard u16 BE, first_seq u64 BE).
+std::string EncodeSegmentKey(const SegmentDescriptor& d);
+std::string EncodeSegmentValue(const SegmentDescriptor& d);
+// Fills the value fields of `d` (key fields must already be set). Returns kCorruption for a
+// value that is truncated, of an unknown format or fails its checksum.
+base::Status DecodeSegmentValue(std::string_view value, SegmentDescriptor* d);
+
+}  // namespace sluice::storage
