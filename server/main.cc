@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);  // a vanished client must give EPIPE, not kill the broker
 
   CLI::App app{"sluiced: durable streaming-delivery broker"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // later flags win
   std::string config_file, data_dir, bind, port_file, durability, auth_token, log_level = "info";
   int64_t port = -1, shards = -1, max_record = -1, max_records = -1, max_batch = -1, delivery_threads = -1;
   bool fault_injection = false;

@@ -22,14 +22,22 @@ void Segmenter::OnCommitted(const AppendedChunk& c) {
   d.record_count += c.records;
   d.bytes += c.bytes;
   d.oldest_arrival_ms = std::min(d.oldest_arrival_ms, c.arrival_ms);
-  if (d.bytes >= SizeHint(streams_->FindById(c.stream_id))) over_size_ = true;
+  if (d.bytes >= SizeHint(streams_->FindById(c.stream_id))) {
+    ready_.push_back(std::move(d));
+    open_.erase(it);
+  }
 }
 
 void Segmenter::SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDescriptor>* out) {
+  for (storage::SegmentDescriptor& d : ready_) {
+    d.sealed_ms = now_ms;
+    out->push_back(std::move(d));
+  }
+  ready_.clear();
   for (auto it = open_.begin(); it != open_.end();) {
     const StreamInfo* s = streams_->FindById(it->first);
     const storage::SegmentDescriptor& d = it->second;
-    bool due = all || d.bytes >= SizeHint(s) || now_ms - d.oldest_arrival_ms >= IntervalMs(s);
+    bool due = all || now_ms - d.oldest_arrival_ms >= IntervalMs(s);
     if (!due) {
       ++it;
       continue;
@@ -38,7 +46,6 @@ void Segmenter::SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDe
     out->back().sealed_ms = now_ms;
     it = open_.erase(it);
   }
-  over_size_ = false;
 }
 
 }  // namespace sluice::server

@@ -31,15 +31,17 @@ class Segmenter {
   // Moves every segment that is due at `now_ms` (or every open segment when `all`) into `out`,
   // as descriptors ready to be written and delivered.
   void SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDescriptor>* out);
-  // True when some open segment is over its size hint (checked after each commit).
-  bool AnyOverSize() const { return over_size_; }
+  // True when some segment reached its size hint and waits in ready_ (checked after a commit).
+  bool AnyOverSize() const { return !ready_.empty(); }
   size_t open_segments() const { return open_.size(); }
 
  private:
   const uint16_t shard_;
   const StreamRegistry* streams_;
   std::unordered_map<uint32_t, storage::SegmentDescriptor> open_;
-  bool over_size_ = false;
+  // Segments that reached their size hint: closed at chunk granularity, so a commit carrying many
+  // client batches still yields segments of about the hint (plus at most one client batch).
+  std::vector<storage::SegmentDescriptor> ready_;
 };
 
 }  // namespace sluice::server

@@ -40,7 +40,9 @@ base::Status Server::Start() {
   RETURN_IF_ERROR(RegisterStreams());
   RETURN_IF_ERROR(SealUnsealedTails());
   pool_ = std::make_unique<DeliveryPool>(store_.get(), &streams_, base::Clock::Real(), cfg_.delivery_threads);
-  RETURN_IF_ERROR(pool_->Init(cfg_.enable_fault_injection));
+  RETURN_IF_ERROR(pool_->Init([this](const StreamInfo& s) {
+    return MakeDestination(s, cfg_.enable_fault_injection, base::Clock::Real());
+  }));
   RETURN_IF_ERROR(pool_->Start());
 
   uint32_t n = cfg_.shards ? cfg_.shards : std::max(1u, std::thread::hardware_concurrency());

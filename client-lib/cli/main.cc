@@ -22,9 +22,22 @@ int main(int argc, char** argv) {
   inspect_cmd->add_option("--data-dir", inspect.data_dir, "data directory")->capture_default_str();
   inspect_cmd->add_option("--stream", inspect.stream, "only this stream");
   inspect_cmd->add_flag("--dump", inspect.dump, "print the stored records, one per line");
+  std::string segment_file;
+  inspect_cmd->add_option("--segment-file", segment_file, "print a backed-up segment file instead");
+
+  sluice::cli::ReplayOptions replay;
+  CLI::App* replay_cmd = app.add_subcommand("replay", "re-put the records of backed-up segment files");
+  replay_cmd->add_option("--addr", replay.addr, "server HOST:PORT")->capture_default_str();
+  replay_cmd->add_option("--stream", replay.stream, "target stream (default: each file's own)");
+  replay_cmd->add_option("--auth-token", replay.auth_token, "token for servers run with --auth-token");
+  replay_cmd->add_option("paths", replay.paths, ".sseg files or directories")->required();
 
   CLI11_PARSE(app, argc, argv);
   if (put_cmd->parsed()) return sluice::cli::RunPut(put);
-  if (inspect_cmd->parsed()) return sluice::cli::RunInspect(inspect);
+  if (inspect_cmd->parsed()) {
+    if (!segment_file.empty()) return sluice::cli::RunInspectSegmentFile(segment_file, inspect.dump);
+    return sluice::cli::RunInspect(inspect);
+  }
+  if (replay_cmd->parsed()) return sluice::cli::RunReplay(replay);
   return 2;
 }

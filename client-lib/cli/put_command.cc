@@ -25,6 +25,8 @@ struct Batch {
   std::vector<std::string> lines;
 };
 
+}  // namespace
+
 bool ParseAddr(const std::string& addr, std::string* host, uint16_t* port) {
   size_t colon = addr.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
@@ -36,8 +38,6 @@ bool ParseAddr(const std::string& addr, std::string* host, uint16_t* port) {
   *port = static_cast<uint16_t>(p);
   return true;
 }
-
-}  // namespace
 
 int RunPut(const PutOptions& opts) {
   client::ClientOptions co;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sluice::cli {
 
@@ -25,5 +26,19 @@ struct InspectOptions {
   bool dump = false;
 };
 int RunInspect(const InspectOptions& opts);
+
+struct ReplayOptions {
+  std::string addr = "127.0.0.1:7410";
+  std::string stream;  // empty: each file's own stream
+  std::string auth_token;
+  std::vector<std::string> paths;  // .sseg files or directories searched recursively
+};
+// Returns 0 when every record of every file was acknowledged, 1 otherwise, 2 for usage errors.
+int RunReplay(const ReplayOptions& opts);
+// Prints a segment file's header and metadata (or, with `dump`, its records one per line).
+int RunInspectSegmentFile(const std::string& path, bool dump);
+
+// "HOST:PORT" or "[v6]:PORT".
+bool ParseAddr(const std::string& addr, std::string* host, uint16_t* port);
 
 }  // namespace sluice::cli

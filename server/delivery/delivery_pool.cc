@@ -29,15 +29,20 @@ DeliveryPool::DeliveryPool(storage::Store* store, const StreamRegistry* streams,
 
 DeliveryPool::~DeliveryPool() { Stop(); }
 
-base::Status DeliveryPool::Init(bool enable_fault_injection) {
+std::unique_ptr<Destination> MakeDestination(const StreamInfo& s, bool enable_fault_injection,
+                                             base::Clock* clock) {
+  std::unique_ptr<Destination> dest =
+      std::make_unique<DirectoryDestination>(s.cfg->directory.path, s.cfg->directory.prefix);
+  if (enable_fault_injection && s.cfg->fault.enabled())
+    dest = std::make_unique<FaultDestination>(std::move(dest), s.cfg->fault, clock);
+  return dest;
+}
+
+base::Status DeliveryPool::Init(const DestinationFactory& factory) {
   streams_->ForEach([&](const StreamInfo& s) {
     auto rt = std::make_unique<Runtime>();
     rt->info = &s;
-    std::unique_ptr<Destination> dest =
-        std::make_unique<DirectoryDestination>(s.cfg->directory.path, s.cfg->directory.prefix);
-    if (enable_fault_injection && s.cfg->fault.enabled())
-      dest = std::make_unique<FaultDestination>(std::move(dest), s.cfg->fault, clock_);
-    rt->destination = std::move(dest);
+    rt->destination = factory(s);
     rt->backup = std::make_unique<BackupStore>(s.cfg->backup.path, s.cfg->backup.error_output_prefix);
     runtimes_[s.id] = std::move(rt);
   });

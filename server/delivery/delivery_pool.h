@@ -18,6 +18,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,11 @@ struct DeliveryStats {
   std::atomic<uint64_t> backup_failures{0};
 };
 
+// The destination a stream's config asks for (wrapped in a FaultDestination when the stream has
+// a [stream.fault] section and fault injection is enabled).
+std::unique_ptr<Destination> MakeDestination(const StreamInfo& stream, bool enable_fault_injection,
+                                             base::Clock* clock);
+
 class DeliveryPool {
  public:
   // `store`, `streams` and `clock` must outlive the pool.
@@ -53,8 +59,11 @@ class DeliveryPool {
                uint32_t threads);
   ~DeliveryPool();
 
+  // Builds a stream's destination. The default (MakeDestination) follows the stream's config;
+  // tests pass their own.
+  using DestinationFactory = std::function<std::unique_ptr<Destination>(const StreamInfo&)>;
   // Builds each stream's destination and backup store. Main, before Start.
-  base::Status Init(bool enable_fault_injection);
+  base::Status Init(const DestinationFactory& factory);
   // Loads every sealed segment from storage and starts the workers. Main.
   base::Status Start();
   // Queues a segment that was just sealed and written. Thread-safe.

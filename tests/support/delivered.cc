@@ -1,0 +1,76 @@
+// Delivered-object readers for the integration tests.
+#include "tests/support/delivered.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include "server/delivery/codec.h"
+#include "tests/support/test_server.h"
+
+namespace sluice::test {
+namespace {
+void SplitLines(const std::string& text, std::vector<std::string>* out) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    out->push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+}
+}  // namespace
+
+std::vector<std::string> DeliveredFiles(const std::string& root) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (!std::filesystem::exists(root, ec)) return files;
+  for (auto& e : std::filesystem::recursive_directory_iterator(root, ec)) {
+    if (!e.is_regular_file()) continue;
+    std::string rel = std::filesystem::relative(e.path(), root).string();
+    if (rel.find(".tmp-") != std::string::npos) continue;
+    files.push_back(rel);
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<std::string> DeliveredRecords(const std::string& root) {
+  std::vector<std::string> records;
+  for (const std::string& rel : DeliveredFiles(root)) {
+    std::string bytes = ReadFile(root + "/" + rel);
+    server::Compression c = server::Compression::kNone;
+    if (rel.ends_with(".gz")) c = server::Compression::kGzip;
+    if (rel.ends_with(".zst")) c = server::Compression::kZstd;
+    if (rel.ends_with(".snappy")) c = server::Compression::kSnappy;
+    auto plain = server::Decompress(c, bytes);
+    INFO(rel << ": " << plain.status().ToString());
+    REQUIRE(plain.ok());
+    SplitLines(plain.value(), &records);
+  }
+  return records;
+}
+
+std::vector<std::string> StoredRecords(const std::string& data_dir, const std::string& stream) {
+  std::string out, err;
+  int rc = RunCommand({BinaryPath("sluice"), "inspect", "--data-dir", data_dir, "--stream", stream, "--dump"}, &out, &err);
+  INFO(err);
+  REQUIRE(rc == 0);
+  std::vector<std::string> records;
+  SplitLines(out, &records);
+  return records;
+}
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+}  // namespace sluice::test

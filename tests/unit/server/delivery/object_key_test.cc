@@ -1,0 +1,57 @@
+#include <catch2/catch.hpp>
+
+#include "server/delivery/backoff.h"
+#include "server/delivery/object_key.h"
+
+using namespace sluice::server;
+
+namespace {
+// 2019-08-09 20:55:09.123 UTC
+constexpr int64_t kTime = 1565384109123;
+}
+
+TEST_CASE("ObjectKey: default prefix and object name follow Firehose's S3 layout", "[server][object_key]") {
+  std::string prefix = EffectivePrefix("");
+  CHECK(EvaluatePrefix(prefix, {kTime, "seg", ""}) == "2019/08/09/20/");
+  CHECK(ObjectName("clicks", 3, kTime, "00000001000000000000000000000005", ".gz") ==
+        "clicks-3-2019-08-09-20-55-09-00000001000000000000000000000005.gz");
+  // A static prefix gets the timestamp appended by plain concatenation (observed behaviour).
+  CHECK(EvaluatePrefix(EffectivePrefix("legacy"), {kTime, "seg", ""}) == "legacy2019/08/09/20/");
+}
+
+TEST_CASE("ObjectKey: timestamp patterns, literals and firehose expressions", "[server][object_key]") {
+  std::string p = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/'x'!{timestamp:'h'HH}/";
+  REQUIRE(ValidatePrefix(p, false).ok());
+  CHECK(EvaluatePrefix(p, {kTime, "seg", ""}) == "year=2019/month=08/day=09/'x'h20/");
+  std::string r = "!{firehose:random-string}/!{firehose:random-string}/";
+  std::string a = EvaluatePrefix(r, {kTime, "seg-1", ""});
+  CHECK(a.size() == 24);
+  CHECK(a.substr(0, 11) != a.substr(12, 11));              // a new value per occurrence
+  CHECK(a == EvaluatePrefix(r, {kTime, "seg-1", ""}));      // but stable for a redelivery
+  CHECK(a != EvaluatePrefix(r, {kTime, "seg-2", ""}));
+  std::string e = "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM}/";
+  REQUIRE(ValidatePrefix(e, true).ok());
+  CHECK(EvaluatePrefix(e, {kTime, "seg", "directory-failed"}) == "errors/directory-failed/2019/08/");
+}
+
+TEST_CASE("ObjectKey: invalid prefixes are refused with the reason", "[server][object_key]") {
+  CHECK(ValidatePrefix("!{timestamp:yyyy", false).message().find("without a closing") != std::string::npos);
+  CHECK(ValidatePrefix("!{nope}", false).message().find("unknown expression") != std::string::npos);
+  CHECK(ValidatePrefix("!{timestamp:QQ}", false).message().find("unsupported timestamp pattern") != std::string::npos);
+  CHECK(ValidatePrefix("!{firehose:error-output-type}/", false).message().find("only in error_output_prefix") !=
+        std::string::npos);
+  CHECK(ValidatePrefix("!{timestamp:yyyy}/", true).message().find("must contain") != std::string::npos);
+  CHECK(ValidatePrefix(std::string(600, 'a'), false).message().find("512") != std::string::npos);
+}
+
+TEST_CASE("Backoff: 1 s doubling, +-15% jitter, capped at 120 s", "[server][backoff]") {
+  CHECK(BackoffMs(1, 0.5) == 1000);
+  CHECK(BackoffMs(2, 0.5) == 2000);
+  CHECK(BackoffMs(3, 0.5) == 4000);
+  CHECK(BackoffMs(7, 0.5) == 64000);
+  CHECK(BackoffMs(8, 0.5) == 120000);
+  CHECK(BackoffMs(50, 0.5) == 120000);
+  CHECK(BackoffMs(1, 0.0) == 850);
+  CHECK(BackoffMs(1, 0.999999) == 1149);
+  CHECK(BackoffMs(8, 0.0) == 102000);
+}
