@@ -12,6 +12,8 @@ namespace sluice::server {
 namespace {
 
 constexpr size_t kSnappyBlock = 32 * 1024;
+// Decompression is for tools and tests; it refuses to inflate anything past this.
+constexpr size_t kMaxDecompressed = size_t(1) << 30;
 constexpr unsigned char kSnappyMagic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
 
 void PutBE32(std::string* out, uint32_t v) {
@@ -116,21 +118,29 @@ base::Result<std::string> Decompress(Compression c, std::string_view in) {
       std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> d(
           libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
       if (!d) return base::Internal("libdeflate: cannot allocate a decompressor");
-      // ISIZE (last 4 bytes, little-endian) gives the size of a single-member gzip.
+      // ISIZE (the last 4 bytes) is only a hint from untrusted bytes: start from it when it is
+      // plausible, and grow on demand up to kMaxDecompressed.
       if (in.size() < 18) return base::Corruption("gzip stream too short");
       const auto* t = reinterpret_cast<const unsigned char*>(in.data() + in.size() - 4);
-      size_t size = t[0] | t[1] << 8 | t[2] << 16 | size_t(t[3]) << 24;
-      out.resize(size);
-      size_t actual = 0;
-      if (libdeflate_gzip_decompress(d.get(), in.data(), in.size(), out.data(), out.size(), &actual) !=
-          LIBDEFLATE_SUCCESS)
-        return base::Corruption("gzip stream is damaged");
-      out.resize(actual);
-      return out;
+      size_t hint = t[0] | t[1] << 8 | t[2] << 16 | size_t(t[3]) << 24;
+      size_t cap = std::min<size_t>(kMaxDecompressed, std::max<size_t>(hint, 1024));
+      if (hint > in.size() * 1032 + 1024) cap = std::min<size_t>(kMaxDecompressed, in.size() * 4 + 1024);
+      for (;;) {
+        out.resize(cap);
+        size_t actual = 0;
+        auto rc = libdeflate_gzip_decompress(d.get(), in.data(), in.size(), out.data(), out.size(), &actual);
+        if (rc == LIBDEFLATE_SUCCESS) {
+          out.resize(actual);
+          return out;
+        }
+        if (rc != LIBDEFLATE_INSUFFICIENT_SPACE || cap >= kMaxDecompressed)
+          return base::Corruption("gzip stream is damaged");
+        cap = std::min<size_t>(kMaxDecompressed, cap * 2);
+      }
     }
     case Compression::kZstd: {
       unsigned long long size = ZSTD_getFrameContentSize(in.data(), in.size());
-      if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (1ull << 34))
+      if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > kMaxDecompressed)
         return base::Corruption("zstd frame is damaged or has no content size");
       out.resize(size);
       size_t n = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
@@ -148,6 +158,10 @@ base::Result<std::string> Decompress(Compression c, std::string_view in) {
         uint32_t len = GetBE32(in.data() + off);
         off += 4;
         if (in.size() - off < len) return base::Corruption("snappy-java block truncated");
+        size_t block_size = 0;
+        if (!snappy::GetUncompressedLength(in.data() + off, len, &block_size) ||
+            out.size() + block_size > kMaxDecompressed)
+          return base::Corruption("snappy block is damaged or too large");
         block.clear();
         if (!snappy::Uncompress(in.data() + off, len, &block)) return base::Corruption("snappy block is damaged");
         out += block;

@@ -27,7 +27,8 @@ std::string_view ContentEncoding(Compression c);
 //            block] per 32 KiB of input
 // Returns kInternal only if a library fails (out of memory).
 base::Result<std::string> Compress(Compression c, std::string_view input);
-// The inverse, for tests, replay and inspection. Returns kCorruption for a damaged container.
+// The inverse, for tests and tools. Returns kCorruption for a damaged container or one that
+// would inflate past 1 GiB.
 base::Result<std::string> Decompress(Compression c, std::string_view input);
 
 }  // namespace sluice::server
