@@ -152,7 +152,11 @@ std::string ObjectName(std::string_view stream, uint32_t version, int64_t time_m
   std::snprintf(ts, sizeof(ts), "%04d-%02d-%02d-%02d-%02d-%02d", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
                 t.tm_hour, t.tm_min, t.tm_sec);
   std::string out(stream);
-  out += "-" + std::to_string(version) + "-" + ts + "-";
+  out.push_back('-');
+  out.append(std::to_string(version));
+  out.push_back('-');
+  out.append(ts);
+  out.push_back('-');
   out.append(segment_id);
   out.append(extension);
   return out;
