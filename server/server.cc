@@ -61,9 +61,11 @@ base::Status Server::Start() {
 
   uv_signal_init(&loop_, &sigterm_);
   uv_signal_init(&loop_, &sigint_);
-  sigterm_.data = sigint_.data = this;
+  uv_signal_init(&loop_, &sigusr1_);
+  sigterm_.data = sigint_.data = sigusr1_.data = this;
   uv_signal_start(&sigterm_, OnSignal, SIGTERM);
   uv_signal_start(&sigint_, OnSignal, SIGINT);
+  uv_signal_start(&sigusr1_, OnFlushSignal, SIGUSR1);
 
   SLUICE_LOG_INFO("server", "sluiced listening on %s:%u (shards=%u, durability=%s, streams=%zu, data_dir=%s)",
                   cfg_.bind.c_str(), port(), n, ToString(cfg_.durability).c_str(), streams_.size(),
@@ -135,6 +137,12 @@ void Server::OnSignal(uv_signal_t* handle, int signum) noexcept {
   static_cast<Server*>(handle->data)->BeginShutdown(signum);
 }
 
+void Server::OnFlushSignal(uv_signal_t* handle, int) noexcept {
+  auto* self = static_cast<Server*>(handle->data);
+  SLUICE_LOG_INFO("server", "SIGUSR1: flushing every stream");
+  for (auto& s : self->shards_) s->RequestFlush();
+}
+
 void Server::BeginShutdown(int signum) {
   if (shutting_down_) return;
   shutting_down_ = true;
@@ -143,6 +151,7 @@ void Server::BeginShutdown(int signum) {
   listener_->Close();
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigusr1_), nullptr);
 }
 
 // Shutdown sequence (after main's loop returned):

@@ -34,11 +34,13 @@ class Server {
   // Returns the first failure; nothing is left running on error.
   base::Status Start();
   // Runs main's loop until SIGTERM or SIGINT, then shuts down (see Shutdown in server.cc).
+  // SIGUSR1 seals every open segment of every stream for delivery now (FLUSH).
   base::Status Run();
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
 
  private:
   static void OnSignal(uv_signal_t* handle, int signum) noexcept;
+  static void OnFlushSignal(uv_signal_t* handle, int signum) noexcept;
   void BeginShutdown(int signum);
   base::Status Shutdown();
   base::Status RegisterStreams();
@@ -50,6 +52,7 @@ class Server {
   uv_loop_t loop_;
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
+  uv_signal_t sigusr1_;  // flush: seal every open segment now
   std::optional<storage::DataDirLock> lock_;
   std::unique_ptr<storage::Store> store_;
   StreamRegistry streams_;

@@ -112,6 +112,12 @@ void Shard::AdoptConnection(int fd) {
   if (!posted) ::close(fd);
 }
 
+void Shard::RequestFlush() {
+  Post([this] {
+    if (!stopping_) SealAndSubmit(true);
+  });
+}
+
 void Shard::MarkDirty(Connection* conn) {
   if (conn->in_dirty_list) return;
   conn->in_dirty_list = true;

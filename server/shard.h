@@ -79,6 +79,9 @@ class Shard {
   // Returns false (fn not run) once the shard has stopped.
   bool Post(std::function<void()> fn);
 
+  // Seals every open segment now and hands them to the delivery pool (FLUSH). Thread-safe.
+  void RequestFlush();
+
   // Adopts an accepted socket. Thread-safe (posts to the shard). Closes fd if the shard stopped.
   void AdoptConnection(int fd);
 

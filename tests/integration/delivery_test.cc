@@ -1,6 +1,8 @@
 // Integration: put -> segments -> delivered files, retry, backup and replay, with the real binaries.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -151,6 +153,25 @@ buffering = { size_mib = 64, interval_s = 1 }
   auto recs = PutAll(server, "slow", 3, "tick");
   std::string root = server.data_dir() + "/delivered/slow";
   REQUIRE(test::WaitFor([&] { return test::DeliveredRecords(root).size() == 3; }, std::chrono::seconds(10)));
+  CHECK(Sorted(test::DeliveredRecords(root)) == Sorted(recs));
+  CHECK(server.Stop() == 0);
+}
+
+TEST_CASE("Delivery: SIGUSR1 flushes open segments long before their hints", "[integration][delivery]") {
+  TempDir tmp;
+  WriteConfig(tmp.Sub("s.toml"), R"(
+[[stream]]
+name = "lazy"
+append_delimiter = true
+buffering = { size_mib = 128, interval_s = 900 }
+)");
+  TestServer server(tmp.Sub("data"), {"--config", tmp.Sub("s.toml")});
+  REQUIRE(server.Start());
+  auto recs = PutAll(server, "lazy", 10, "now");
+  std::string root = server.data_dir() + "/delivered/lazy";
+  CHECK(test::DeliveredFiles(root).empty());
+  server.Signal(SIGUSR1);
+  REQUIRE(test::WaitFor([&] { return test::DeliveredRecords(root).size() == 10; }, std::chrono::seconds(10)));
   CHECK(Sorted(test::DeliveredRecords(root)) == Sorted(recs));
   CHECK(server.Stop() == 0);
 }

@@ -130,6 +130,10 @@ void TestServer::Kill() {
   Wait();
 }
 
+void TestServer::Signal(int signum) {
+  if (pid_ > 0) kill(pid_, signum);
+}
+
 std::string TestServer::log() const { return ReadFile(log_path_); }
 
 }  // namespace sluice::test

@@ -37,6 +37,8 @@ class TestServer {
   int Stop();
   // SIGKILL and wait.
   void Kill();
+  // Sends a signal without waiting (e.g. SIGUSR1 to flush).
+  void Signal(int signum);
   bool running() const { return pid_ > 0; }
   uint16_t port() const { return port_; }
   std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
