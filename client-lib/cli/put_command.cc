@@ -39,20 +39,26 @@ bool ParseAddr(const std::string& addr, std::string* host, uint16_t* port) {
   return true;
 }
 
-int RunPut(const PutOptions& opts) {
+std::unique_ptr<client::Client> ConnectOrExplain(const char* tool, const std::string& addr,
+                                                 const std::string& auth_token) {
   client::ClientOptions co;
-  if (!ParseAddr(opts.addr, &co.host, &co.port)) {
-    std::fprintf(stderr, "sluice put: --addr must be HOST:PORT, got '%s'\n", opts.addr.c_str());
-    return 2;
+  if (!ParseAddr(addr, &co.host, &co.port)) {
+    std::fprintf(stderr, "%s: --addr must be HOST:PORT, got '%s'\n", tool, addr.c_str());
+    return nullptr;
   }
-  co.auth_token = opts.auth_token;
-  co.client_name = "sluice-cli/0.1";
+  co.auth_token = auth_token;
+  co.client_name = std::string(tool) + "/0.1";
   auto connected = client::Client::Connect(co);
   if (!connected.ok()) {
-    std::fprintf(stderr, "sluice put: %s\n", connected.status().ToString().c_str());
-    return 2;
+    std::fprintf(stderr, "%s: %s\n", tool, connected.status().ToString().c_str());
+    return nullptr;
   }
-  std::unique_ptr<client::Client> c = std::move(connected).value();
+  return std::move(connected).value();
+}
+
+int RunPut(const PutOptions& opts) {
+  std::unique_ptr<client::Client> c = ConnectOrExplain("sluice put", opts.addr, opts.auth_token);
+  if (!c) return 2;
   FILE* acked_out = nullptr;
   if (!opts.acked_out.empty()) {
     acked_out = std::fopen(opts.acked_out.c_str(), "a");

@@ -2,8 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace sluice::client {
+class Client;
+}
 
 namespace sluice::cli {
 
@@ -40,5 +45,8 @@ int RunInspectSegmentFile(const std::string& path, bool dump);
 
 // "HOST:PORT" or "[v6]:PORT".
 bool ParseAddr(const std::string& addr, std::string* host, uint16_t* port);
+// Connects (with Hello) or prints why not, prefixed with `tool`, and returns null.
+std::unique_ptr<client::Client> ConnectOrExplain(const char* tool, const std::string& addr,
+                                                 const std::string& auth_token);
 
 }  // namespace sluice::cli

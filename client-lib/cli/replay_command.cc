@@ -53,19 +53,9 @@ int RunReplay(const ReplayOptions& opts) {
     std::fprintf(stderr, "sluice replay: %s\n", error.empty() ? "no .sseg files found" : error.c_str());
     return 2;
   }
-  client::ClientOptions co;
-  if (!ParseAddr(opts.addr, &co.host, &co.port)) {
-    std::fprintf(stderr, "sluice replay: --addr must be HOST:PORT, got '%s'\n", opts.addr.c_str());
-    return 2;
-  }
-  co.auth_token = opts.auth_token;
-  co.client_name = "sluice-replay/0.1";
-  auto connected = client::Client::Connect(co);
-  if (!connected.ok()) {
-    std::fprintf(stderr, "sluice replay: %s\n", connected.status().ToString().c_str());
-    return 2;
-  }
-  client::Client& c = *connected.value();
+  std::unique_ptr<client::Client> connected = ConnectOrExplain("sluice replay", opts.addr, opts.auth_token);
+  if (!connected) return 2;
+  client::Client& c = *connected;
   const proto::Limits& limits = c.server_limits();
   const bool tty = isatty(STDERR_FILENO);
   uint64_t acked = 0, failed = 0, files_done = 0, files_bad = 0;
