@@ -166,8 +166,9 @@ base::Status Server::Shutdown() {
   for (auto& s : shards_) s->Join();
   uint64_t stored = 0;
   for (auto& s : shards_) stored += s->stats().records_stored.load();
-  shards_.clear();
   if (pool_) pool_->Stop();
+  // Objects are destroyed only after every thread that used them has been joined.
+  shards_.clear();
   pool_.reset();
   if (syncer_.joinable()) {
     {

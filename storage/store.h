@@ -10,7 +10,8 @@
 // share fsyncs through RocksDB's group commit. WAL recovery mode is kTolerateCorruptedTailRecords:
 // a torn tail (never acked, since acks follow the sync) is dropped, but corruption in the middle
 // of the WAL makes Open fail loudly instead of silently losing acknowledged records.
-// Thread: every method is thread-safe (RocksDB's DB is); catalog updates take mu_.
+// Thread: every method is thread-safe (RocksDB's DB is); catalog updates take catalog_mu_.
+// Callbacks (ChunkFn, SegmentFn) must not call back into the Store.
 #pragma once
 
 #include <cstdint>
@@ -150,6 +151,7 @@ class Store {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   bool read_only_ = false;
   std::mutex catalog_mu_;  // serialises stream id assignment
+  std::mutex tsan_mu_;     // used only in ThreadSanitizer builds (store.cc)
 };
 
 }  // namespace sluice::storage
