@@ -108,9 +108,10 @@ const DeliveryStats* DeliveryPool::stats(uint32_t stream_id) const {
 }
 
 bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int64_t* wait_ms) {
-  const uint32_t fair_share = threads_ > 1 ? threads_ - 1 : 1;
+  // A stream never holds every worker: one that hangs must leave a worker for the others,
+  // including streams whose next segment has not arrived yet.
+  const uint32_t per_stream_limit = threads_ > 1 ? threads_ - 1 : 1;
   auto chosen = queue_.end();
-  auto fallback = queue_.end();
   *wait_ms = kMaxWaitMs;
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
     int64_t due = it->first.first;
@@ -123,13 +124,11 @@ bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int6
       *wait_ms = std::min(*wait_ms, rt->paused_until_ms - now);
       continue;
     }
-    if (rt->in_flight < fair_share) {
+    if (rt->in_flight < per_stream_limit) {
       chosen = it;
       break;
     }
-    if (fallback == queue_.end()) fallback = it;
   }
-  if (chosen == queue_.end()) chosen = fallback;  // no other stream is waiting: use the worker
   if (chosen == queue_.end()) return false;
   *out = std::move(chosen->second);
   queue_.erase(chosen);

@@ -9,8 +9,8 @@
 //   kRetry -> attempt state persisted, retried after BackoffMs while within retry_duration_s
 //   kFail or budget spent -> segment file + error record to the backup store -> deleted
 // If the backup store fails too, the segment stays in storage and the stream pauses (backoff),
-// so nothing is ever dropped. A stream may occupy at most threads-1 workers while other streams
-// have due segments, so one slow destination cannot starve the others.
+// so nothing is ever dropped. A stream never occupies more than threads-1 workers (with two or
+// more threads), so one hanging destination cannot starve the other streams.
 // Thread: Submit/Poke/Stop are thread-safe; everything else runs on the workers under mu_ or on
 // a segment a worker owns exclusively while it is in flight.
 #pragma once

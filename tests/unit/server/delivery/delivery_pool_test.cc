@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -239,4 +240,82 @@ TEST_CASE("DeliveryPool: when the backup store fails too, the segment stays in s
     return base::Status::Ok();
   }).ok());
   CHECK(records == 1);
+}
+
+namespace {
+// Blocks every delivery until released: a destination that hangs.
+class StuckDestination final : public Destination {
+ public:
+  DeliveryResult Deliver(const DeliveryObject&) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    entered_++;
+    cv_.wait(lock, [&] { return released_; });
+    return DeliveryResult::Ok();
+  }
+  std::string_view kind() const override { return "Stuck"; }
+  std::string_view error_output_type() const override { return "stuck-failed"; }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  int entered() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return entered_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+  int entered_ = 0;
+};
+}  // namespace
+
+TEST_CASE("DeliveryPool: a hanging destination does not starve another stream", "[server][delivery]") {
+  Fixture f;
+  StreamConfig other_cfg;
+  other_cfg.name = "other";
+  other_cfg.backup.path = f.tmp.Sub("backup-other");
+  f.streams.Add({"other", 2, 1, &other_cfg});
+  // Several segments of the stuck stream (1) and one of the healthy stream (2).
+  for (uint64_t seq = 1; seq <= 4; seq++) {
+    storage::WriteBatch wb(f.store.get());
+    storage::ChunkBuilder b;
+    b.Start(f.clock.NowUnixMillis());
+    b.Add({reinterpret_cast<const uint8_t*>("r"), 1});
+    uint32_t stream = seq == 4 ? 2 : 1;
+    wb.PutChunk({stream, 0, seq}, b.Finish());
+    storage::SegmentDescriptor d;
+    d.stream_id = stream;
+    d.first_seq = d.last_seq = seq;
+    d.record_count = 1;
+    d.bytes = 1;
+    wb.PutSegment(d);
+    REQUIRE(f.store->Write(&wb, true).ok());
+  }
+  StuckDestination* stuck = nullptr;
+  ScriptedDestination* healthy = nullptr;
+  f.pool = std::make_unique<DeliveryPool>(f.store.get(), &f.streams, &f.clock, 2);
+  REQUIRE(f.pool->Init([&](const StreamInfo& s) -> std::unique_ptr<Destination> {
+    if (s.id == 1) {
+      auto d = std::make_unique<StuckDestination>();
+      stuck = d.get();
+      return d;
+    }
+    auto d = std::make_unique<ScriptedDestination>(std::vector<Outcome>{Outcome::kOk}, &f.clock);
+    healthy = d.get();
+    return d;
+  }).ok());
+  REQUIRE(f.pool->Start().ok());
+  // With 2 workers the stuck stream may hold only one; the other delivers meanwhile, and the
+  // second worker stays free for it instead of joining the stuck stream.
+  REQUIRE(f.Drive([&] { return healthy->attempts() == 1; }, 2000));
+  f.Drive([] { return false; }, 500);
+  CHECK(stuck->entered() == 1);
+  stuck->Release();
+  REQUIRE(f.Drive([&] { return f.pool->pending() == 0; }, 5000));
+  f.pool->Stop();
+  CHECK(stuck->entered() == 3);
+  CHECK(f.StoredSegments() == 0);
 }
