@@ -197,6 +197,7 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
   }
   RETURN_IF_ERROR(CheckKeys(root,
                             {"data_dir", "bind", "port", "shards", "durability", "auth_token", "delivery_threads",
+                             "admin_port", "admin_bind", "admin_password", "admin_allow_remote_without_password",
                              "max_record_bytes", "max_batch_records", "max_batch_bytes",
                              "connection_output_budget", "shard_commit_budget", "stream"},
                             origin, "the top level"));
@@ -205,6 +206,10 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
   RETURN_IF_ERROR(Get(root, "port", origin, &cfg->port));
   RETURN_IF_ERROR(Get(root, "shards", origin, &cfg->shards));
   RETURN_IF_ERROR(Get(root, "delivery_threads", origin, &cfg->delivery_threads));
+  RETURN_IF_ERROR(Get(root, "admin_port", origin, &cfg->admin_port));
+  RETURN_IF_ERROR(Get(root, "admin_bind", origin, &cfg->admin_bind));
+  RETURN_IF_ERROR(Get(root, "admin_password", origin, &cfg->admin_password));
+  RETURN_IF_ERROR(Get(root, "admin_allow_remote_without_password", origin, &cfg->admin_allow_remote_without_password));
   RETURN_IF_ERROR(Get(root, "auth_token", origin, &cfg->auth_token));
   RETURN_IF_ERROR(Get(root, "max_record_bytes", origin, &cfg->limits.max_record_bytes));
   RETURN_IF_ERROR(Get(root, "max_batch_records", origin, &cfg->limits.max_batch_records));
@@ -265,6 +270,11 @@ base::Status ServerConfig::Validate() const {
   if (shard_commit_budget < limits.MaxFrameBody())
     return base::InvalidArgument("shard_commit_budget must be at least one maximal frame (" +
                                  std::to_string(limits.MaxFrameBody()) + " bytes)");
+  bool loopback = admin_bind == "127.0.0.1" || admin_bind == "::1" || admin_bind.rfind("127.", 0) == 0;
+  if (!loopback && admin_password.empty() && !admin_allow_remote_without_password)
+    return base::InvalidArgument("admin_bind " + admin_bind +
+                                 " is not a loopback address: set admin_password (or, knowingly, "
+                                 "admin_allow_remote_without_password)");
   if (delivery_threads < 1 || delivery_threads > 64)
     return base::InvalidArgument("delivery_threads must be 1..64, got " + std::to_string(delivery_threads));
   std::set<std::string> names;

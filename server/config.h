@@ -96,6 +96,17 @@ struct ServerConfig {
   // A shard stops reading sockets for the rest of a loop iteration once this many bytes wait to
   // be committed, so one iteration's WriteBatch is bounded. Default: 64 MiB. Reloadable: no.
   uint64_t shard_commit_budget = 64u << 20;
+  // Admin port (telnet / redis-cli). 0 picks a free port. Default: 7411. Reloadable: no.
+  uint16_t admin_port = 7411;
+  // Address of the admin port. Default: 127.0.0.1. Reloadable: no.
+  std::string admin_bind = "127.0.0.1";
+  // When set, admin commands other than AUTH, PING, HELP, COMMAND and QUIT need AUTH first.
+  // Default: none. Reloadable: no.
+  std::string admin_password;
+  // Allows a non-loopback admin_bind without admin_password. Default: false. Reloadable: no.
+  bool admin_allow_remote_without_password = false;
+  // When set, the chosen admin port is written here once listening. Default: none.
+  std::string admin_port_file;
   // Delivery worker threads. 1..64. Default: 2. Reloadable: no.
   uint32_t delivery_threads = 2;
   // Allows [stream.fault] sections (tests only). Default: false. Reloadable: no.

@@ -17,7 +17,9 @@ int main(int argc, char** argv) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // later flags win
   std::string config_file, data_dir, bind, port_file, durability, auth_token, log_level = "info";
   int64_t port = -1, shards = -1, max_record = -1, max_records = -1, max_batch = -1, delivery_threads = -1;
-  bool fault_injection = false;
+  bool fault_injection = false, admin_allow_remote = false;
+  std::string admin_bind, admin_password, admin_port_file;
+  int64_t admin_port = -1;
   app.add_option("--config", config_file, "TOML config file (flags override its values)");
   app.add_option("--data-dir", data_dir, "data directory (default ./sluice-data)");
   app.add_option("--bind", bind, "address of the put port (default 127.0.0.1)");
@@ -25,6 +27,12 @@ int main(int argc, char** argv) {
   app.add_option("--port-file", port_file, "write the bound put port to this file");
   app.add_option("--shards", shards, "shard threads, 0 = number of cores (default 0)")->check(CLI::Range(0, 256));
   app.add_option("--delivery-threads", delivery_threads, "delivery worker threads (default 2)")->check(CLI::Range(1, 64));
+  app.add_option("--admin-port", admin_port, "admin port, 0 = any free port (default 7411)")->check(CLI::Range(0, 65535));
+  app.add_option("--admin-bind", admin_bind, "address of the admin port (default 127.0.0.1)");
+  app.add_option("--admin-password", admin_password, "require AUTH on the admin port");
+  app.add_option("--admin-port-file", admin_port_file, "write the bound admin port to this file");
+  app.add_flag("--admin-allow-remote-without-password", admin_allow_remote,
+               "allow a non-loopback --admin-bind without --admin-password");
   app.add_flag("--enable-fault-injection", fault_injection, "allow [stream.fault] sections (tests only)");
   app.add_option("--durability", durability, "fsync (default) | interval:<ms> | none");
   app.add_option("--auth-token", auth_token, "require Hello with this token");
@@ -55,6 +63,11 @@ int main(int argc, char** argv) {
   if (!auth_token.empty()) cfg.auth_token = auth_token;
   if (delivery_threads > 0) cfg.delivery_threads = static_cast<uint32_t>(delivery_threads);
   if (fault_injection) cfg.enable_fault_injection = true;
+  if (admin_port >= 0) cfg.admin_port = static_cast<uint16_t>(admin_port);
+  if (!admin_bind.empty()) cfg.admin_bind = admin_bind;
+  if (!admin_password.empty()) cfg.admin_password = admin_password;
+  if (!admin_port_file.empty()) cfg.admin_port_file = admin_port_file;
+  if (admin_allow_remote) cfg.admin_allow_remote_without_password = true;
   if (max_record > 0) cfg.limits.max_record_bytes = static_cast<uint32_t>(std::min<int64_t>(max_record, UINT32_MAX));
   if (max_records > 0) cfg.limits.max_batch_records = static_cast<uint32_t>(std::min<int64_t>(max_records, UINT32_MAX));
   if (max_batch > 0) cfg.limits.max_batch_bytes = static_cast<uint32_t>(std::min<int64_t>(max_batch, UINT32_MAX));

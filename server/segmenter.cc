@@ -17,18 +17,22 @@ void Segmenter::OnCommitted(const AppendedChunk& c) {
     d.oldest_arrival_ms = c.arrival_ms;
     const StreamInfo* s = streams_->FindById(c.stream_id);
     d.stream_version = s ? s->version : 0;
+    if (s) s->counters->open_oldest_ms[shard_ & 0xff].store(c.arrival_ms, std::memory_order_relaxed);
   }
   d.last_seq = c.seq;
   d.record_count += c.records;
   d.bytes += c.bytes;
   d.oldest_arrival_ms = std::min(d.oldest_arrival_ms, c.arrival_ms);
-  if (d.bytes >= SizeHint(streams_->FindById(c.stream_id))) {
+  const StreamInfo* s = streams_->FindById(c.stream_id);
+  if (d.bytes >= SizeHint(s)) {
+    if (s) s->counters->open_oldest_ms[shard_ & 0xff].store(0, std::memory_order_relaxed);
     ready_.push_back(std::move(d));
     open_.erase(it);
   }
 }
 
-void Segmenter::SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDescriptor>* out) {
+void Segmenter::SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDescriptor>* out,
+                        uint32_t only_stream) {
   for (storage::SegmentDescriptor& d : ready_) {
     d.sealed_ms = now_ms;
     out->push_back(std::move(d));
@@ -37,11 +41,13 @@ void Segmenter::SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDe
   for (auto it = open_.begin(); it != open_.end();) {
     const StreamInfo* s = streams_->FindById(it->first);
     const storage::SegmentDescriptor& d = it->second;
-    bool due = all || now_ms - d.oldest_arrival_ms >= IntervalMs(s);
+    bool forced = all && (only_stream == 0 || only_stream == it->first);
+    bool due = forced || now_ms - d.oldest_arrival_ms >= IntervalMs(s);
     if (!due) {
       ++it;
       continue;
     }
+    if (s) s->counters->open_oldest_ms[shard_ & 0xff].store(0, std::memory_order_relaxed);
     out->push_back(d);
     out->back().sealed_ms = now_ms;
     it = open_.erase(it);

@@ -28,9 +28,11 @@ class Segmenter {
   Segmenter(uint16_t shard, const StreamRegistry* streams) : shard_(shard), streams_(streams) {}
 
   void OnCommitted(const AppendedChunk& chunk);
-  // Moves every segment that is due at `now_ms` (or every open segment when `all`) into `out`,
-  // as descriptors ready to be written and delivered.
-  void SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDescriptor>* out);
+  // Moves every segment that is due at `now_ms` (or every open segment when `all`; with
+  // `only_stream` != 0, `all` applies to that stream alone) into `out`, as descriptors ready to
+  // be written and delivered. Publishes each stream's oldest open record in its counters.
+  void SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDescriptor>* out,
+               uint32_t only_stream = 0);
   // True when some segment reached its size hint and waits in ready_ (checked after a commit).
   bool AnyOverSize() const { return !ready_.empty(); }
   size_t open_segments() const { return open_.size(); }

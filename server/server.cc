@@ -23,6 +23,7 @@ Server::~Server() {
   shards_.clear();
   pool_.reset();
   if (listener_) listener_->Close();
+  if (admin_) admin_->Close();
   uv_run(&loop_, UV_RUN_NOWAIT);  // let close callbacks run
   uv_loop_close(&loop_);
 }
@@ -55,7 +56,10 @@ base::Status Server::Start() {
     shards_[next_shard_++ % shards_.size()]->AdoptConnection(fd);
   });
   RETURN_IF_ERROR(listener_->Listen(cfg_.bind, cfg_.port));
-  RETURN_IF_ERROR(WritePortFile());
+  admin_ = std::make_unique<admin::AdminServer>(&loop_, this);
+  RETURN_IF_ERROR(admin_->Listen(cfg_.admin_bind, cfg_.admin_port));
+  RETURN_IF_ERROR(WritePortFile(cfg_.admin_port_file, admin_->port()));
+  RETURN_IF_ERROR(WritePortFile(cfg_.port_file, port()));
 
   if (cfg_.durability.mode == DurabilityMode::kInterval) syncer_ = std::thread([this] { SyncLoop(); });
 
@@ -67,9 +71,10 @@ base::Status Server::Start() {
   uv_signal_start(&sigint_, OnSignal, SIGINT);
   uv_signal_start(&sigusr1_, OnFlushSignal, SIGUSR1);
 
-  SLUICE_LOG_INFO("server", "sluiced listening on %s:%u (shards=%u, durability=%s, streams=%zu, data_dir=%s)",
-                  cfg_.bind.c_str(), port(), n, ToString(cfg_.durability).c_str(), streams_.size(),
-                  cfg_.data_dir.c_str());
+  start_ms_ = base::Clock::Real()->NowUnixMillis();
+  SLUICE_LOG_INFO("server", "sluiced listening on %s:%u, admin on %s:%u (shards=%u, durability=%s, streams=%zu, data_dir=%s)",
+                  cfg_.bind.c_str(), port(), cfg_.admin_bind.c_str(), admin_->port(), n,
+                  ToString(cfg_.durability).c_str(), streams_.size(), cfg_.data_dir.c_str());
   return base::Status::Ok();
 }
 
@@ -78,7 +83,10 @@ base::Status Server::RegisterStreams() {
   for (const StreamConfig& s : cfg_.streams) {
     auto entry = store_->RegisterStream(s.name, s.toml, now);
     if (!entry.ok()) return entry.status().WithContext("register stream " + s.name);
-    streams_.Add({s.name, entry->id, entry->version, &s});
+    StreamInfo info{s.name, entry->id, entry->version, &s};
+    info.created_ms = entry->created_unix_ms;
+    info.updated_ms = entry->updated_unix_ms;
+    streams_.Add(std::move(info));
   }
   return base::Status::Ok();
 }
@@ -103,17 +111,27 @@ base::Status Server::SealUnsealedTails() {
   return base::Status::Ok();
 }
 
-base::Status Server::WritePortFile() const {
-  if (cfg_.port_file.empty()) return base::Status::Ok();
-  std::string tmp = cfg_.port_file + ".tmp";
+base::Status Server::WritePortFile(const std::string& path, uint16_t port) {
+  if (path.empty()) return base::Status::Ok();
+  std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << port() << "\n";
+    out << port << "\n";
     if (!out) return base::IOError("cannot write port file " + tmp);
   }
-  if (std::rename(tmp.c_str(), cfg_.port_file.c_str()) != 0)
-    return base::IOError("cannot rename port file to " + cfg_.port_file);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return base::IOError("cannot rename port file to " + path);
   return base::Status::Ok();
+}
+
+bool Server::CheckPassword(std::string_view given) const {
+  const std::string& want = cfg_.admin_password;
+  unsigned char diff = given.size() != want.size();
+  for (size_t i = 0; i < given.size(); i++) diff |= static_cast<unsigned char>(given[i] ^ want[i % std::max<size_t>(1, want.size())]);
+  return diff == 0 && !want.empty();
+}
+
+void Server::Flush(const StreamInfo* stream) {
+  for (auto& s : shards_) s->RequestFlush(stream ? stream->id : 0);
 }
 
 void Server::SyncLoop() {
@@ -146,9 +164,11 @@ void Server::OnFlushSignal(uv_signal_t* handle, int) noexcept {
 void Server::BeginShutdown(int signum) {
   if (shutting_down_) return;
   shutting_down_ = true;
-  SLUICE_LOG_INFO("server", "received %s; shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  SLUICE_LOG_INFO("server", "%s; shutting down",
+                  signum == SIGTERM ? "received SIGTERM" : signum == SIGINT ? "received SIGINT" : "SHUTDOWN command");
   // Step 1: stop accepting and let main's loop end (its only handles are these).
   listener_->Close();
+  if (admin_) admin_->Close();
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigusr1_), nullptr);

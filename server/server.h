@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "base/status.h"
+#include "server/admin/admin_server.h"
+#include "server/admin/admin_services.h"
 #include "server/config.h"
 #include "server/delivery/delivery_pool.h"
 #include "server/listener.h"
@@ -22,7 +24,7 @@
 namespace sluice::server {
 
 // Thread: main. Shards run on their own threads; the WAL syncer (durability interval) on its own.
-class Server {
+class Server final : public admin::AdminServices {
  public:
   explicit Server(ServerConfig cfg);
   ~Server();
@@ -38,6 +40,20 @@ class Server {
   base::Status Run();
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
 
+  // --- AdminServices (main's thread) ---
+  const ServerConfig& config() const override { return cfg_; }
+  const StreamRegistry& streams() const override { return streams_; }
+  const std::vector<std::unique_ptr<Shard>>& shards() const override { return shards_; }
+  const DeliveryPool& pool() const override { return *pool_; }
+  storage::Store& store() override { return *store_; }
+  uint16_t put_port() const override { return port(); }
+  uint16_t admin_port() const override { return admin_ ? admin_->port() : 0; }
+  int64_t start_unix_ms() const override { return start_ms_; }
+  bool password_required() const override { return !cfg_.admin_password.empty(); }
+  bool CheckPassword(std::string_view given) const override;
+  void RequestShutdown() override { BeginShutdown(0); }
+  void Flush(const StreamInfo* stream) override;
+
  private:
   static void OnSignal(uv_signal_t* handle, int signum) noexcept;
   static void OnFlushSignal(uv_signal_t* handle, int signum) noexcept;
@@ -45,7 +61,7 @@ class Server {
   base::Status Shutdown();
   base::Status RegisterStreams();
   base::Status SealUnsealedTails();
-  base::Status WritePortFile() const;
+  static base::Status WritePortFile(const std::string& path, uint16_t port);
   void SyncLoop();
 
   ServerConfig cfg_;
@@ -59,6 +75,8 @@ class Server {
   std::unique_ptr<DeliveryPool> pool_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Listener> listener_;
+  std::unique_ptr<admin::AdminServer> admin_;
+  int64_t start_ms_ = 0;
   size_t next_shard_ = 0;
   bool shutting_down_ = false;
 

@@ -18,7 +18,8 @@ constexpr uint64_t kSealTickMs = 100;
 
 Shard::Shard(uint16_t id, const ServerConfig& cfg, storage::Store* store,
              const StreamRegistry* streams, DeliveryPool* pool)
-    : id_(id), cfg_(cfg), store_(store), puts_(id, cfg, store, streams), segmenter_(id, streams), pool_(pool) {
+    : id_(id), cfg_(cfg), store_(store), streams_(streams), puts_(id, cfg, store, streams),
+      segmenter_(id, streams), pool_(pool) {
   // The loop and its handles are initialised here, on main, before the thread exists; from
   // Start() on they are touched only by the shard thread (and async_ through uv_async_send).
   SLUICE_CHECK(uv_loop_init(&loop_) == 0);
@@ -112,9 +113,9 @@ void Shard::AdoptConnection(int fd) {
   if (!posted) ::close(fd);
 }
 
-void Shard::RequestFlush() {
-  Post([this] {
-    if (!stopping_) SealAndSubmit(true);
+void Shard::RequestFlush(uint32_t stream_id) {
+  Post([this, stream_id] {
+    if (!stopping_) SealAndSubmit(true, stream_id);
   });
 }
 
@@ -154,7 +155,14 @@ void Shard::Commit() {
       SLUICE_LOG_ERROR("shard", "shard %u: commit failed, failing its puts: %s", id_,
                        st.ToString().c_str());
     }
-    for (const AppendedChunk& c : puts_.committed()) segmenter_.OnCommitted(c);
+    for (const AppendedChunk& c : puts_.committed()) {
+      segmenter_.OnCommitted(c);
+      if (const StreamInfo* s = streams_->FindById(c.stream_id)) {
+        s->counters->incoming_records.fetch_add(c.records, std::memory_order_relaxed);
+        s->counters->incoming_bytes.fetch_add(c.bytes, std::memory_order_relaxed);
+        s->counters->incoming_put_requests.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
   }
   std::vector<Connection*> dirty;
   dirty.swap(dirty_);
@@ -221,11 +229,11 @@ void Shard::OnSealTimer(uv_timer_t* handle) noexcept {
   if (!self->stopping_) self->SealAndSubmit(false);
 }
 
-void Shard::SealAndSubmit(bool all) {
+void Shard::SealAndSubmit(bool all, uint32_t only_stream) {
   SLUICE_DCHECK_OWNER(owner_);
   std::vector<storage::SegmentDescriptor> sealed;
   sealed.swap(unwritten_seals_);
-  segmenter_.SealDue(base::Clock::Real()->NowUnixMillis(), all, &sealed);
+  segmenter_.SealDue(base::Clock::Real()->NowUnixMillis(), all, &sealed, only_stream);
   if (sealed.empty()) return;
   storage::WriteBatch batch(store_);
   for (const auto& d : sealed) batch.PutSegment(d);

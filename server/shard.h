@@ -79,8 +79,9 @@ class Shard {
   // Returns false (fn not run) once the shard has stopped.
   bool Post(std::function<void()> fn);
 
-  // Seals every open segment now and hands them to the delivery pool (FLUSH). Thread-safe.
-  void RequestFlush();
+  // Seals the open segment of `stream_id` (0: of every stream) now and hands it to the delivery
+  // pool (FLUSH). Thread-safe.
+  void RequestFlush(uint32_t stream_id = 0);
 
   // Adopts an accepted socket. Thread-safe (posts to the shard). Closes fd if the shard stopped.
   void AdoptConnection(int fd);
@@ -110,7 +111,7 @@ class Shard {
   static void OnSealTimer(uv_timer_t* handle) noexcept;
   // Seals what the buffering hints say is due (everything when `all`), writes the descriptors
   // and hands them to the delivery pool. Descriptors that fail to write are retried next tick.
-  void SealAndSubmit(bool all);
+  void SealAndSubmit(bool all, uint32_t only_stream = 0);
   static void OnIdle(uv_idle_t* handle) noexcept {}
   void Run() noexcept;
   void DrainPosted();
@@ -122,6 +123,7 @@ class Shard {
   const uint16_t id_;
   const ServerConfig& cfg_;
   storage::Store* store_;
+  const StreamRegistry* streams_;
   base::ThreadOwner owner_;
   uv_loop_t loop_;
   uv_async_t async_;

@@ -1,8 +1,11 @@
 // StreamRegistry: the delivery streams a server knows, by name and by storage id.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -11,11 +14,24 @@
 
 namespace sluice::server {
 
+// Live per-stream counters, written by shards (relaxed atomics) and read by the admin port.
+struct StreamCounters {
+  std::atomic<uint64_t> incoming_records{0};       // IncomingRecords (stored durably)
+  std::atomic<uint64_t> incoming_bytes{0};         // IncomingBytes
+  std::atomic<uint64_t> incoming_put_requests{0};  // IncomingPutRequests (with stored records)
+  std::atomic<uint64_t> throttled_records{0};      // ThrottledRecords
+  // Per shard: arrival time of the oldest record in its open segment of this stream (0: none).
+  std::array<std::atomic<int64_t>, 256> open_oldest_ms{};
+};
+
 struct StreamInfo {
   std::string name;
   uint32_t id = 0;       // stable storage id from the catalog
   uint32_t version = 1;  // catalog version (+1 per config change); object names use it
   const StreamConfig* cfg = nullptr;  // owned by the ServerConfig, which outlives the registry
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  std::shared_ptr<StreamCounters> counters = std::make_shared<StreamCounters>();
 };
 
 // Built by main before the shards and the delivery pool start and never changed while they run,

@@ -1,6 +1,7 @@
 // DeliveryPool: scheduling, attempts, retry with backoff, backup, delete-after-confirm.
 #include "server/delivery/delivery_pool.h"
 
+#include <algorithm>
 #include <random>
 
 #include "base/log.h"
@@ -107,7 +108,18 @@ const DeliveryStats* DeliveryPool::stats(uint32_t stream_id) const {
   return it == runtimes_.end() ? nullptr : &it->second->stats;
 }
 
-bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int64_t* wait_ms) {
+std::vector<storage::SegmentDescriptor> DeliveryPool::PendingSegments(uint32_t stream_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<storage::SegmentDescriptor> out;
+  for (const auto& [token, d] : in_flight_segments_)
+    if (d.stream_id == stream_id) out.push_back(d);
+  for (const auto& [key, d] : queue_)
+    if (d.stream_id == stream_id) out.push_back(d);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.oldest_arrival_ms < b.oldest_arrival_ms; });
+  return out;
+}
+
+bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int64_t* wait_ms, uint64_t* token) {
   // A stream never holds every worker: one that hangs must leave a worker for the others,
   // including streams whose next segment has not arrived yet.
   const uint32_t per_stream_limit = threads_ > 1 ? threads_ - 1 : 1;
@@ -132,6 +144,8 @@ bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int6
   if (chosen == queue_.end()) return false;
   *out = std::move(chosen->second);
   queue_.erase(chosen);
+  *token = order_++;
+  in_flight_segments_.emplace(*token, *out);
   runtimes_.at(out->stream_id)->in_flight++;
   in_flight_++;
   return true;
@@ -142,7 +156,8 @@ void DeliveryPool::WorkerLoop() {
   while (!stopping_) {
     storage::SegmentDescriptor d;
     int64_t wait_ms = kMaxWaitMs;
-    if (!PickLocked(clock_->NowUnixMillis(), &d, &wait_ms)) {
+    uint64_t token = 0;
+    if (!PickLocked(clock_->NowUnixMillis(), &d, &wait_ms, &token)) {
       cv_.wait_for(lock, std::chrono::milliseconds(std::clamp<int64_t>(wait_ms, 1, kMaxWaitMs)));
       continue;
     }
@@ -152,6 +167,7 @@ void DeliveryPool::WorkerLoop() {
     lock.lock();
     rt->in_flight--;
     in_flight_--;
+    in_flight_segments_.erase(token);
   }
 }
 

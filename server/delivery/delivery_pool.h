@@ -75,6 +75,8 @@ class DeliveryPool {
 
   // Segments queued or in flight.
   size_t pending() const;
+  // Copies of the stream's queued and in-flight segments (attempt state included), oldest first.
+  std::vector<storage::SegmentDescriptor> PendingSegments(uint32_t stream_id) const;
   // nullptr for an unknown stream id.
   const DeliveryStats* stats(uint32_t stream_id) const;
 
@@ -92,7 +94,7 @@ class DeliveryPool {
 
   void WorkerLoop();
   // Chooses the next due segment. REQUIRES: mu_ held. Returns false with *wait_ms set otherwise.
-  bool PickLocked(int64_t now, storage::SegmentDescriptor* out, int64_t* wait_ms);
+  bool PickLocked(int64_t now, storage::SegmentDescriptor* out, int64_t* wait_ms, uint64_t* token);
   void EnqueueLocked(storage::SegmentDescriptor d);
   // One delivery attempt of a segment this worker owns; re-queues it unless it left storage.
   void Attempt(Runtime* rt, storage::SegmentDescriptor d);
@@ -112,6 +114,7 @@ class DeliveryPool {
   std::multimap<QueueKey, storage::SegmentDescriptor> queue_;  // GUARDED_BY(mu_)
   uint64_t order_ = 0;                                         // GUARDED_BY(mu_)
   size_t in_flight_ = 0;                                       // GUARDED_BY(mu_)
+  std::map<uint64_t, storage::SegmentDescriptor> in_flight_segments_;  // GUARDED_BY(mu_), by token
   bool stopping_ = false;                                      // GUARDED_BY(mu_)
   std::vector<std::thread> workers_;
 };

@@ -89,7 +89,8 @@ TestServer::~TestServer() {
 bool TestServer::Start() {
   std::filesystem::remove(port_file_);
   std::vector<std::string> argv = {BinaryPath("sluiced"), "--data-dir", data_dir_, "--port", "0",
-                                   "--port-file", port_file_, "--shards", "2"};
+                                   "--port-file", port_file_, "--shards", "2", "--admin-port", "0",
+                                   "--admin-port-file", port_file_ + ".admin"};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   pid_ = Spawn(argv, "/dev/null", log_path_, "");
   starts_++;
@@ -103,6 +104,8 @@ bool TestServer::Start() {
     std::string port = ReadFile(port_file_);
     if (!port.empty() && port.back() == '\n') {
       port_ = static_cast<uint16_t>(std::stoi(port));
+      std::string admin = ReadFile(port_file_ + ".admin");  // written before the put port file
+      admin_port_ = admin.empty() ? 0 : static_cast<uint16_t>(std::stoi(admin));
       return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

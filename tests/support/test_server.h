@@ -37,10 +37,13 @@ class TestServer {
   int Stop();
   // SIGKILL and wait.
   void Kill();
+  // Waits for the server to exit by itself (e.g. after SHUTDOWN); returns the exit code.
+  int WaitExit() { return pid_ > 0 ? Wait() : -1; }
   // Sends a signal without waiting (e.g. SIGUSR1 to flush).
   void Signal(int signum);
   bool running() const { return pid_ > 0; }
   uint16_t port() const { return port_; }
+  uint16_t admin_port() const { return admin_port_; }
   std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string log() const;
   const std::string& data_dir() const { return data_dir_; }
@@ -53,6 +56,7 @@ class TestServer {
   std::string port_file_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  uint16_t admin_port_ = 0;
   int starts_ = 0;
 };
 

@@ -1,0 +1,181 @@
+// Server-wide admin commands: PING, HELP, COMMAND, QUIT, AUTH, INFO, SHUTDOWN.
+#include <unistd.h>
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "base/clock.h"
+#include "server/admin/admin_services.h"
+#include "server/admin/command_table.h"
+#include "server/admin/resp.h"
+
+namespace sluice::server::admin {
+namespace {
+
+std::string Upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string FlagNames(unsigned f) {
+  std::string s;
+  auto add = [&](const char* n) { s += (s.empty() ? "" : " ") + std::string(n); };
+  if (f & kNoAuth) add("noauth");
+  if (f & kReadOnly) add("readonly");
+  if (f & kWrite) add("write");
+  if (f & kAdmin) add("admin");
+  return s;
+}
+
+uint64_t ProcStatusKb(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::strtoull(line.c_str() + std::strlen(key), nullptr, 10);
+  return 0;
+}
+
+}  // namespace
+
+void CmdPing(CommandContext& ctx) {
+  if (ctx.argv.size() > 1) ReplyBulk(ctx.out, ctx.argv[1]);
+  else ReplySimple(ctx.out, "PONG");
+}
+
+void CmdHelp(CommandContext& ctx) {
+  std::vector<std::string> lines;
+  std::string want = ctx.argv.size() > 1 ? Upper(ctx.argv[1]) : "";
+  for (const CommandSpec& c : AllCommands()) {
+    if (!want.empty() && want != c.name) continue;
+    lines.push_back(std::string(c.usage) + "  -  " + c.summary);
+  }
+  if (lines.empty()) {
+    ReplyError(ctx.out, "unknown command '" + ctx.argv[1].substr(0, 128) + "'. Try HELP.");
+    return;
+  }
+  ReplyArrayHeader(ctx.out, lines.size());
+  for (auto& l : lines) ReplySimple(ctx.out, l);
+}
+
+void CmdCommand(CommandContext& ctx) {
+  if (ctx.argv.size() > 1) {
+    // redis-cli asks for COMMAND DOCS at start to build its hints; an empty reply means
+    // "no docs" (HELP has them), while anything else in Redis 7's shape would be large.
+    if (Upper(ctx.argv[1]) == "DOCS") {
+      ReplyArrayHeader(ctx.out, 0);
+      return;
+    }
+    ReplyError(ctx.out, "unknown subcommand '" + ctx.argv[1].substr(0, 64) + "' for 'command' (try COMMAND or COMMAND DOCS)");
+    return;
+  }
+  // Shape of Redis's COMMAND reply: name, arity, flags, first/last/step key positions.
+  const auto& all = AllCommands();
+  ReplyArrayHeader(ctx.out, all.size());
+  for (const CommandSpec& c : all) {
+    ReplyArrayHeader(ctx.out, 6);
+    std::string name = c.sub[0] ? std::string(c.name) + "|" + c.sub : c.name;
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(ch));
+    ReplyBulk(ctx.out, name);
+    ReplyInteger(ctx.out, c.arity);
+    std::istringstream flags(FlagNames(c.flags));
+    std::vector<std::string> f((std::istream_iterator<std::string>(flags)), std::istream_iterator<std::string>());
+    ReplyArrayHeader(ctx.out, f.size());
+    for (auto& x : f) ReplySimple(ctx.out, x);
+    ReplyInteger(ctx.out, 0);
+    ReplyInteger(ctx.out, 0);
+    ReplyInteger(ctx.out, 0);
+  }
+}
+
+void CmdQuit(CommandContext& ctx) {
+  ReplySimple(ctx.out, "OK");
+  ctx.session.close_after_reply = true;
+}
+
+void CmdAuth(CommandContext& ctx) {
+  if (ctx.argv.size() > 3) {
+    ReplyError(ctx.out, "wrong number of arguments for 'auth' command (usage: AUTH [username] password)");
+    return;
+  }
+  if (!ctx.services.password_required()) {
+    ReplyError(ctx.out, "AUTH called without any password configured (start sluiced with --admin-password)");
+    return;
+  }
+  const std::string& given = ctx.argv.back();
+  if (ctx.argv.size() == 3 && ctx.argv[1] != "default") {
+    ReplyError(ctx.out, "WRONGPASS invalid username-password pair");
+    return;
+  }
+  if (!ctx.services.CheckPassword(given)) {
+    ctx.session.authenticated = false;
+    ReplyError(ctx.out, "WRONGPASS invalid username-password pair");
+    return;
+  }
+  ctx.session.authenticated = true;
+  ReplySimple(ctx.out, "OK");
+}
+
+void CmdInfo(CommandContext& ctx) {
+  std::string want = ctx.argv.size() > 1 ? Upper(ctx.argv[1]) : "";
+  auto wanted = [&](const char* s) { return want.empty() || want == "ALL" || want == s; };
+  static const char* kSections[] = {"SERVER", "SHARDS", "STORAGE", "DELIVERY", "MEMORY", "STREAMS", "ALL"};
+  if (!want.empty() && std::find(std::begin(kSections), std::end(kSections), want) == std::end(kSections)) {
+    ReplyError(ctx.out, "unknown INFO section '" + ctx.argv[1].substr(0, 64) +
+                            "' (one of: server, shards, storage, delivery, memory, streams, all)");
+    return;
+  }
+  AdminServices& s = ctx.services;
+  const ServerConfig& cfg = s.config();
+  std::ostringstream o;
+  int64_t now = base::Clock::Real()->NowUnixMillis();
+  if (wanted("SERVER")) {
+    o << "# Server\r\nsluice_version:0.1.0\r\nprocess_id:" << getpid() << "\r\nuptime_in_seconds:"
+      << (now - s.start_unix_ms()) / 1000 << "\r\nput_port:" << s.put_port() << "\r\nadmin_port:" << s.admin_port()
+      << "\r\nbind:" << cfg.bind << "\r\ndata_dir:" << cfg.data_dir << "\r\ndurability:" << ToString(cfg.durability)
+      << "\r\nshards:" << s.shards().size() << "\r\ndelivery_threads:" << cfg.delivery_threads << "\r\n\r\n";
+  }
+  if (wanted("SHARDS")) {
+    o << "# Shards\r\n";
+    for (const auto& sh : s.shards()) {
+      const ShardStats& st = sh->stats();
+      o << "shard" << sh->id() << ":connections=" << st.connections_open.load() << ",accepted="
+        << st.connections_accepted.load() << ",put_requests=" << st.put_requests.load() << ",records_stored="
+        << st.records_stored.load() << ",bytes_stored=" << st.bytes_stored.load() << ",records_failed="
+        << st.records_failed.load() << ",commits=" << st.commits.load() << ",commit_failures="
+        << st.commit_failures.load() << ",protocol_errors=" << st.protocol_errors.load() << ",budget_pauses="
+        << st.budget_pauses.load() << ",segments_sealed=" << st.segments_sealed.load() << "\r\n";
+    }
+    o << "\r\n";
+  }
+  if (wanted("STORAGE")) {
+    o << "# Storage\r\nrocksdb_estimate_num_keys:" << s.store().Property("rocksdb.estimate-num-keys")
+      << "\r\nrocksdb_live_sst_bytes:" << s.store().Property("rocksdb.live-sst-files-size")
+      << "\r\nrocksdb_memtable_bytes:" << s.store().Property("rocksdb.cur-size-all-mem-tables") << "\r\n\r\n";
+  }
+  if (wanted("DELIVERY")) {
+    o << "# Delivery\r\ndelivery_threads:" << cfg.delivery_threads << "\r\npending_segments:" << s.pool().pending()
+      << "\r\n\r\n";
+  }
+  if (wanted("MEMORY")) {
+    o << "# Memory\r\nused_memory_rss:" << ProcStatusKb("VmRSS:") * 1024 << "\r\nused_memory_peak_rss:"
+      << ProcStatusKb("VmHWM:") * 1024 << "\r\n\r\n";
+  }
+  if (wanted("STREAMS")) {
+    o << "# Streams\r\nstreams:" << s.streams().size() << "\r\n";
+    s.streams().ForEach([&](const StreamInfo& st) {
+      o << "stream_" << st.name << ":id=" << st.id << ",version=" << st.version << ",incoming_records="
+        << st.counters->incoming_records.load() << ",pending_segments=" << s.pool().PendingSegments(st.id).size()
+        << "\r\n";
+    });
+  }
+  ReplyBulk(ctx.out, o.str());
+}
+
+void CmdShutdown(CommandContext& ctx) {
+  ReplySimple(ctx.out, "OK");
+  ctx.session.close_after_reply = true;
+  ctx.services.RequestShutdown();
+}
+
+}  // namespace sluice::server::admin
