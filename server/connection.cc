@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "base/clock.h"
+#include "base/constant_time.h"
 #include "base/log.h"
 #include "protocol/messages.h"
 #include "protocol/verify.h"
@@ -17,13 +18,6 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 // Buffers above this are released once empty, so one large frame does not pin memory.
 constexpr size_t kShrinkAbove = 1u << 20;
-
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); i++) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 }  // namespace
 
@@ -160,7 +154,7 @@ void Connection::HandleFrame(const proto::Frame& frame, std::span<const uint8_t>
       if (!cfg.auth_token.empty()) {
         const auto* token = hello.value()->auth_token();
         std::string_view given = token ? std::string_view(token->data(), token->size()) : "";
-        if (!ConstantTimeEquals(given, cfg.auth_token))
+        if (!base::ConstantTimeEquals(given, cfg.auth_token))
           return Fail(req, proto::WireError::kUnauthenticated, "auth token rejected");
       }
       authenticated_ = true;

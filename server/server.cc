@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "base/clock.h"
+#include "base/constant_time.h"
 #include "base/log.h"
 
 namespace sluice::server {
@@ -124,10 +125,7 @@ base::Status Server::WritePortFile(const std::string& path, uint16_t port) {
 }
 
 bool Server::CheckPassword(std::string_view given) const {
-  const std::string& want = cfg_.admin_password;
-  unsigned char diff = given.size() != want.size();
-  for (size_t i = 0; i < given.size(); i++) diff |= static_cast<unsigned char>(given[i] ^ want[i % std::max<size_t>(1, want.size())]);
-  return diff == 0 && !want.empty();
+  return !cfg_.admin_password.empty() && base::ConstantTimeEquals(given, cfg_.admin_password);
 }
 
 void Server::Flush(const StreamInfo* stream) {
