@@ -46,7 +46,7 @@ StagedPut PutHandler::Stage(const wire::PutRecordBatch& batch, int64_t now_unix_
   if (chunk_.count() > 0) {
     put.seq = next_seq_++;
     batch_.PutChunk({stream->id, shard_, put.seq}, chunk_.Finish());
-    pending_.push_back({stream->id, put.seq, chunk_.count(), put.accepted_bytes, now_unix_ms});
+    pending_.push_back({stream, stream->id, put.seq, chunk_.count(), put.accepted_bytes, now_unix_ms});
   }
   return put;
 }

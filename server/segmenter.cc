@@ -15,17 +15,15 @@ void Segmenter::OnCommitted(const AppendedChunk& c) {
     d.shard = shard_;
     d.first_seq = c.seq;
     d.oldest_arrival_ms = c.arrival_ms;
-    const StreamInfo* s = streams_->FindById(c.stream_id);
-    d.stream_version = s ? s->version : 0;
-    if (s) s->counters->open_oldest_ms[shard_ & 0xff].store(c.arrival_ms, std::memory_order_relaxed);
+    d.stream_version = c.stream->version;
+    c.stream->counters->open_oldest_ms[shard_ & 0xff].store(c.arrival_ms, std::memory_order_relaxed);
   }
   d.last_seq = c.seq;
   d.record_count += c.records;
   d.bytes += c.bytes;
   d.oldest_arrival_ms = std::min(d.oldest_arrival_ms, c.arrival_ms);
-  const StreamInfo* s = streams_->FindById(c.stream_id);
-  if (d.bytes >= SizeHint(s)) {
-    if (s) s->counters->open_oldest_ms[shard_ & 0xff].store(0, std::memory_order_relaxed);
+  if (d.bytes >= SizeHint(c.stream)) {
+    c.stream->counters->open_oldest_ms[shard_ & 0xff].store(0, std::memory_order_relaxed);
     ready_.push_back(std::move(d));
     open_.erase(it);
   }

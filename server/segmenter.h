@@ -12,6 +12,7 @@ namespace sluice::server {
 
 // One committed chunk, as the put path reports it after a successful commit.
 struct AppendedChunk {
+  const StreamInfo* stream = nullptr;  // from the registry, which outlives every chunk
   uint32_t stream_id = 0;
   uint64_t seq = 0;
   uint32_t records = 0;

@@ -157,11 +157,10 @@ void Shard::Commit() {
     }
     for (const AppendedChunk& c : puts_.committed()) {
       segmenter_.OnCommitted(c);
-      if (const StreamInfo* s = streams_->FindById(c.stream_id)) {
-        s->counters->incoming_records.fetch_add(c.records, std::memory_order_relaxed);
-        s->counters->incoming_bytes.fetch_add(c.bytes, std::memory_order_relaxed);
-        s->counters->incoming_put_requests.fetch_add(1, std::memory_order_relaxed);
-      }
+      StreamCounters& counters = *c.stream->counters;
+      counters.incoming_records.fetch_add(c.records, std::memory_order_relaxed);
+      counters.incoming_bytes.fetch_add(c.bytes, std::memory_order_relaxed);
+      counters.incoming_put_requests.fetch_add(1, std::memory_order_relaxed);
     }
   }
   std::vector<Connection*> dirty;

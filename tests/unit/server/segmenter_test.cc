@@ -14,10 +14,12 @@ TEST_CASE("Segmenter: seals on size, on the age of the oldest record, and on dem
   streams.Add({"a", 1, 3, &a});
   streams.Add({"b", 2, 1, &b});
   Segmenter seg(7, &streams);
+  const StreamInfo* sa = streams.FindById(1);
+  const StreamInfo* sb = streams.FindById(2);
   std::vector<sluice::storage::SegmentDescriptor> out;
 
-  seg.OnCommitted({1, 10, 5, 1000, 100'000});
-  seg.OnCommitted({1, 12, 5, 1000, 100'500});
+  seg.OnCommitted({sa, 1, 10, 5, 1000, 100'000});
+  seg.OnCommitted({sa, 1, 12, 5, 1000, 100'500});
   CHECK_FALSE(seg.AnyOverSize());
   seg.SealDue(100'000 + 59'999, false, &out);
   CHECK(out.empty());
@@ -33,11 +35,11 @@ TEST_CASE("Segmenter: seals on size, on the age of the oldest record, and on dem
   CHECK(out[0].stream_version == 3);
 
   out.clear();
-  seg.OnCommitted({1, 20, 1, 1u << 20, 200'000});
+  seg.OnCommitted({sa, 1, 20, 1, 1u << 20, 200'000});
   CHECK(seg.AnyOverSize());
   // The next chunk of the same stream starts a new segment.
-  seg.OnCommitted({1, 22, 1, 10, 200'000});
-  seg.OnCommitted({2, 21, 1, 10, 200'000});
+  seg.OnCommitted({sa, 1, 22, 1, 10, 200'000});
+  seg.OnCommitted({sb, 2, 21, 1, 10, 200'000});
   seg.SealDue(200'000, false, &out);  // a: over size; b: interval 0
   REQUIRE(out.size() == 2);
   CHECK(out[0].first_seq == 20);
@@ -46,7 +48,7 @@ TEST_CASE("Segmenter: seals on size, on the age of the oldest record, and on dem
   CHECK(seg.open_segments() == 1);  // a's second segment, 10 bytes, not yet due
 
   out.clear();
-  seg.OnCommitted({1, 30, 1, 10, 300'000});
+  seg.OnCommitted({sa, 1, 30, 1, 10, 300'000});
   seg.SealDue(200'001, true, &out);  // shutdown seals everything
   REQUIRE(out.size() == 1);
   CHECK(out[0].first_seq == 22);
