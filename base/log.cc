@@ -11,9 +11,21 @@ namespace sluice::base {
 namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 constexpr const char* kNames[] = {"DEBUG", "INFO", "WARN", "ERROR"};
+constexpr const char* kLevelNames[] = {"debug", "info", "warn", "error"};
 }  // namespace
 
 void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
+
+bool SetLogLevelByName(std::string_view name) {
+  for (int i = 0; i < 4; i++)
+    if (name == kLevelNames[i]) {
+      SetLogLevel(static_cast<LogLevel>(i));
+      return true;
+    }
+  return false;
+}
+
+const char* LogLevelName() { return kLevelNames[g_level.load(std::memory_order_relaxed)]; }
 
 void Log(LogLevel level, const char* module, const char* fmt, ...) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;

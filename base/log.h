@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdarg>
+#include <string_view>
 
 namespace sluice::base {
 
@@ -9,6 +10,9 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 // Thread-safe: one write(2) per line.
 void SetLogLevel(LogLevel level);
+// "debug", "info", "warn" or "error"; returns false (level unchanged) for anything else.
+bool SetLogLevelByName(std::string_view name);
+const char* LogLevelName();
 void Log(LogLevel level, const char* module, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -5,6 +5,7 @@
 
 #include "server/delivery/object_key.h"
 
+#include <cerrno>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -59,11 +60,44 @@ const toml::table* SubTable(const toml::table& t, std::string_view key, const st
   return n->as_table();
 }
 
+enum class KeyType { kString, kInteger, kBool };
+struct StreamKey {
+  std::string_view key;  // "section.key" for keys of a sub-table
+  KeyType type;
+};
+// Every key of a [[stream]] table: the one list CheckKeys and STREAM CREATE/UPDATE use.
+constexpr StreamKey kStreamKeys[] = {
+    {"name", KeyType::kString},
+    {"destination", KeyType::kString},
+    {"compression", KeyType::kString},
+    {"append_delimiter", KeyType::kBool},
+    {"retry_duration_s", KeyType::kInteger},
+    {"buffering.size_mib", KeyType::kInteger},
+    {"buffering.interval_s", KeyType::kInteger},
+    {"directory.path", KeyType::kString},
+    {"directory.prefix", KeyType::kString},
+    {"directory.file_extension", KeyType::kString},
+    {"backup.mode", KeyType::kString},
+    {"backup.path", KeyType::kString},
+    {"backup.error_output_prefix", KeyType::kString},
+    {"fault.fail_attempts", KeyType::kInteger},
+    {"fault.fail_for_s", KeyType::kInteger},
+    {"fault.permanent", KeyType::kBool},
+};
+
+// The keys allowed in the [[stream]] table itself (section = "") or in one of its sections.
+std::set<std::string_view> AllowedKeys(std::string_view section) {
+  std::set<std::string_view> out;
+  for (const StreamKey& k : kStreamKeys) {
+    size_t dot = k.key.find('.');
+    if (section.empty()) out.insert(k.key.substr(0, dot));
+    else if (dot != std::string_view::npos && k.key.substr(0, dot) == section) out.insert(k.key.substr(dot + 1));
+  }
+  return out;
+}
+
 base::Status LoadStream(const toml::table& t, const std::string& origin, StreamConfig* s) {
-  RETURN_IF_ERROR(CheckKeys(t,
-                            {"name", "destination", "compression", "append_delimiter", "buffering",
-                             "retry_duration_s", "directory", "backup", "fault"},
-                            origin, "[[stream]]"));
+  RETURN_IF_ERROR(CheckKeys(t, AllowedKeys(""), origin, "[[stream]]"));
   RETURN_IF_ERROR(Get(t, "name", origin, &s->name));
   if (s->name.empty()) return base::InvalidArgument(Where(origin, t) + ": [[stream]] needs a name");
   const std::string ctx = "stream '" + s->name + "'";
@@ -77,27 +111,27 @@ base::Status LoadStream(const toml::table& t, const std::string& origin, StreamC
   RETURN_IF_ERROR(Get(t, "retry_duration_s", origin, &s->retry_duration_s));
   base::Status st;
   if (const toml::table* b = SubTable(t, "buffering", origin, &st)) {
-    RETURN_IF_ERROR(CheckKeys(*b, {"size_mib", "interval_s"}, origin, ctx + " buffering"));
+    RETURN_IF_ERROR(CheckKeys(*b, AllowedKeys("buffering"), origin, ctx + " buffering"));
     RETURN_IF_ERROR(Get(*b, "size_mib", origin, &s->buffering.size_mib));
     RETURN_IF_ERROR(Get(*b, "interval_s", origin, &s->buffering.interval_s));
   }
   RETURN_IF_ERROR(st);
   if (const toml::table* d = SubTable(t, "directory", origin, &st)) {
-    RETURN_IF_ERROR(CheckKeys(*d, {"path", "prefix", "file_extension"}, origin, "[stream.directory]"));
+    RETURN_IF_ERROR(CheckKeys(*d, AllowedKeys("directory"), origin, "[stream.directory]"));
     RETURN_IF_ERROR(Get(*d, "path", origin, &s->directory.path));
     RETURN_IF_ERROR(Get(*d, "prefix", origin, &s->directory.prefix));
     RETURN_IF_ERROR(Get(*d, "file_extension", origin, &s->directory.file_extension));
   }
   RETURN_IF_ERROR(st);
   if (const toml::table* b = SubTable(t, "backup", origin, &st)) {
-    RETURN_IF_ERROR(CheckKeys(*b, {"mode", "path", "error_output_prefix"}, origin, "[stream.backup]"));
+    RETURN_IF_ERROR(CheckKeys(*b, AllowedKeys("backup"), origin, "[stream.backup]"));
     RETURN_IF_ERROR(Get(*b, "mode", origin, &s->backup.mode));
     RETURN_IF_ERROR(Get(*b, "path", origin, &s->backup.path));
     RETURN_IF_ERROR(Get(*b, "error_output_prefix", origin, &s->backup.error_output_prefix));
   }
   RETURN_IF_ERROR(st);
   if (const toml::table* f = SubTable(t, "fault", origin, &st)) {
-    RETURN_IF_ERROR(CheckKeys(*f, {"fail_attempts", "fail_for_s", "permanent"}, origin, "[stream.fault]"));
+    RETURN_IF_ERROR(CheckKeys(*f, AllowedKeys("fault"), origin, "[stream.fault]"));
     RETURN_IF_ERROR(Get(*f, "fail_attempts", origin, &s->fault.fail_attempts));
     RETURN_IF_ERROR(Get(*f, "fail_for_s", origin, &s->fault.fail_for_s));
     RETURN_IF_ERROR(Get(*f, "permanent", origin, &s->fault.permanent));
@@ -245,6 +279,86 @@ base::Status LoadConfigFile(const std::string& path, ServerConfig* cfg) {
   return LoadConfigText(buf.str(), path, cfg);
 }
 
+void ApplyStreamDefaults(const std::string& data_dir, StreamConfig* s) {
+  if (s->directory.path.empty()) s->directory.path = data_dir + "/delivered/" + s->name;
+  if (s->backup.path.empty()) s->backup.path = data_dir + "/backup/" + s->name;
+}
+
+base::Result<StreamConfig> ParseStreamConfig(std::string_view text, const std::string& origin,
+                                             const ServerConfig& server) {
+  toml::table t;
+  try {
+    t = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    return base::InvalidArgument(origin + ":" + std::to_string(e.source().begin.line) + ": " +
+                                 std::string(e.description()));
+  }
+  StreamConfig s;
+  RETURN_IF_ERROR(LoadStream(t, origin, &s));
+  ApplyStreamDefaults(server.data_dir, &s);
+  RETURN_IF_ERROR(ValidateStream(s, server.enable_fault_injection));
+  return s;
+}
+
+base::Result<std::string> ApplyStreamSettings(std::string_view text, std::string_view name,
+                                              const std::vector<std::pair<std::string, std::string>>& settings) {
+  toml::table t;
+  try {
+    t = toml::parse(text);
+  } catch (const toml::parse_error& e) {
+    return base::Corruption("stored settings of stream '" + std::string(name) + "' do not parse: " +
+                            std::string(e.description()));
+  }
+  t.insert_or_assign("name", std::string(name));
+  for (const auto& [key, value] : settings) {
+    const StreamKey* spec = nullptr;
+    for (const StreamKey& k : kStreamKeys)
+      if (k.key == key) spec = &k;
+    if (spec == nullptr || key == "name") {
+      std::string list;
+      for (const StreamKey& k : kStreamKeys)
+        if (k.key != "name") list += (list.empty() ? "" : ", ") + std::string(k.key);
+      return base::InvalidArgument("unknown key '" + key.substr(0, 64) + "' (one of: " + list + ")");
+    }
+    toml::table* target = &t;
+    std::string_view leaf = spec->key;
+    if (size_t dot = leaf.find('.'); dot != std::string_view::npos) {
+      std::string_view section = leaf.substr(0, dot);
+      leaf = leaf.substr(dot + 1);
+      toml::node* n = t.get(section);
+      if (n == nullptr || !n->is_table()) {
+        t.insert_or_assign(section, toml::table{});
+        n = t.get(section);
+      }
+      target = n->as_table();
+    }
+    switch (spec->type) {
+      case KeyType::kString:
+        target->insert_or_assign(leaf, value);
+        break;
+      case KeyType::kBool:
+        if (value != "true" && value != "false")
+          return base::InvalidArgument("value '" + value.substr(0, 64) + "' for key '" + key + "' must be true or false");
+        target->insert_or_assign(leaf, value == "true");
+        break;
+      case KeyType::kInteger: {
+        char* end = nullptr;
+        errno = 0;
+        unsigned long long v = value.empty() || value[0] == '-' ? 0 : std::strtoull(value.c_str(), &end, 10);
+        if (value.empty() || value[0] == '-' || end == nullptr || *end != '\0' || errno == ERANGE ||
+            v > static_cast<unsigned long long>(std::numeric_limits<int64_t>::max()))
+          return base::InvalidArgument("value '" + value.substr(0, 64) + "' for key '" + key +
+                                       "' must be a non-negative integer");
+        target->insert_or_assign(leaf, static_cast<int64_t>(v));
+        break;
+      }
+    }
+  }
+  std::ostringstream out;
+  out << toml::toml_formatter(t);
+  return out.str();
+}
+
 void ServerConfig::ApplyDefaults() {
   if (streams.empty()) {
     StreamConfig s;
@@ -255,10 +369,7 @@ void ServerConfig::ApplyDefaults() {
              "buffering = { size_mib = 5, interval_s = 10 }\n";
     streams.push_back(std::move(s));
   }
-  for (StreamConfig& s : streams) {
-    if (s.directory.path.empty()) s.directory.path = data_dir + "/delivered/" + s.name;
-    if (s.backup.path.empty()) s.backup.path = data_dir + "/backup/" + s.name;
-  }
+  for (StreamConfig& s : streams) ApplyStreamDefaults(data_dir, &s);
 }
 
 base::Status ServerConfig::Validate() const {

@@ -130,4 +130,15 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
 
 bool IsValidStreamName(std::string_view name);
 
+// Parses one stream's settings from TOML text (a [[stream]] table's contents, as stored in the
+// catalog), fills in the defaults under server.data_dir and validates them as the config file's
+// streams are. kInvalidArgument names the key and the allowed values.
+base::Result<StreamConfig> ParseStreamConfig(std::string_view text, const std::string& origin,
+                                             const ServerConfig& server);
+// Applies "key value" settings (the config file's keys, dotted for sections: buffering.size_mib)
+// to the stream settings in `text` ("" for a new stream) and returns the new TOML text, for
+// ParseStreamConfig to validate. kInvalidArgument names an unknown key or a mistyped value.
+base::Result<std::string> ApplyStreamSettings(std::string_view text, std::string_view name,
+                                              const std::vector<std::pair<std::string, std::string>>& settings);
+
 }  // namespace sluice::server

@@ -43,9 +43,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
 
-  if (log_level == "debug") sluice::base::SetLogLevel(sluice::base::LogLevel::kDebug);
-  if (log_level == "warn") sluice::base::SetLogLevel(sluice::base::LogLevel::kWarn);
-  if (log_level == "error") sluice::base::SetLogLevel(sluice::base::LogLevel::kError);
+  sluice::base::SetLogLevelByName(log_level);
 
   ServerConfig cfg;
   if (!config_file.empty()) {

@@ -6,7 +6,7 @@
 namespace sluice::server {
 
 PutHandler::PutHandler(uint16_t shard, const ServerConfig& cfg, storage::Store* store,
-                       const StreamRegistry* streams)
+                       const StreamView* streams)
     : shard_(shard), cfg_(cfg), store_(store), streams_(streams), batch_(store) {}
 
 base::Status PutHandler::Init() {
@@ -20,12 +20,13 @@ StagedPut PutHandler::Stage(const wire::PutRecordBatch& batch, int64_t now_unix_
   const auto& records = *batch.records();
   put.record_count = records.size();
   std::string_view name(batch.stream()->data(), batch.stream()->size());
-  const StreamInfo* stream = streams_->Find(name);
-  if (stream == nullptr) {
-    std::string msg = "delivery stream '" + std::string(name.substr(0, 128)) + "' does not exist";
+  const StreamInfo* stream = (*streams_)->Find(name);
+  if (stream == nullptr || !stream->accepts_puts()) {
+    std::string msg = "delivery stream '" + std::string(name.substr(0, 128)) +
+                      (stream ? "' is being deleted" : "' does not exist");
+    proto::WireError code = stream ? proto::WireError::kStreamDeleting : proto::WireError::kUnknownStream;
     put.rejected.reserve(put.record_count);
-    for (uint32_t i = 0; i < put.record_count; i++)
-      put.rejected.push_back({i, proto::WireError::kUnknownStream, msg});
+    for (uint32_t i = 0; i < put.record_count; i++) put.rejected.push_back({i, code, msg});
     return put;
   }
   chunk_.Start(now_unix_ms);

@@ -35,7 +35,7 @@ struct StagedPut {
 class PutHandler {
  public:
   PutHandler(uint16_t shard, const ServerConfig& cfg, storage::Store* store,
-             const StreamRegistry* streams);
+             const StreamView* streams);
 
   // Loads the next sequence number from storage. Returns the storage error on failure.
   base::Status Init();
@@ -64,7 +64,7 @@ class PutHandler {
   const uint16_t shard_;
   const ServerConfig& cfg_;
   storage::Store* store_;
-  const StreamRegistry* streams_;
+  const StreamView* streams_;
   storage::WriteBatch batch_;
   storage::ChunkBuilder chunk_;
   uint64_t next_seq_ = 1;       // next sequence to hand out

@@ -37,9 +37,9 @@ void Segmenter::SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDe
   }
   ready_.clear();
   for (auto it = open_.begin(); it != open_.end();) {
-    const StreamInfo* s = streams_->FindById(it->first);
+    const StreamInfo* s = (*streams_)->FindById(it->first);
     const storage::SegmentDescriptor& d = it->second;
-    bool forced = all && (only_stream == 0 || only_stream == it->first);
+    bool forced = (all && (only_stream == 0 || only_stream == it->first)) || s == nullptr;
     bool due = forced || now_ms - d.oldest_arrival_ms >= IntervalMs(s);
     if (!due) {
       ++it;
@@ -47,6 +47,22 @@ void Segmenter::SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDe
     }
     if (s) s->counters->open_oldest_ms[shard_ & 0xff].store(0, std::memory_order_relaxed);
     out->push_back(d);
+    out->back().sealed_ms = now_ms;
+    it = open_.erase(it);
+  }
+}
+
+void Segmenter::SealChanged(const StreamSet& before, int64_t now_ms,
+                            std::vector<storage::SegmentDescriptor>* out) {
+  for (auto it = open_.begin(); it != open_.end();) {
+    const StreamInfo* was = before.FindById(it->first);
+    const StreamInfo* now = (*streams_)->FindById(it->first);
+    if (was == now) {
+      ++it;
+      continue;
+    }
+    if (was) was->counters->open_oldest_ms[shard_ & 0xff].store(0, std::memory_order_relaxed);
+    out->push_back(std::move(it->second));
     out->back().sealed_ms = now_ms;
     it = open_.erase(it);
   }

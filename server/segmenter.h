@@ -12,7 +12,7 @@ namespace sluice::server {
 
 // One committed chunk, as the put path reports it after a successful commit.
 struct AppendedChunk {
-  const StreamInfo* stream = nullptr;  // from the registry, which outlives every chunk
+  const StreamInfo* stream = nullptr;  // from the shard's StreamView, kept until the chunk is sealed in
   uint32_t stream_id = 0;
   uint64_t seq = 0;
   uint32_t records = 0;
@@ -26,7 +26,7 @@ struct AppendedChunk {
 // Thread: the owning shard's loop; not thread-safe.
 class Segmenter {
  public:
-  Segmenter(uint16_t shard, const StreamRegistry* streams) : shard_(shard), streams_(streams) {}
+  Segmenter(uint16_t shard, const StreamView* streams) : shard_(shard), streams_(streams) {}
 
   void OnCommitted(const AppendedChunk& chunk);
   // Moves every segment that is due at `now_ms` (or every open segment when `all`; with
@@ -34,13 +34,16 @@ class Segmenter {
   // be written and delivered. Publishes each stream's oldest open record in its counters.
   void SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDescriptor>* out,
                uint32_t only_stream = 0);
+  // Seals the open segments of streams that `now` has changed, replaced or removed since `before`
+  // (a segment holds one stream version and one set of hints).
+  void SealChanged(const StreamSet& before, int64_t now_ms, std::vector<storage::SegmentDescriptor>* out);
   // True when some segment reached its size hint and waits in ready_ (checked after a commit).
   bool AnyOverSize() const { return !ready_.empty(); }
   size_t open_segments() const { return open_.size(); }
 
  private:
   const uint16_t shard_;
-  const StreamRegistry* streams_;
+  const StreamView* streams_;
   std::unordered_map<uint32_t, storage::SegmentDescriptor> open_;
   // Segments that reached their size hint: closed at chunk granularity, so a commit carrying many
   // client batches still yields segments of about the hint (plus at most one client batch).

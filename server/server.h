@@ -16,6 +16,7 @@
 #include "server/config.h"
 #include "server/delivery/delivery_pool.h"
 #include "server/listener.h"
+#include "server/replay_job.h"
 #include "server/shard.h"
 #include "server/stream_registry.h"
 #include "storage/data_dir.h"
@@ -42,7 +43,7 @@ class Server final : public admin::AdminServices {
 
   // --- AdminServices (main's thread) ---
   const ServerConfig& config() const override { return cfg_; }
-  const StreamRegistry& streams() const override { return streams_; }
+  StreamSetPtr streams() const override { return streams_.Current(); }
   const std::vector<std::unique_ptr<Shard>>& shards() const override { return shards_; }
   const DeliveryPool& pool() const override { return *pool_; }
   storage::Store& store() override { return *store_; }
@@ -53,6 +54,15 @@ class Server final : public admin::AdminServices {
   bool CheckPassword(std::string_view given) const override;
   void RequestShutdown() override { BeginShutdown(0); }
   void Flush(const StreamInfo* stream) override;
+  base::Result<StreamPtr> CreateStream(const std::string& name, const Settings& settings) override;
+  base::Result<StreamPtr> UpdateStream(const std::string& name, uint32_t expected_version,
+                                       const Settings& settings) override;
+  base::Status DeleteStream(const std::string& name, bool force) override;
+  base::Status SetPaused(const std::string& name, bool paused) override;
+  base::Result<size_t> StartReplay(const std::string& target) override;
+  ReplayJob::Snapshot replay_status() const override { return replay_.status(); }
+  std::vector<std::pair<std::string, std::string>> ConfigValues() const override;
+  base::Status SetConfig(const std::string& key, const std::string& value) override;
 
  private:
   static void OnSignal(uv_signal_t* handle, int signum) noexcept;
@@ -60,6 +70,12 @@ class Server final : public admin::AdminServices {
   void BeginShutdown(int signum);
   base::Status Shutdown();
   base::Status RegisterStreams();
+  // Writes the stream's catalog entry, then publishes it to the shards and the delivery pool.
+  base::Result<StreamPtr> PersistAndPublish(StreamInfo info);
+  // Finishes deletions: a DELETING stream goes once every shard has seen it DELETING and none
+  // of its records remain stored. Runs on a timer while any stream is DELETING.
+  static void OnReaperTimer(uv_timer_t* handle) noexcept;
+  void ReapDeletedStreams();
   base::Status SealUnsealedTails();
   static base::Status WritePortFile(const std::string& path, uint16_t port);
   void SyncLoop();
@@ -69,6 +85,7 @@ class Server final : public admin::AdminServices {
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
   uv_signal_t sigusr1_;  // flush: seal every open segment now
+  uv_timer_t reaper_;    // finishes STREAM DELETE (see ReapDeletedStreams)
   std::optional<storage::DataDirLock> lock_;
   std::unique_ptr<storage::Store> store_;
   StreamRegistry streams_;
@@ -76,6 +93,8 @@ class Server final : public admin::AdminServices {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Listener> listener_;
   std::unique_ptr<admin::AdminServer> admin_;
+  ReplayJob replay_;
+  std::string log_level_ = "info";
   int64_t start_ms_ = 0;
   size_t next_shard_ = 0;
   bool shutting_down_ = false;

@@ -18,8 +18,8 @@ constexpr uint64_t kSealTickMs = 100;
 
 Shard::Shard(uint16_t id, const ServerConfig& cfg, storage::Store* store,
              const StreamRegistry* streams, DeliveryPool* pool)
-    : id_(id), cfg_(cfg), store_(store), streams_(streams), puts_(id, cfg, store, streams),
-      segmenter_(id, streams), pool_(pool) {
+    : id_(id), cfg_(cfg), store_(store), streams_(streams), seen_generation_(streams_->generation()),
+      puts_(id, cfg, store, &streams_), segmenter_(id, &streams_), pool_(pool) {
   // The loop and its handles are initialised here, on main, before the thread exists; from
   // Start() on they are touched only by the shard thread (and async_ through uv_async_send).
   SLUICE_CHECK(uv_loop_init(&loop_) == 0);
@@ -163,6 +163,7 @@ void Shard::Commit() {
       counters.incoming_put_requests.fetch_add(1, std::memory_order_relaxed);
     }
   }
+  RefreshStreams();
   std::vector<Connection*> dirty;
   dirty.swap(dirty_);
   for (Connection* c : dirty) c->in_dirty_list = false;
@@ -228,11 +229,23 @@ void Shard::OnSealTimer(uv_timer_t* handle) noexcept {
   if (!self->stopping_) self->SealAndSubmit(false);
 }
 
-void Shard::SealAndSubmit(bool all, uint32_t only_stream) {
+void Shard::RefreshStreams() {
+  // Acks of the commit above are encoded from StagedPut, not from stream pointers, and the
+  // committed chunks were consumed, so nothing refers into the old set past this point except
+  // the segmenter's lookups, which SealAndSubmit finishes before `old` is released.
+  StreamSetPtr old = streams_.Refresh();
+  if (old == nullptr) return;
+  SealAndSubmit(false, 0, old.get());
+  seen_generation_.store(streams_->generation(), std::memory_order_release);
+}
+
+void Shard::SealAndSubmit(bool all, uint32_t only_stream, const StreamSet* changed_since) {
   SLUICE_DCHECK_OWNER(owner_);
   std::vector<storage::SegmentDescriptor> sealed;
   sealed.swap(unwritten_seals_);
-  segmenter_.SealDue(base::Clock::Real()->NowUnixMillis(), all, &sealed, only_stream);
+  int64_t now = base::Clock::Real()->NowUnixMillis();
+  if (changed_since) segmenter_.SealChanged(*changed_since, now, &sealed);
+  segmenter_.SealDue(now, all, &sealed, only_stream);
   if (sealed.empty()) return;
   storage::WriteBatch batch(store_);
   for (const auto& d : sealed) batch.PutSegment(d);

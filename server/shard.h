@@ -88,6 +88,9 @@ class Shard {
 
   uint16_t id() const { return id_; }
   const ShardStats& stats() const { return stats_; }
+  // The registry generation this shard has taken up: puts are checked against it, and the open
+  // segments of streams it changed are sealed and submitted. Thread-safe.
+  uint64_t seen_generation() const { return seen_generation_.load(std::memory_order_acquire); }
 
   // --- Shard-thread API used by Connection ---
   const ServerConfig& cfg() const { return cfg_; }
@@ -111,7 +114,9 @@ class Shard {
   static void OnSealTimer(uv_timer_t* handle) noexcept;
   // Seals what the buffering hints say is due (everything when `all`), writes the descriptors
   // and hands them to the delivery pool. Descriptors that fail to write are retried next tick.
-  void SealAndSubmit(bool all, uint32_t only_stream = 0);
+  void SealAndSubmit(bool all, uint32_t only_stream = 0, const StreamSet* changed_since = nullptr);
+  // Takes up a newer stream set, if any (between commits, so no staged chunk points into the old).
+  void RefreshStreams();
   static void OnIdle(uv_idle_t* handle) noexcept {}
   void Run() noexcept;
   void DrainPosted();
@@ -123,7 +128,8 @@ class Shard {
   const uint16_t id_;
   const ServerConfig& cfg_;
   storage::Store* store_;
-  const StreamRegistry* streams_;
+  StreamView streams_;  // the shard thread's hold on the registry (refreshed in Commit)
+  std::atomic<uint64_t> seen_generation_;
   base::ThreadOwner owner_;
   uv_loop_t loop_;
   uv_async_t async_;

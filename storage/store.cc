@@ -212,26 +212,34 @@ base::Status Store::ScanPrefix(
 }
 
 namespace {
-// Catalog value: id u32 BE | created ms u64 BE | version u32 BE | updated ms u64 BE | config.
-constexpr size_t kCatalogFixed = 24;
+// Catalog value, format 2: 0xC2 | id u32 BE | created ms u64 BE | version u32 BE |
+// updated ms u64 BE | flags u32 BE | config. Format 1 (written before flags existed) is the same
+// without the marker byte and the flags; its first byte, the top of a stream id, is always 0.
+constexpr char kCatalogV2 = '\xC2';
+constexpr size_t kCatalogFixedV1 = 24;
+constexpr size_t kCatalogFixedV2 = 1 + 24 + 4;
 std::string EncodeCatalog(const StreamEntry& e) {
-  std::string v;
+  std::string v(1, kCatalogV2);
   PutBE32(&v, e.id);
   PutBE64(&v, static_cast<uint64_t>(e.created_unix_ms));
   PutBE32(&v, e.version);
   PutBE64(&v, static_cast<uint64_t>(e.updated_unix_ms));
+  PutBE32(&v, e.flags);
   v += e.config;
   return v;
 }
 base::Status DecodeCatalog(std::string_view name, std::string_view v, StreamEntry* e) {
-  if (v.size() < kCatalogFixed)
+  bool v2 = !v.empty() && v[0] == kCatalogV2;
+  if (v.size() < (v2 ? kCatalogFixedV2 : kCatalogFixedV1))
     return base::Corruption("catalog entry of stream " + std::string(name) + " is malformed");
+  if (v2) v.remove_prefix(1);
   e->name = std::string(name);
   e->id = GetBE32(v.data());
   e->created_unix_ms = static_cast<int64_t>(GetBE64(v.data() + 4));
   e->version = GetBE32(v.data() + 12);
   e->updated_unix_ms = static_cast<int64_t>(GetBE64(v.data() + 16));
-  e->config = std::string(v.substr(kCatalogFixed));
+  e->flags = v2 ? GetBE32(v.data() + 24) : 0;
+  e->config = std::string(v.substr(v2 ? 28 : kCatalogFixedV1));
   return base::Status::Ok();
 }
 }  // namespace
@@ -272,6 +280,65 @@ base::Result<StreamEntry> Store::RegisterStream(std::string_view name, std::stri
   wo.sync = true;
   RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb), "write catalog"));
   return entry;
+}
+
+base::Result<StreamEntry> Store::CreateStream(std::string_view name, std::string_view config,
+                                              uint32_t flags, int64_t now_unix_ms) {
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  STORE_TSAN_SERIALIZE();
+  std::string key = std::string(kStreamKeyPrefix) + std::string(name);
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), catalog_, key, &value);
+  if (s.ok()) return base::Status(base::Code::kAlreadyExists, "stream " + std::string(name) + " exists");
+  if (!s.IsNotFound()) return FromRocks(s, "read catalog");
+  std::string next;
+  rocksdb::Status ns = db_->Get(rocksdb::ReadOptions(), meta_, kNextStreamIdKey, &next);
+  uint32_t id = 1;
+  if (ns.ok() && next.size() == 4) id = GetBE32(next.data());
+  else if (!ns.IsNotFound()) return FromRocks(ns, "read next stream id");
+  StreamEntry entry;
+  entry.name = std::string(name);
+  entry.id = id;
+  entry.created_unix_ms = entry.updated_unix_ms = now_unix_ms;
+  entry.flags = flags;
+  entry.config = std::string(config);
+  std::string bumped;
+  PutBE32(&bumped, id + 1);
+  rocksdb::WriteBatch wb;
+  wb.Put(meta_, kNextStreamIdKey, bumped).PermitUncheckedError();
+  wb.Put(catalog_, key, EncodeCatalog(entry)).PermitUncheckedError();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb), "write catalog"));
+  return entry;
+}
+
+base::Status Store::PutStreamEntry(const StreamEntry& entry) {
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  STORE_TSAN_SERIALIZE();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Put(wo, catalog_, std::string(kStreamKeyPrefix) + entry.name, EncodeCatalog(entry)),
+                   "write catalog");
+}
+
+base::Status Store::DeleteStreamEntry(std::string_view name) {
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  STORE_TSAN_SERIALIZE();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Delete(wo, catalog_, std::string(kStreamKeyPrefix) + std::string(name)), "delete catalog entry");
+}
+
+base::Result<bool> Store::HasRecords(uint32_t stream_id) {
+  bool found = false;
+  base::Status st = ScanPrefix(records_, StreamPrefix(stream_id), StreamPrefix(stream_id + 1),
+                               [&](std::string_view, std::string_view) {
+                                 found = true;
+                                 return base::Status(base::Code::kAlreadyExists, "");  // stop at the first
+                               });
+  if (!found) RETURN_IF_ERROR(st);
+  return found;
 }
 
 base::Result<std::vector<StreamEntry>> Store::ListStreams() {

@@ -52,6 +52,7 @@ struct StreamEntry {
   uint32_t version = 1;  // starts at 1, +1 whenever the config text changes (object names use it)
   int64_t created_unix_ms = 0;
   int64_t updated_unix_ms = 0;
+  uint32_t flags = 0;  // the server's bits (paused, deleting, ...: server/stream_registry.h)
   std::string config;  // the stream's settings, as the TOML text they were declared with
 };
 
@@ -106,6 +107,16 @@ class Store {
   base::Result<StreamEntry> RegisterStream(std::string_view name, std::string_view config,
                                            int64_t now_unix_ms);
   base::Result<std::vector<StreamEntry>> ListStreams();
+  // Creates a catalog entry with a new stable id; kAlreadyExists when the name is taken.
+  // Synced before returning.
+  base::Result<StreamEntry> CreateStream(std::string_view name, std::string_view config,
+                                         uint32_t flags, int64_t now_unix_ms);
+  // Replaces an existing entry (config, version, flags, times) as given. Synced.
+  base::Status PutStreamEntry(const StreamEntry& entry);
+  // Removes the entry. Its id is never reused. Synced.
+  base::Status DeleteStreamEntry(std::string_view name);
+  // True when any record chunk of the stream is still stored.
+  base::Result<bool> HasRecords(uint32_t stream_id);
 
   // Calls fn for every chunk of the stream in key order; stops at and returns the first error
   // from fn, a chunk that fails its checksum (kCorruption), or RocksDB.

@@ -1,4 +1,4 @@
-// sluice: the command-line client (put, inspect).
+// sluice: the command-line client (put, inspect, replay, admin).
 #include <CLI/CLI.hpp>
 
 #include "client-lib/cli/put_command.h"
@@ -32,6 +32,13 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("--auth-token", replay.auth_token, "token for servers run with --auth-token");
   replay_cmd->add_option("paths", replay.paths, ".sseg files or directories")->required();
 
+  sluice::cli::AdminOptions admin;
+  CLI::App* admin_cmd = app.add_subcommand("admin", "run an admin command, or a REPL when none is given");
+  admin_cmd->add_option("--addr", admin.addr, "admin port HOST:PORT")->capture_default_str();
+  admin_cmd->add_option("--password", admin.password, "sent with AUTH first (sluiced --admin-password)");
+  admin_cmd->add_option("command", admin.command, "command and its arguments, e.g. STREAM LIST");
+  admin_cmd->prefix_command();  // everything after the options is the command, even "-x" words
+
   CLI11_PARSE(app, argc, argv);
   if (put_cmd->parsed()) return sluice::cli::RunPut(put);
   if (inspect_cmd->parsed()) {
@@ -39,5 +46,6 @@ int main(int argc, char** argv) {
     return sluice::cli::RunInspect(inspect);
   }
   if (replay_cmd->parsed()) return sluice::cli::RunReplay(replay);
+  if (admin_cmd->parsed()) return sluice::cli::RunAdmin(admin);
   return 2;
 }

@@ -43,6 +43,15 @@ int RunReplay(const ReplayOptions& opts);
 // Prints a segment file's header and metadata (or, with `dump`, its records one per line).
 int RunInspectSegmentFile(const std::string& path, bool dump);
 
+struct AdminOptions {
+  std::string addr = "127.0.0.1:7411";
+  std::string password;              // sent with AUTH first when set
+  std::vector<std::string> command;  // empty: the REPL
+};
+// Runs one admin command (exit code 0, or 1 for an error reply) or the REPL; 2 when the admin
+// port cannot be reached.
+int RunAdmin(const AdminOptions& opts);
+
 // "HOST:PORT" or "[v6]:PORT".
 bool ParseAddr(const std::string& addr, std::string* host, uint16_t* port);
 // Connects (with Hello) or prints why not, prefixed with `tool`, and returns null.

@@ -1,4 +1,5 @@
 // Server-wide admin commands: PING, HELP, COMMAND, QUIT, AUTH, INFO, SHUTDOWN.
+#include <fnmatch.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -119,10 +120,10 @@ void CmdAuth(CommandContext& ctx) {
 void CmdInfo(CommandContext& ctx) {
   std::string want = ctx.argv.size() > 1 ? Upper(ctx.argv[1]) : "";
   auto wanted = [&](const char* s) { return want.empty() || want == "ALL" || want == s; };
-  static const char* kSections[] = {"SERVER", "SHARDS", "STORAGE", "DELIVERY", "MEMORY", "STREAMS", "ALL"};
+  static const char* kSections[] = {"SERVER", "SHARDS", "STORAGE", "DELIVERY", "MEMORY", "STREAMS", "REPLAY", "ALL"};
   if (!want.empty() && std::find(std::begin(kSections), std::end(kSections), want) == std::end(kSections)) {
     ReplyError(ctx.out, "unknown INFO section '" + ctx.argv[1].substr(0, 64) +
-                            "' (one of: server, shards, storage, delivery, memory, streams, all)");
+                            "' (one of: server, shards, storage, delivery, memory, streams, replay, all)");
     return;
   }
   AdminServices& s = ctx.services;
@@ -162,14 +163,43 @@ void CmdInfo(CommandContext& ctx) {
       << ProcStatusKb("VmHWM:") * 1024 << "\r\n\r\n";
   }
   if (wanted("STREAMS")) {
-    o << "# Streams\r\nstreams:" << s.streams().size() << "\r\n";
-    s.streams().ForEach([&](const StreamInfo& st) {
-      o << "stream_" << st.name << ":id=" << st.id << ",version=" << st.version << ",incoming_records="
-        << st.counters->incoming_records.load() << ",pending_segments=" << s.pool().PendingSegments(st.id).size()
-        << "\r\n";
+    StreamSetPtr set = s.streams();
+    o << "# Streams\r\nstreams:" << set->size() << "\r\n";
+    set->ForEach([&](const StreamInfo& st) {
+      o << "stream_" << st.name << ":id=" << st.id << ",version=" << st.version
+        << ",status=" << (st.accepts_puts() ? "active" : "deleting") << ",delivery=" << (st.paused ? "paused" : "running")
+        << ",incoming_records=" << st.counters->incoming_records.load()
+        << ",pending_segments=" << s.pool().pending(st.id) << "\r\n";
     });
+    o << "\r\n";
+  }
+  if (wanted("REPLAY")) {
+    ReplayJob::Snapshot r = s.replay_status();
+    o << "# Replay\r\nreplay_running:" << (r.running ? 1 : 0) << "\r\nreplay_target:" << r.target
+      << "\r\nreplay_files_total:" << r.progress.files_total << "\r\nreplay_files_done:" << r.progress.files_done
+      << "\r\nreplay_files_renamed:" << r.files_renamed << "\r\nreplay_files_unreadable:" << r.progress.files_bad
+      << "\r\nreplay_records_acked:" << r.progress.records_acked
+      << "\r\nreplay_records_failed:" << r.progress.records_failed << "\r\nreplay_last_error:" << r.progress.first_error
+      << "\r\n";
   }
   ReplyBulk(ctx.out, o.str());
+}
+
+void CmdConfigGet(CommandContext& ctx) {
+  std::vector<std::pair<std::string, std::string>> matched;
+  for (auto& [k, v] : ctx.services.ConfigValues())
+    if (fnmatch(ctx.argv[2].c_str(), k.c_str(), FNM_CASEFOLD) == 0) matched.emplace_back(k, v);
+  ReplyArrayHeader(ctx.out, matched.size() * 2);
+  for (auto& [k, v] : matched) {
+    ReplyBulk(ctx.out, k);
+    ReplyBulk(ctx.out, v);
+  }
+}
+
+void CmdConfigSet(CommandContext& ctx) {
+  base::Status st = ctx.services.SetConfig(ctx.argv[2], ctx.argv[3]);
+  if (!st.ok()) return ReplyError(ctx.out, "CONFIG SET: " + st.message());
+  ReplySimple(ctx.out, "OK");
 }
 
 void CmdShutdown(CommandContext& ctx) {

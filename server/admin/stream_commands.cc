@@ -1,5 +1,12 @@
-// Stream admin commands: STREAM LIST, STREAM DESCRIBE, FLUSH, STATS, SEGMENTS.
+// Stream admin commands: STREAM LIST/DESCRIBE/CREATE/UPDATE/DELETE, FLUSH, PAUSE, RESUME, STATS,
+// SEGMENTS, BACKUPS, REPLAY.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 
 #include "base/clock.h"
 #include "server/admin/admin_services.h"
@@ -10,10 +17,36 @@
 namespace sluice::server::admin {
 namespace {
 
-const StreamInfo* FindOrReply(CommandContext& ctx, const std::string& name) {
-  const StreamInfo* s = ctx.services.streams().Find(name);
-  if (s == nullptr) ReplyError(ctx.out, "no delivery stream named '" + name.substr(0, 128) + "'. Try STREAM LIST.");
-  return s;
+// The stream (kept alive by the returned pointer), or an error reply and nullptr.
+StreamPtr FindOrReply(CommandContext& ctx, const std::string& name) {
+  StreamSetPtr set = ctx.services.streams();
+  const StreamInfo* s = set->Find(name);
+  if (s == nullptr) {
+    ReplyError(ctx.out, "no delivery stream named '" + name.substr(0, 128) + "'. Try STREAM LIST.");
+    return nullptr;
+  }
+  return set->Get(s->id);
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::toupper(x) == std::toupper(y); });
+}
+
+// "key value ..." words from argv[from] on; false (with an error reply) for an odd count.
+bool ParseSettings(CommandContext& ctx, size_t from, const char* command, AdminServices::Settings* out) {
+  if ((ctx.argv.size() - from) % 2 != 0) {
+    ReplyError(ctx.out, std::string(command) + ": settings come in key value pairs; '" +
+                            ctx.argv.back().substr(0, 64) + "' has no value");
+    return false;
+  }
+  for (size_t i = from; i < ctx.argv.size(); i += 2) out->emplace_back(ctx.argv[i], ctx.argv[i + 1]);
+  return true;
+}
+
+void ReplyStatus(CommandContext& ctx, const char* command, const base::Status& st) {
+  if (st.ok()) ReplySimple(ctx.out, "OK");
+  else ReplyError(ctx.out, std::string(command) + ": " + st.message());
 }
 
 std::string Iso(int64_t ms) {
@@ -53,21 +86,23 @@ std::string Ratio(uint64_t good, uint64_t total) {
 
 void CmdStreamList(CommandContext& ctx) {
   std::vector<std::string> names;
-  ctx.services.streams().ForEach([&](const StreamInfo& s) { names.push_back(s.name); });
+  ctx.services.streams()->ForEach([&](const StreamInfo& s) { names.push_back(s.name); });
   std::sort(names.begin(), names.end());
   ReplyArrayHeader(ctx.out, names.size());
   for (auto& n : names) ReplyBulk(ctx.out, n);
 }
 
 void CmdStreamDescribe(CommandContext& ctx) {
-  const StreamInfo* s = FindOrReply(ctx, ctx.argv[2]);
+  StreamPtr s = FindOrReply(ctx, ctx.argv[2]);
   if (s == nullptr) return;
   const StreamConfig& c = *s->cfg;
   Pairs p;
   p.Add("name", s->name);
   p.Add("id", s->id);
   p.Add("version", s->version);
-  p.Add("status", "ACTIVE");
+  p.Add("status", s->accepts_puts() ? "ACTIVE" : "DELETING");
+  p.Add("delivery", s->paused ? "PAUSED" : "RUNNING");
+  p.Add("source", s->from_config ? "config-file" : "admin");
   p.Add("created", Iso(s->created_ms));
   p.Add("updated", Iso(s->updated_ms));
   p.Add("destination", c.destination);
@@ -85,21 +120,127 @@ void CmdStreamDescribe(CommandContext& ctx) {
   p.Reply(ctx.out);
 }
 
+void CmdStreamCreate(CommandContext& ctx) {
+  AdminServices::Settings settings;
+  if (!ParseSettings(ctx, 3, "STREAM CREATE", &settings)) return;
+  auto created = ctx.services.CreateStream(ctx.argv[2], settings);
+  if (!created.ok()) return ReplyError(ctx.out, "STREAM CREATE: " + created.status().message());
+  ReplySimple(ctx.out, "OK");
+}
+
+void CmdStreamUpdate(CommandContext& ctx) {
+  uint32_t expected = 0;
+  size_t from = 3;
+  if (EqualsIgnoreCase(ctx.argv[3], "VERSION")) {
+    const std::string& v = ctx.argv[4];
+    char* end = nullptr;
+    unsigned long n = v.empty() || !std::isdigit(static_cast<unsigned char>(v[0])) ? 0 : std::strtoul(v.c_str(), &end, 10);
+    if (n == 0 || n > UINT32_MAX || end == nullptr || *end != '\0')
+      return ReplyError(ctx.out, "STREAM UPDATE: VERSION must be 1..4294967295, got '" + v.substr(0, 32) + "'");
+    expected = static_cast<uint32_t>(n);
+    from = 5;
+    if (ctx.argv.size() < 7)
+      return ReplyError(ctx.out, "STREAM UPDATE: no settings given (usage: STREAM UPDATE name [VERSION n] key value ...)");
+  }
+  AdminServices::Settings settings;
+  if (!ParseSettings(ctx, from, "STREAM UPDATE", &settings)) return;
+  auto updated = ctx.services.UpdateStream(ctx.argv[2], expected, settings);
+  if (!updated.ok()) return ReplyError(ctx.out, "STREAM UPDATE: " + updated.status().message());
+  ReplyInteger(ctx.out, updated.value()->version);
+}
+
+void CmdStreamDelete(CommandContext& ctx) {
+  bool force = false;
+  if (ctx.argv.size() == 4 && EqualsIgnoreCase(ctx.argv[3], "FORCE")) force = true;
+  else if (ctx.argv.size() != 3)
+    return ReplyError(ctx.out, "wrong number of arguments for 'stream delete' command (usage: STREAM DELETE name [FORCE])");
+  ReplyStatus(ctx, "STREAM DELETE", ctx.services.DeleteStream(ctx.argv[2], force));
+}
+
+void CmdPause(CommandContext& ctx) { ReplyStatus(ctx, "PAUSE", ctx.services.SetPaused(ctx.argv[1], true)); }
+void CmdResume(CommandContext& ctx) { ReplyStatus(ctx, "RESUME", ctx.services.SetPaused(ctx.argv[1], false)); }
+
+namespace {
+struct BackupFile {
+  std::string stream;
+  std::string path;
+  uint64_t bytes = 0;
+  uint32_t records = 0;
+  int64_t modified_s = 0;
+};
+constexpr size_t kMaxBackupsListed = 10000;
+
+void ListBackups(const StreamInfo& s, std::vector<BackupFile>* out) {
+  std::error_code ec;
+  const std::string& root = s.cfg->backup.path;
+  if (!std::filesystem::is_directory(root, ec)) return;
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator() && out->size() < kMaxBackupsListed; it.increment(ec)) {
+    if (!it->is_regular_file(ec) || it->path().extension() != ".sseg") continue;
+    BackupFile f{s.name, it->path().string()};
+    struct stat st;
+    if (::stat(f.path.c_str(), &st) == 0) {
+      f.bytes = static_cast<uint64_t>(st.st_size);
+      f.modified_s = st.st_mtime;
+    }
+    char header[12];
+    std::ifstream in(f.path, std::ios::binary);
+    if (in.read(header, sizeof(header)) && std::string_view(header, 4) == "SLSG")
+      f.records = static_cast<uint8_t>(header[8]) | static_cast<uint8_t>(header[9]) << 8 |
+                  static_cast<uint8_t>(header[10]) << 16 | static_cast<uint32_t>(static_cast<uint8_t>(header[11])) << 24;
+    out->push_back(std::move(f));
+  }
+}
+}  // namespace
+
+void CmdBackups(CommandContext& ctx) {
+  if (ctx.argv.size() > 2)
+    return ReplyError(ctx.out, "wrong number of arguments for 'backups' command (usage: BACKUPS [name])");
+  std::vector<BackupFile> files;
+  if (ctx.argv.size() == 2) {
+    StreamPtr s = FindOrReply(ctx, ctx.argv[1]);
+    if (s == nullptr) return;
+    ListBackups(*s, &files);
+  } else {
+    ctx.services.streams()->ForEach([&](const StreamInfo& s) { ListBackups(s, &files); });
+  }
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+  ReplyArrayHeader(ctx.out, files.size());
+  for (const BackupFile& f : files) {
+    Pairs p;
+    p.Add("stream", f.stream);
+    p.Add("path", f.path);
+    p.Add("records", f.records);
+    p.Add("bytes", f.bytes);
+    p.Add("modified", Iso(f.modified_s * 1000));
+    p.Reply(ctx.out);
+  }
+}
+
+void CmdReplay(CommandContext& ctx) {
+  auto started = ctx.services.StartReplay(ctx.argv[1]);
+  if (!started.ok()) return ReplyError(ctx.out, "REPLAY: " + started.status().message());
+  if (started.value() == 0) return ReplySimple(ctx.out, "OK nothing to replay (no .sseg files)");
+  ReplySimple(ctx.out, "OK replaying " + std::to_string(started.value()) +
+                           " files in the background; progress in INFO replay");
+}
+
 void CmdFlush(CommandContext& ctx) {
-  const StreamInfo* s = nullptr;
+  StreamPtr s;
   if (ctx.argv.size() > 2) {
     ReplyError(ctx.out, "wrong number of arguments for 'flush' command (usage: FLUSH [name])");
     return;
   }
   if (ctx.argv.size() == 2 && (s = FindOrReply(ctx, ctx.argv[1])) == nullptr) return;
-  ctx.services.Flush(s);
+  ctx.services.Flush(s.get());
   ReplySimple(ctx.out, "OK");
 }
 
 void CmdStats(CommandContext& ctx) {
-  const StreamInfo* s = FindOrReply(ctx, ctx.argv[1]);
+  StreamPtr s = FindOrReply(ctx, ctx.argv[1]);
   if (s == nullptr) return;
-  const DeliveryStats* d = ctx.services.pool().stats(s->id);
+  std::shared_ptr<const DeliveryStats> d = ctx.services.pool().stats(s->id);
+  if (d == nullptr) d = std::make_shared<const DeliveryStats>();
   const StreamCounters& in = *s->counters;
   int64_t now = base::Clock::Real()->NowUnixMillis();
   // DataFreshness: age of the oldest record not yet delivered, open or sealed.
@@ -135,7 +276,7 @@ void CmdStats(CommandContext& ctx) {
 }
 
 void CmdSegments(CommandContext& ctx) {
-  const StreamInfo* s = FindOrReply(ctx, ctx.argv[1]);
+  StreamPtr s = FindOrReply(ctx, ctx.argv[1]);
   if (s == nullptr) return;
   auto segs = ctx.services.pool().PendingSegments(s->id);
   int64_t now = base::Clock::Real()->NowUnixMillis();

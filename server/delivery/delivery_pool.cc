@@ -24,9 +24,8 @@ double Unit() {
 
 }  // namespace
 
-DeliveryPool::DeliveryPool(storage::Store* store, const StreamRegistry* streams, base::Clock* clock,
-                           uint32_t threads)
-    : store_(store), streams_(streams), clock_(clock), threads_(std::max(1u, threads)) {}
+DeliveryPool::DeliveryPool(storage::Store* store, base::Clock* clock, uint32_t threads)
+    : store_(store), clock_(clock), threads_(std::max(1u, threads)) {}
 
 DeliveryPool::~DeliveryPool() { Stop(); }
 
@@ -39,15 +38,50 @@ std::unique_ptr<Destination> MakeDestination(const StreamInfo& s, bool enable_fa
   return dest;
 }
 
-base::Status DeliveryPool::Init(const DestinationFactory& factory) {
-  streams_->ForEach([&](const StreamInfo& s) {
-    auto rt = std::make_unique<Runtime>();
-    rt->info = &s;
-    rt->destination = factory(s);
-    rt->backup = std::make_unique<BackupStore>(s.cfg->backup.path, s.cfg->backup.error_output_prefix);
-    runtimes_[s.id] = std::move(rt);
-  });
+std::unique_ptr<DeliveryPool::Runtime> DeliveryPool::MakeRuntime(StreamPtr s) const {
+  auto rt = std::make_unique<Runtime>();
+  rt->destination = factory_(*s);
+  rt->backup = std::make_shared<BackupStore>(s->cfg->backup.path, s->cfg->backup.error_output_prefix);
+  rt->info = std::move(s);
+  return rt;
+}
+
+base::Status DeliveryPool::Init(const StreamSet& streams, DestinationFactory factory) {
+  factory_ = std::move(factory);
+  std::lock_guard<std::mutex> lock(mu_);
+  streams.ForEach([&](const StreamInfo& s) { runtimes_[s.id] = MakeRuntime(streams.Get(s.id)); });
   return base::Status::Ok();
+}
+
+void DeliveryPool::UpsertStream(StreamPtr s) {
+  // Built outside the lock; installed only if the config changed (same config: same objects).
+  std::unique_ptr<Runtime> fresh = MakeRuntime(s);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = runtimes_.find(s->id);
+    if (it == runtimes_.end()) {
+      runtimes_[s->id] = std::move(fresh);
+    } else {
+      Runtime* rt = it->second.get();
+      if (rt->info->cfg != s->cfg) {
+        rt->destination = std::move(fresh->destination);
+        rt->backup = std::move(fresh->backup);
+      }
+      rt->info = std::move(s);
+    }
+  }
+  cv_.notify_all();
+}
+
+bool DeliveryPool::RemoveStream(uint32_t stream_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = runtimes_.find(stream_id);
+  if (it == runtimes_.end()) return true;
+  if (it->second->in_flight > 0) return false;
+  for (const auto& [key, d] : queue_)
+    if (d.stream_id == stream_id) return false;
+  runtimes_.erase(it);
+  return true;
 }
 
 base::Status DeliveryPool::Start() {
@@ -103,9 +137,18 @@ size_t DeliveryPool::pending() const {
   return queue_.size() + in_flight_;
 }
 
-const DeliveryStats* DeliveryPool::stats(uint32_t stream_id) const {
+size_t DeliveryPool::pending(uint32_t stream_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& [token, d] : in_flight_segments_) n += d.stream_id == stream_id;
+  for (const auto& [key, d] : queue_) n += d.stream_id == stream_id;
+  return n;
+}
+
+std::shared_ptr<const DeliveryStats> DeliveryPool::stats(uint32_t stream_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = runtimes_.find(stream_id);
-  return it == runtimes_.end() ? nullptr : &it->second->stats;
+  return it == runtimes_.end() ? nullptr : it->second->stats;
 }
 
 std::vector<storage::SegmentDescriptor> DeliveryPool::PendingSegments(uint32_t stream_id) const {
@@ -132,6 +175,7 @@ bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int6
       break;  // ordered by due time: nothing later is due either
     }
     Runtime* rt = runtimes_.at(it->second.stream_id).get();
+    if (rt->info->paused && !rt->info->force_delete) continue;  // PAUSE: stays queued
     if (rt->paused_until_ms > now) {
       *wait_ms = std::min(*wait_ms, rt->paused_until_ms - now);
       continue;
@@ -162,8 +206,10 @@ void DeliveryPool::WorkerLoop() {
       continue;
     }
     Runtime* rt = runtimes_.at(d.stream_id).get();
+    Job job{rt, rt->info, rt->destination, rt->backup, rt->stats.get()};
     lock.unlock();
-    Attempt(rt, std::move(d));
+    Attempt(job, std::move(d));
+    job = Job{};  // release the stream version before taking the lock
     lock.lock();
     rt->in_flight--;
     in_flight_--;
@@ -171,7 +217,7 @@ void DeliveryPool::WorkerLoop() {
   }
 }
 
-void DeliveryPool::Requeue(Runtime* rt, storage::SegmentDescriptor d) {
+void DeliveryPool::Requeue(storage::SegmentDescriptor d) {
   base::Status st = store_->UpdateSegment(d);
   if (!st.ok()) SLUICE_LOG_WARN("delivery", "segment %s: cannot persist attempt state: %s", d.Id().c_str(), st.ToString().c_str());
   {
@@ -181,29 +227,32 @@ void DeliveryPool::Requeue(Runtime* rt, storage::SegmentDescriptor d) {
   cv_.notify_one();
 }
 
-bool DeliveryPool::Backup(Runtime* rt, const storage::SegmentDescriptor& d,
+bool DeliveryPool::Backup(const Job& job, const storage::SegmentDescriptor& d,
                           const std::vector<std::string_view>& records, std::string_view type,
                           std::string_view code, std::string_view message) {
   BackupReason why{type, code, message, clock_->NowUnixMillis()};
-  base::Status st = rt->backup->Write(rt->info->name, d, records, why);
+  base::Status st = job.backup->Write(job.info->name, d, records, why);
+  Runtime* rt = job.rt;
   if (st.ok()) {
-    rt->stats.backup_segments.fetch_add(1, std::memory_order_relaxed);
-    rt->stats.backup_records.fetch_add(records.size(), std::memory_order_relaxed);
+    job.stats->backup_segments.fetch_add(1, std::memory_order_relaxed);
+    job.stats->backup_records.fetch_add(records.size(), std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(mu_);
     rt->backup_failures = 0;
     return true;
   }
-  rt->stats.backup_failures.fetch_add(1, std::memory_order_relaxed);
+  job.stats->backup_failures.fetch_add(1, std::memory_order_relaxed);
   SLUICE_LOG_ERROR("delivery", "stream %s: backup of segment %s failed, pausing the stream: %s",
-                   rt->info->name.c_str(), d.Id().c_str(), st.ToString().c_str());
+                   job.info->name.c_str(), d.Id().c_str(), st.ToString().c_str());
   std::lock_guard<std::mutex> lock(mu_);
   rt->backup_failures++;
   rt->paused_until_ms = clock_->NowUnixMillis() + BackoffMs(rt->backup_failures, Unit());
   return false;
 }
 
-void DeliveryPool::Attempt(Runtime* rt, storage::SegmentDescriptor d) {
-  const StreamConfig& cfg = *rt->info->cfg;
+void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
+  const StreamConfig& cfg = *job.info->cfg;
+  const std::string& name = job.info->name;
+  DeliveryStats& stats = *job.stats;
   const std::string id = d.Id();
   // Raw records (for the backup store) and the processed object body.
   std::string raw;
@@ -218,10 +267,10 @@ void DeliveryPool::Attempt(Runtime* rt, storage::SegmentDescriptor d) {
   });
   if (!read.ok()) {
     SLUICE_LOG_ERROR("delivery", "stream %s: segment %s cannot be read, quarantined for 1 h: %s",
-                     rt->info->name.c_str(), id.c_str(), read.ToString().c_str());
+                     name.c_str(), id.c_str(), read.ToString().c_str());
     d.last_error = "unreadable: " + read.ToString();
     d.next_attempt_ms = clock_->NowUnixMillis() + kQuarantineRetryMs;
-    Requeue(rt, std::move(d));
+    Requeue(std::move(d));
     return;
   }
   std::vector<std::string_view> records;
@@ -232,6 +281,21 @@ void DeliveryPool::Attempt(Runtime* rt, storage::SegmentDescriptor d) {
   int64_t now = clock_->NowUnixMillis();
   bool budget_spent = d.first_failure_ms != 0 && now - d.first_failure_ms >= retry_ms;
   DeliveryResult result = DeliveryResult::Fail("retry budget spent");
+  if (job.info->force_delete) {
+    // STREAM DELETE FORCE: what was not delivered yet goes to the backup store, never dropped.
+    if (Backup(job, d, records, "stream-deleted", "DeliveryStreamDeleted",
+               "the delivery stream was deleted with FORCE before this segment was delivered")) {
+      base::Status del = store_->DeleteSegment(d);
+      if (!del.ok()) SLUICE_LOG_ERROR("delivery", "segment %s backed up but not deleted: %s", id.c_str(), del.ToString().c_str());
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      d.next_attempt_ms = job.rt->paused_until_ms;
+    }
+    Requeue(std::move(d));
+    return;
+  }
   if (!budget_spent) {
     std::string body;
     if (cfg.append_delimiter) {
@@ -249,56 +313,56 @@ void DeliveryPool::Attempt(Runtime* rt, storage::SegmentDescriptor d) {
     } else {
       std::string_view ext = cfg.directory.file_extension.empty() ? CompressionExtension(cfg.compression)
                                                                   : std::string_view(cfg.directory.file_extension);
-      DeliveryObject obj{rt->info->name, d.stream_version, id, d.oldest_arrival_ms, d.record_count,
+      DeliveryObject obj{name, d.stream_version, id, d.oldest_arrival_ms, d.record_count,
                          compressed.value(), ext, ContentEncoding(cfg.compression)};
-      rt->stats.attempts.fetch_add(1, std::memory_order_relaxed);
-      result = rt->destination->Deliver(obj);
+      stats.attempts.fetch_add(1, std::memory_order_relaxed);
+      result = job.destination->Deliver(obj);
     }
     now = clock_->NowUnixMillis();
     if (result.outcome == Outcome::kOk) {
       if (cfg.backup.mode == "all" &&
-          !Backup(rt, d, records, "source-records", "", "")) {
+          !Backup(job, d, records, "source-records", "", "")) {
         d.next_attempt_ms = now + BackoffMs(1, Unit());  // delivered, but "all" needs the copy too
-        Requeue(rt, std::move(d));
+        Requeue(std::move(d));
         return;
       }
       base::Status del = store_->DeleteSegment(d);
       if (!del.ok())  // delivered; a later attempt redelivers to the same name (idempotent)
         SLUICE_LOG_ERROR("delivery", "segment %s delivered but not deleted: %s", id.c_str(), del.ToString().c_str());
-      rt->stats.records.fetch_add(d.record_count, std::memory_order_relaxed);
-      rt->stats.bytes.fetch_add(d.bytes, std::memory_order_relaxed);
-      rt->stats.segments.fetch_add(1, std::memory_order_relaxed);
+      stats.records.fetch_add(d.record_count, std::memory_order_relaxed);
+      stats.bytes.fetch_add(d.bytes, std::memory_order_relaxed);
+      stats.segments.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    rt->stats.failed_attempts.fetch_add(1, std::memory_order_relaxed);
+    stats.failed_attempts.fetch_add(1, std::memory_order_relaxed);
     d.attempts++;
     d.last_error = result.message;
     if (d.first_failure_ms == 0) d.first_failure_ms = now;
     if (result.outcome == Outcome::kRetry && now - d.first_failure_ms < retry_ms) {
       d.next_attempt_ms = now + BackoffMs(d.attempts, Unit());
       SLUICE_LOG_WARN("delivery", "stream %s: segment %s attempt %u failed, retrying in %lld ms: %s",
-                      rt->info->name.c_str(), id.c_str(), d.attempts,
+                      name.c_str(), id.c_str(), d.attempts,
                       static_cast<long long>(d.next_attempt_ms - now), result.message.c_str());
-      Requeue(rt, std::move(d));
+      Requeue(std::move(d));
       return;
     }
   }
   // Permanent failure or budget spent: the backup store takes it, or the stream waits.
-  std::string code = std::string(rt->destination->kind()) +
+  std::string code = std::string(job.destination->kind()) +
                      (result.outcome == Outcome::kFail && !budget_spent ? ".PermanentFailure" : ".RetriesExhausted");
   std::string message = d.last_error.empty() ? result.message : d.last_error;
-  if (Backup(rt, d, records, rt->destination->error_output_type(), code, message)) {
+  if (Backup(job, d, records, job.destination->error_output_type(), code, message)) {
     SLUICE_LOG_WARN("delivery", "stream %s: segment %s (%u records) moved to the backup store after %u attempts: %s",
-                    rt->info->name.c_str(), id.c_str(), d.record_count, d.attempts, message.c_str());
+                    name.c_str(), id.c_str(), d.record_count, d.attempts, message.c_str());
     base::Status del = store_->DeleteSegment(d);
     if (!del.ok()) SLUICE_LOG_ERROR("delivery", "segment %s backed up but not deleted: %s", id.c_str(), del.ToString().c_str());
     return;
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    d.next_attempt_ms = rt->paused_until_ms;
+    d.next_attempt_ms = job.rt->paused_until_ms;
   }
-  Requeue(rt, std::move(d));
+  Requeue(std::move(d));
 }
 
 }  // namespace sluice::server

@@ -11,8 +11,11 @@
 // If the backup store fails too, the segment stays in storage and the stream pauses (backoff),
 // so nothing is ever dropped. A stream never occupies more than threads-1 workers (with two or
 // more threads), so one hanging destination cannot starve the other streams.
-// Thread: Submit/Poke/Stop are thread-safe; everything else runs on the workers under mu_ or on
-// a segment a worker owns exclusively while it is in flight.
+// Streams change at run time (STREAM CREATE/UPDATE/DELETE, PAUSE): main calls UpsertStream and
+// RemoveStream; an attempt in flight keeps the stream version, destination and backup store it
+// started with (shared_ptr copies taken under mu_), so an update applies from the next attempt.
+// Thread: Submit/Poke/Stop and the stream calls are thread-safe; everything else runs on the
+// workers under mu_ or on a segment a worker owns exclusively while it is in flight.
 #pragma once
 
 #include <atomic>
@@ -54,16 +57,21 @@ std::unique_ptr<Destination> MakeDestination(const StreamInfo& stream, bool enab
 
 class DeliveryPool {
  public:
-  // `store`, `streams` and `clock` must outlive the pool.
-  DeliveryPool(storage::Store* store, const StreamRegistry* streams, base::Clock* clock,
-               uint32_t threads);
+  // `store` and `clock` must outlive the pool.
+  DeliveryPool(storage::Store* store, base::Clock* clock, uint32_t threads);
   ~DeliveryPool();
 
   // Builds a stream's destination. The default (MakeDestination) follows the stream's config;
   // tests pass their own.
   using DestinationFactory = std::function<std::unique_ptr<Destination>(const StreamInfo&)>;
   // Builds each stream's destination and backup store. Main, before Start.
-  base::Status Init(const DestinationFactory& factory);
+  base::Status Init(const StreamSet& streams, DestinationFactory factory);
+  // Adds a stream, or installs a new version of one (new destination when its config changed;
+  // pause and force-delete state apply at the next pick). Thread-safe.
+  void UpsertStream(StreamPtr stream);
+  // Forgets a stream. Returns false (and keeps it) while it has queued or in-flight segments.
+  // Thread-safe.
+  bool RemoveStream(uint32_t stream_id);
   // Loads every sealed segment from storage and starts the workers. Main.
   base::Status Start();
   // Queues a segment that was just sealed and written. Thread-safe.
@@ -73,22 +81,31 @@ class DeliveryPool {
   // Lets in-flight attempts finish and joins the workers; queued segments stay in storage.
   void Stop();
 
-  // Segments queued or in flight.
+  // Segments queued or in flight (of one stream).
   size_t pending() const;
+  size_t pending(uint32_t stream_id) const;
   // Copies of the stream's queued and in-flight segments (attempt state included), oldest first.
   std::vector<storage::SegmentDescriptor> PendingSegments(uint32_t stream_id) const;
   // nullptr for an unknown stream id.
-  const DeliveryStats* stats(uint32_t stream_id) const;
+  std::shared_ptr<const DeliveryStats> stats(uint32_t stream_id) const;
 
  private:
   struct Runtime {
-    const StreamInfo* info = nullptr;
-    std::unique_ptr<Destination> destination;
-    std::unique_ptr<BackupStore> backup;
-    DeliveryStats stats;
+    StreamPtr info;                            // GUARDED_BY(mu_)
+    std::shared_ptr<Destination> destination;  // GUARDED_BY(mu_)
+    std::shared_ptr<BackupStore> backup;       // GUARDED_BY(mu_)
+    std::shared_ptr<DeliveryStats> stats = std::make_shared<DeliveryStats>();
     uint32_t in_flight = 0;        // GUARDED_BY(mu_)
     int64_t paused_until_ms = 0;   // GUARDED_BY(mu_): set while its backup store fails
     uint32_t backup_failures = 0;  // GUARDED_BY(mu_): consecutive
+  };
+  // What one attempt uses, copied under mu_ when the segment is picked.
+  struct Job {
+    Runtime* rt;  // stays valid: a stream with a segment in flight is never removed
+    StreamPtr info;
+    std::shared_ptr<Destination> destination;
+    std::shared_ptr<BackupStore> backup;
+    DeliveryStats* stats;
   };
   using QueueKey = std::pair<int64_t, uint64_t>;  // (next attempt ms, submission order)
 
@@ -97,17 +114,19 @@ class DeliveryPool {
   bool PickLocked(int64_t now, storage::SegmentDescriptor* out, int64_t* wait_ms, uint64_t* token);
   void EnqueueLocked(storage::SegmentDescriptor d);
   // One delivery attempt of a segment this worker owns; re-queues it unless it left storage.
-  void Attempt(Runtime* rt, storage::SegmentDescriptor d);
+  void Attempt(const Job& job, storage::SegmentDescriptor d);
   // Returns true when the segment is safely in the backup store.
-  bool Backup(Runtime* rt, const storage::SegmentDescriptor& d, const std::vector<std::string_view>& records,
+  bool Backup(const Job& job, const storage::SegmentDescriptor& d, const std::vector<std::string_view>& records,
               std::string_view type, std::string_view code, std::string_view message);
-  void Requeue(Runtime* rt, storage::SegmentDescriptor d);
+  void Requeue(storage::SegmentDescriptor d);
+  std::unique_ptr<Runtime> MakeRuntime(StreamPtr stream) const;
 
   storage::Store* store_;
-  const StreamRegistry* streams_;
   base::Clock* clock_;
   const uint32_t threads_;
-  std::unordered_map<uint32_t, std::unique_ptr<Runtime>> runtimes_;  // fixed after Init
+  DestinationFactory factory_;  // set by Init
+
+  std::unordered_map<uint32_t, std::unique_ptr<Runtime>> runtimes_;  // GUARDED_BY(mu_)
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

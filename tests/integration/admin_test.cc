@@ -67,7 +67,7 @@ TEST_CASE("Admin: bad commands get -ERR naming the problem; garbage closes only 
   REQUIRE(server.Start());
   uint16_t p = server.admin_port();
   CHECK(Ask(p, "FROB\r\n") == "-ERR unknown command 'FROB'. Try HELP.\r\n");
-  CHECK(Ask(p, "STREAM FROB\r\n") == "-ERR unknown subcommand 'FROB' for 'STREAM' (one of: LIST, DESCRIBE). Try HELP.\r\n");
+  CHECK(Ask(p, "STREAM FROB\r\n") == "-ERR unknown subcommand 'FROB' for 'STREAM' (one of: LIST, DESCRIBE, CREATE, UPDATE, DELETE). Try HELP.\r\n");
   CHECK(Ask(p, "STREAM DESCRIBE\r\n").find("wrong number of arguments for 'stream describe'") != std::string::npos);
   CHECK(Ask(p, "STATS nope\r\n") == "-ERR no delivery stream named 'nope'. Try STREAM LIST.\r\n");
   CHECK(Ask(p, "INFO bogus\r\n").find("unknown INFO section 'bogus'") != std::string::npos);
@@ -131,7 +131,7 @@ TEST_CASE("Admin: redis-cli drives streams: STATS, FLUSH, STREAM DESCRIBE, INFO,
   std::string info = RedisCli(server, {"INFO"});
   for (const char* section : {"# Server", "# Shards", "# Storage", "# Delivery", "# Memory", "# Streams"})
     CHECK(info.find(section) != std::string::npos);
-  CHECK(info.find("stream_clicks:id=1,version=1,incoming_records=3") != std::string::npos);
+  CHECK(info.find("stream_clicks:id=1,version=1,status=active,delivery=running,incoming_records=3") != std::string::npos);
   RedisCli(server, {"SHUTDOWN"});  // redis-cli expects the connection to drop and prints nothing
   // SHUTDOWN stops the server like SIGTERM: a clean exit.
   CHECK(server.WaitExit() == 0);

@@ -10,12 +10,22 @@ TEST_CASE("Segmenter: seals on size, on the age of the oldest record, and on dem
   a.buffering = {1, 60};  // 1 MiB, 60 s
   b.name = "b";
   b.buffering = {5, 0};   // as soon as possible
-  StreamRegistry streams;
-  streams.Add({"a", 1, 3, &a});
-  streams.Add({"b", 2, 1, &b});
+  StreamRegistry registry;
+  StreamInfo ia;
+  ia.name = "a";
+  ia.id = 1;
+  ia.version = 3;
+  ia.cfg = std::make_shared<const StreamConfig>(a);
+  registry.Put(ia);
+  StreamInfo ib;
+  ib.name = "b";
+  ib.id = 2;
+  ib.cfg = std::make_shared<const StreamConfig>(b);
+  registry.Put(ib);
+  StreamView streams(&registry);
   Segmenter seg(7, &streams);
-  const StreamInfo* sa = streams.FindById(1);
-  const StreamInfo* sb = streams.FindById(2);
+  const StreamInfo* sa = streams->FindById(1);
+  const StreamInfo* sb = streams->FindById(2);
   std::vector<sluice::storage::SegmentDescriptor> out;
 
   seg.OnCommitted({sa, 1, 10, 5, 1000, 100'000});
@@ -53,4 +63,46 @@ TEST_CASE("Segmenter: seals on size, on the age of the oldest record, and on dem
   REQUIRE(out.size() == 1);
   CHECK(out[0].first_seq == 22);
   CHECK(out[0].last_seq == 30);
+}
+
+TEST_CASE("Segmenter: a changed or removed stream version seals its open segment", "[server][segmenter]") {
+  StreamConfig a;
+  a.name = "a";
+  a.buffering = {5, 900};
+  StreamRegistry registry;
+  StreamInfo ia;
+  ia.name = "a";
+  ia.id = 1;
+  ia.cfg = std::make_shared<const StreamConfig>(a);
+  registry.Put(ia);
+  StreamView streams(&registry);
+  Segmenter seg(0, &streams);
+  std::vector<sluice::storage::SegmentDescriptor> out;
+  seg.OnCommitted({streams->FindById(1), 1, 1, 2, 10, 1000});
+
+  // Nothing changed: the refresh is a no-op and the segment stays open.
+  CHECK(streams.Refresh() == nullptr);
+  // Version 2 of the stream: the version-1 segment is sealed with version 1.
+  ia.version = 2;
+  registry.Put(ia);
+  StreamSetPtr before = streams.Refresh();
+  REQUIRE(before != nullptr);
+  seg.SealChanged(*before, 2000, &out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].stream_version == 1);
+  CHECK(out[0].sealed_ms == 2000);
+  CHECK(seg.open_segments() == 0);
+
+  // Counters survive the version change (metrics are per stream, not per version).
+  CHECK(streams->FindById(1)->counters == before->FindById(1)->counters);
+
+  // A removed stream's open segment is sealed too, never left behind.
+  out.clear();
+  seg.OnCommitted({streams->FindById(1), 1, 2, 1, 5, 3000});
+  registry.Remove(1);
+  before = streams.Refresh();
+  seg.SealChanged(*before, 4000, &out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].stream_version == 2);
+  CHECK(streams->FindById(1) == nullptr);
 }

@@ -74,7 +74,13 @@ struct Fixture {
     cfg.append_delimiter = true;
     cfg.retry_duration_s = retry_s;
     cfg.backup.path = tmp.Sub("backup");
-    streams.Add({"s", 1, 1, &cfg});
+  }
+  void Register(const StreamConfig& c, uint32_t id) {
+    StreamInfo info;
+    info.name = c.name;
+    info.id = id;
+    info.cfg = std::make_shared<const StreamConfig>(c);
+    streams.Put(std::move(info));
   }
   // Stores one sealed segment of `records` (seq 1..) for stream 1, shard 0.
   storage::SegmentDescriptor AddSegment(const std::vector<std::string>& records) {
@@ -99,8 +105,9 @@ struct Fixture {
     return d;
   }
   void StartPool(std::vector<Outcome> script) {
-    pool = std::make_unique<DeliveryPool>(store.get(), &streams, &clock, 2);
-    REQUIRE(pool->Init([&](const StreamInfo&) {
+    Register(cfg, 1);
+    pool = std::make_unique<DeliveryPool>(store.get(), &clock, 2);
+    REQUIRE(pool->Init(*streams.Current(), [&](const StreamInfo&) {
       auto d = std::make_unique<ScriptedDestination>(script, &clock);
       dest = d.get();
       return d;
@@ -277,7 +284,8 @@ TEST_CASE("DeliveryPool: a hanging destination does not starve another stream", 
   StreamConfig other_cfg;
   other_cfg.name = "other";
   other_cfg.backup.path = f.tmp.Sub("backup-other");
-  f.streams.Add({"other", 2, 1, &other_cfg});
+  f.Register(f.cfg, 1);
+  f.Register(other_cfg, 2);
   // Several segments of the stuck stream (1) and one of the healthy stream (2).
   for (uint64_t seq = 1; seq <= 4; seq++) {
     storage::WriteBatch wb(f.store.get());
@@ -296,8 +304,8 @@ TEST_CASE("DeliveryPool: a hanging destination does not starve another stream", 
   }
   StuckDestination* stuck = nullptr;
   ScriptedDestination* healthy = nullptr;
-  f.pool = std::make_unique<DeliveryPool>(f.store.get(), &f.streams, &f.clock, 2);
-  REQUIRE(f.pool->Init([&](const StreamInfo& s) -> std::unique_ptr<Destination> {
+  f.pool = std::make_unique<DeliveryPool>(f.store.get(), &f.clock, 2);
+  REQUIRE(f.pool->Init(*f.streams.Current(), [&](const StreamInfo& s) -> std::unique_ptr<Destination> {
     if (s.id == 1) {
       auto d = std::make_unique<StuckDestination>();
       stuck = d.get();
