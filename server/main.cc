@@ -1,5 +1,6 @@
 // sluiced: flags and config file -> ServerConfig -> Server. Everything else is in server.cc.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -12,6 +13,12 @@ using sluice::server::ServerConfig;
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);  // a vanished client must give EPIPE, not kill the broker
+  // Every client, admin client and RocksDB file is a descriptor: take the whole hard limit
+  // (typically 1024 soft / 524288 hard on Debian) as Redis does for maxclients.
+  if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
 
   CLI::App app{"sluiced: durable streaming-delivery broker"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // later flags win
