@@ -57,15 +57,13 @@ struct StreamInfo {
 using StreamPtr = std::shared_ptr<const StreamInfo>;
 
 // The bits of a stream's catalog entry flags (storage::StreamEntry::flags).
-enum StreamFlag : uint32_t {
-  kStreamPaused = 1u << 0,
-  kStreamDeleting = 1u << 1,
-  kStreamForceDelete = 1u << 2,
-  kStreamFromConfig = 1u << 3,
-};
+inline constexpr uint32_t kStreamPaused = 1u << 0;
+inline constexpr uint32_t kStreamDeleting = 1u << 1;
+inline constexpr uint32_t kStreamForceDelete = 1u << 2;
+inline constexpr uint32_t kStreamFromConfig = 1u << 3;
 inline uint32_t FlagsOf(const StreamInfo& s) {
-  return (s.paused ? kStreamPaused : 0) | (s.status == StreamStatus::kDeleting ? kStreamDeleting : 0) |
-         (s.force_delete ? kStreamForceDelete : 0) | (s.from_config ? kStreamFromConfig : 0);
+  return (s.paused ? kStreamPaused : 0u) | (s.status == StreamStatus::kDeleting ? kStreamDeleting : 0u) |
+         (s.force_delete ? kStreamForceDelete : 0u) | (s.from_config ? kStreamFromConfig : 0u);
 }
 inline void ApplyFlags(uint32_t flags, StreamInfo* s) {
   s->paused = flags & kStreamPaused;

@@ -21,7 +21,10 @@ std::string Upper(std::string s) {
 
 std::string FlagNames(unsigned f) {
   std::string s;
-  auto add = [&](const char* n) { s += (s.empty() ? "" : " ") + std::string(n); };
+  auto add = [&](const char* n) {
+    if (!s.empty()) s.push_back(' ');
+    s.append(n);
+  };
   if (f & kNoAuth) add("noauth");
   if (f & kReadOnly) add("readonly");
   if (f & kWrite) add("write");
