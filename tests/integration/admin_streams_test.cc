@@ -252,3 +252,27 @@ TEST_CASE("Admin: 1,000 idle connections, half commands and garbage do not stop 
   CHECK(Ask(p, "PING\r\n") == "+PONG\r\n");
   CHECK(server.Stop() == 0);
 }
+
+TEST_CASE("sluice admin: the REPL reads lines (quotes as in telnet) and exits 1 after an error reply",
+          "[integration][admin]") {
+  TempDir tmp;
+  TestServer server(tmp.Sub("data"));
+  REQUIRE(server.Start());
+  {
+    std::ofstream in(tmp.Sub("lines"));
+    in << "PING \"two words\"\n\nSTREAM CREATE q directory.prefix 'a b/'\nstream describe q\nNOPE\nQUIT\nPING\n";
+  }
+  std::string out, err;
+  int rc = test::RunCommand({test::BinaryPath("sluice"), "admin", "--addr", "127.0.0.1:" + std::to_string(server.admin_port())},
+                            &out, &err, tmp.Sub("lines"));
+  CHECK(rc == 1);  // NOPE answered an error
+  CHECK(out.rfind("two words\nOK\nname\nq\n", 0) == 0);
+  CHECK(Contains(out, "directory.prefix\na b/\n"));
+  CHECK(Contains(out, "(error) ERR unknown command 'NOPE'. Try HELP.\nOK\n"));
+  CHECK(!Contains(out, "PONG"));  // nothing is sent after QUIT
+  // An unreachable admin port exits 2 and says why.
+  rc = test::RunCommand({test::BinaryPath("sluice"), "admin", "--addr", "127.0.0.1:1", "PING"}, &out, &err);
+  CHECK(rc == 2);
+  CHECK(Contains(err, "cannot connect to 127.0.0.1:1"));
+  CHECK(server.Stop() == 0);
+}
