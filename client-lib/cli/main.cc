@@ -1,4 +1,4 @@
-// sluice: the command-line client (put, inspect, replay, admin).
+// sluice: the command-line client (put, inspect, replay, admin, bench).
 #include <CLI/CLI.hpp>
 
 #include "client-lib/cli/put_command.h"
@@ -39,6 +39,22 @@ int main(int argc, char** argv) {
   admin_cmd->add_option("command", admin.command, "command and its arguments, e.g. STREAM LIST");
   admin_cmd->prefix_command();  // everything after the options is the command, even "-x" words
 
+  sluice::cli::BenchOptions bench;
+  CLI::App* bench_cmd = app.add_subcommand("bench", "load the put path and report throughput and ack latency");
+  bench_cmd->add_option("--addr", bench.addr, "server HOST:PORT")->capture_default_str();
+  bench_cmd->add_option("--stream", bench.stream, "delivery stream")->capture_default_str();
+  bench_cmd->add_option("--auth-token", bench.auth_token, "token for servers run with --auth-token");
+  bench_cmd->add_option("--connections", bench.connections, "connections, one thread each")->capture_default_str()->check(CLI::Range(1, 1024));
+  bench_cmd->add_option("--batch", bench.batch, "records per batch")->capture_default_str()->check(CLI::Range(1, 100000));
+  bench_cmd->add_option("--record-size", bench.record_size, "bytes per record")->capture_default_str()->check(CLI::Range(1, 16 << 20));
+  bench_cmd->add_option("--in-flight", bench.in_flight, "batches awaiting acks per connection")->capture_default_str()->check(CLI::Range(1, 1024));
+  auto* dur = bench_cmd->add_option("--duration", bench.duration_s, "seconds to run")->capture_default_str()->check(CLI::Range(0.1, 86400.0));
+  bench_cmd->add_option("--records", bench.records, "records to send in total (instead of --duration)")->excludes(dur);
+  bench_cmd->add_option("--rate", bench.rate, "offered load in records/s (open loop, coordinated-omission-safe latency)");
+  bench_cmd->add_option("--freshness-dir", bench.freshness_dir, "the stream's delivered directory: also measure put -> file latency");
+  bench_cmd->add_option("--server-pid", bench.server_pid, "report this sluiced's peak RSS");
+  bench_cmd->add_flag("--json", bench.json, "one JSON object instead of text");
+
   CLI11_PARSE(app, argc, argv);
   if (put_cmd->parsed()) return sluice::cli::RunPut(put);
   if (inspect_cmd->parsed()) {
@@ -47,5 +63,6 @@ int main(int argc, char** argv) {
   }
   if (replay_cmd->parsed()) return sluice::cli::RunReplay(replay);
   if (admin_cmd->parsed()) return sluice::cli::RunAdmin(admin);
+  if (bench_cmd->parsed()) return sluice::cli::RunBench(bench);
   return 2;
 }

@@ -52,6 +52,25 @@ struct AdminOptions {
 // port cannot be reached.
 int RunAdmin(const AdminOptions& opts);
 
+struct BenchOptions {
+  std::string addr = "127.0.0.1:7410";
+  std::string stream = "default";
+  std::string auth_token;
+  uint32_t connections = 4;
+  uint32_t batch = 500;
+  uint32_t record_size = 100;
+  uint32_t in_flight = 8;       // per connection
+  double duration_s = 10;       // unless `records` is set
+  uint64_t records = 0;         // total across connections; 0 = run for duration_s
+  uint64_t rate = 0;            // offered records/s across connections; 0 = as fast as acked
+  std::string freshness_dir;    // the stream's delivered directory: measure put -> file
+  uint32_t freshness_timeout_s = 60;
+  int server_pid = 0;           // report this process's peak RSS
+  bool json = false;
+};
+// Returns 0 when every record sent was acknowledged (and, with freshness, seen delivered).
+int RunBench(const BenchOptions& opts);
+
 // "HOST:PORT" or "[v6]:PORT".
 bool ParseAddr(const std::string& addr, std::string* host, uint16_t* port);
 // Connects (with Hello) or prints why not, prefixed with `tool`, and returns null.

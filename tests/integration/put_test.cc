@@ -243,3 +243,38 @@ TEST_CASE("Server: a taken port or a held data dir is refused with a clear messa
   CHECK(err.find("held by a running sluiced") != std::string::npos);
   CHECK(server.Stop() == 0);
 }
+
+TEST_CASE("sluice bench: a small closed-loop run and an open-loop run with freshness",
+          "[integration][bench]") {
+  // A smoke run so the tool keeps working; the numbers it prints are not checked (benchmarks
+  // live in scripts/bench).
+  TempDir tmp;
+  {
+    std::ofstream cfg(tmp.Sub("s.toml"));
+    cfg << "[[stream]]\nname = \"b\"\nappend_delimiter = true\nbuffering = { size_mib = 1, interval_s = 0 }\n";
+  }
+  TestServer server(tmp.Sub("data"), {"--config", tmp.Sub("s.toml")});
+  REQUIRE(server.Start());
+  std::string out, err;
+  int rc = test::RunCommand({test::BinaryPath("sluice"), "bench", "--addr", server.addr(), "--stream", "b",
+                             "--records", "5000", "--connections", "2", "--batch", "100", "--json"},
+                            &out, &err);
+  INFO(out << err);
+  CHECK(rc == 0);
+  CHECK(out.find("\"records_acked\":5000,") != std::string::npos);
+  CHECK(out.find("\"records_failed\":0,") != std::string::npos);
+  rc = test::RunCommand({test::BinaryPath("sluice"), "bench", "--addr", server.addr(), "--stream", "b",
+                         "--records", "2000", "--rate", "4000", "--connections", "1", "--batch", "50",
+                         "--freshness-dir", tmp.Sub("data") + "/delivered/b"},
+                        &out, &err);
+  CHECK(rc == 0);
+  CHECK(out.find("records acked    2000 in") != std::string::npos);
+  CHECK(out.find("freshness        2000 records delivered") != std::string::npos);
+  // A batch over the server's limits is refused before anything is sent.
+  rc = test::RunCommand({test::BinaryPath("sluice"), "bench", "--addr", server.addr(), "--batch", "100000",
+                         "--records", "10"},
+                        &out, &err);
+  CHECK(rc == 2);
+  CHECK(err.find("exceeds the server's limits") != std::string::npos);
+  CHECK(server.Stop() == 0);
+}

@@ -1,0 +1,336 @@
+// `sluice bench`: load generator for the put path, and put-to-delivered freshness.
+//
+// Each connection runs on its own thread with one Client and keeps up to --in-flight batches
+// pipelined. Closed loop (no --rate): send whenever a slot is free; latency = ack time - send time.
+// Open loop (--rate R): batch k of a connection is *due* at start + k / (R / connections / batch);
+// latency = ack time - due time, so a stalled server is charged for the batches it delayed
+// (coordinated omission, as wrk2 and HdrHistogram's corrected mode do).
+// Freshness (--freshness-dir D): every record carries its send time; a watcher polls D for new
+// delivered files and records delivered time - send time per record.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client-lib/cli/put_command.h"
+#include "protocol/error_codes.h"
+#include "sluice/client.h"
+
+namespace sluice::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+struct ConnResult {
+  uint64_t records_acked = 0;
+  uint64_t records_failed = 0;
+  uint64_t records_throttled = 0;
+  uint64_t batches = 0;
+  std::vector<uint32_t> latency_us;  // one per acked batch
+  std::string first_error;
+};
+
+struct Percentiles {
+  double p50 = 0, p99 = 0, p999 = 0, max = 0;  // milliseconds
+};
+
+Percentiles Compute(std::vector<uint32_t>& us) {
+  Percentiles p;
+  if (us.empty()) return p;
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) { return us[std::min(us.size() - 1, static_cast<size_t>(q * static_cast<double>(us.size())))] / 1000.0; };
+  p.p50 = at(0.50);
+  p.p99 = at(0.99);
+  p.p999 = at(0.999);
+  p.max = us.back() / 1000.0;
+  return p;
+}
+
+// Record bytes: a timestamp prefix (freshness) or an id, then filler; never a newline, so a
+// newline-delimited destination splits them back exactly.
+void FillRecord(char* dst, size_t size, uint64_t id, int64_t send_ns, bool stamp) {
+  char head[48];
+  int n = stamp ? std::snprintf(head, sizeof(head), "t%" PRId64 ";", send_ns)
+                : std::snprintf(head, sizeof(head), "r%" PRIu64 ";", id);
+  size_t h = std::min(static_cast<size_t>(n), size);
+  std::memcpy(dst, head, h);
+  for (size_t i = h; i < size; i++) dst[i] = static_cast<char>('a' + (id + i) % 26);
+}
+
+void RunConnection(const BenchOptions& o, const client::ClientOptions& co, int index, int64_t start_ns,
+                   int64_t end_ns, uint64_t records_quota, std::atomic<uint64_t>* progress, ConnResult* out) {
+  auto connected = client::Client::Connect(co);
+  if (!connected.ok()) {
+    out->first_error = connected.status().ToString();
+    return;
+  }
+  client::Client& c = **connected;
+  const bool stamp = !o.freshness_dir.empty();
+  // One buffer per in-flight slot, so a batch's bytes stay untouched until it is encoded (the
+  // client encodes on send, so one would do; separate slots keep stamps per batch honest).
+  std::string buf(static_cast<size_t>(o.batch) * o.record_size, '\0');
+  std::vector<std::string_view> views(o.batch);
+  for (uint32_t i = 0; i < o.batch; i++) {
+    FillRecord(buf.data() + size_t(i) * o.record_size, o.record_size, uint64_t(index) << 40 | i, 0, false);
+    views[i] = std::string_view(buf.data() + size_t(i) * o.record_size, o.record_size);
+  }
+  // Open loop: this connection's share of the rate, in batches per second.
+  const double batches_per_s = o.rate > 0 ? static_cast<double>(o.rate) / o.connections / o.batch : 0;
+  std::deque<int64_t> started;  // due (open loop) or send (closed loop) time of each batch in flight
+  uint64_t sent_records = 0, next_id = 0;
+  uint64_t k = 0;  // batches sent
+  auto receive = [&]() -> bool {
+    auto r = c.ReceivePutResult();
+    int64_t now = NowNs();
+    int64_t t0 = started.front();
+    started.pop_front();
+    if (!r.ok()) {
+      if (out->first_error.empty()) out->first_error = r.status().ToString();
+      return false;
+    }
+    out->batches++;
+    uint64_t ok = r->records.size() - r->failed_count;
+    out->records_acked += ok;
+    progress->fetch_add(ok, std::memory_order_relaxed);
+    if (r->failed_count) {
+      for (const auto& rec : r->records) {
+        if (rec.ok()) continue;
+        if (rec.error_code == static_cast<uint16_t>(proto::WireError::kThrottled)) out->records_throttled++;
+        else out->records_failed++;
+        if (out->first_error.empty())
+          out->first_error = std::string(proto::WireErrorName(static_cast<proto::WireError>(rec.error_code))) + ": " +
+                             rec.error_message;
+      }
+    }
+    out->latency_us.push_back(static_cast<uint32_t>(std::min<int64_t>((now - t0) / 1000, UINT32_MAX)));
+    return true;
+  };
+  bool ok = true;
+  for (;;) {
+    int64_t now = NowNs();
+    bool done = (records_quota ? sent_records >= records_quota : now >= end_ns);
+    if (done) break;
+    int64_t due = now;
+    if (batches_per_s > 0) {
+      due = start_ns + static_cast<int64_t>(static_cast<double>(k) * 1e9 / batches_per_s);
+      // Take acks while waiting for the due time; then sleep the rest.
+      while (c.in_flight() > 0 && NowNs() < due && (ok = receive())) {
+      }
+      if (!ok) break;
+      int64_t wait = due - NowNs();
+      if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+      if (!records_quota && due >= end_ns) break;
+    }
+    if (c.in_flight() >= o.in_flight && !(ok = receive())) break;
+    size_t n = o.batch;
+    if (records_quota) n = static_cast<size_t>(std::min<uint64_t>(n, records_quota - sent_records));
+    if (stamp) {
+      int64_t t = NowNs();
+      for (size_t i = 0; i < n; i++) FillRecord(buf.data() + i * o.record_size, o.record_size, next_id + i, t, true);
+    }
+    int64_t send_time = batches_per_s > 0 ? due : NowNs();
+    auto sent = c.SendPutRecordBatch(o.stream, std::span<const std::string_view>(views.data(), n));
+    if (!sent.ok()) {
+      if (out->first_error.empty()) out->first_error = sent.status().ToString();
+      break;
+    }
+    started.push_back(send_time);
+    sent_records += n;
+    next_id += n;
+    k++;
+  }
+  while (ok && c.in_flight() > 0) ok = receive();
+}
+
+// Polls the delivered directory; for each new file, each record's freshness is now - its stamp.
+class FreshnessWatcher {
+ public:
+  explicit FreshnessWatcher(std::string dir) : dir_(std::move(dir)) {}
+  void Start() { thread_ = std::thread([this] { Loop(); }); }
+  void StopAfter(uint64_t expected, int64_t deadline_ns) {
+    expected_ = expected;
+    deadline_ns_ = deadline_ns;
+    stop_.store(true);
+    thread_.join();
+  }
+  std::vector<uint32_t>& latencies_us() { return latencies_; }
+  uint64_t seen() const { return seen_records_; }
+
+ private:
+  void Scan() {
+    std::error_code ec;
+    if (!std::filesystem::exists(dir_, ec)) return;
+    for (auto it = std::filesystem::recursive_directory_iterator(dir_, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      std::string path = it->path().string();
+      if (path.find(".tmp") != std::string::npos || !files_.insert(path).second) continue;
+      int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+      std::ifstream in(path, std::ios::binary);
+      std::string line;
+      while (std::getline(in, line)) {
+        if (line.size() < 2 || line[0] != 't') continue;
+        int64_t t = std::strtoll(line.c_str() + 1, nullptr, 10);
+        seen_records_++;
+        latencies_.push_back(static_cast<uint32_t>(std::clamp<int64_t>((now - t) / 1000, 0, UINT32_MAX)));
+      }
+    }
+  }
+  void Loop() {
+    for (;;) {
+      Scan();
+      if (stop_.load() && (seen_records_ >= expected_ || NowNs() > deadline_ns_)) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  std::string dir_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  uint64_t expected_ = 0;  // written before stop_ is set
+  int64_t deadline_ns_ = 0;
+  std::set<std::string> files_;
+  std::vector<uint32_t> latencies_;
+  uint64_t seen_records_ = 0;
+};
+
+uint64_t PeakRssOf(int pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+  return 0;
+}
+
+}  // namespace
+
+int RunBench(const BenchOptions& o) {
+  client::ClientOptions co;
+  if (!ParseAddr(o.addr, &co.host, &co.port)) {
+    std::fprintf(stderr, "sluice bench: --addr must be HOST:PORT, got '%s'\n", o.addr.c_str());
+    return 2;
+  }
+  co.auth_token = o.auth_token;
+  co.client_name = "sluice-bench/0.1";
+  {
+    auto probe = client::Client::Connect(co);
+    if (!probe.ok()) {
+      std::fprintf(stderr, "sluice bench: %s\n", probe.status().ToString().c_str());
+      return 2;
+    }
+    const proto::Limits& l = probe.value()->server_limits();
+    if (o.record_size > l.max_record_bytes || uint64_t(o.batch) * o.record_size > l.max_batch_bytes ||
+        o.batch > l.max_batch_records) {
+      std::fprintf(stderr, "sluice bench: --batch %u x --record-size %u exceeds the server's limits "
+                   "(max_record_bytes %u, max_batch_records %u, max_batch_bytes %u)\n",
+                   o.batch, o.record_size, l.max_record_bytes, l.max_batch_records, l.max_batch_bytes);
+      return 2;
+    }
+  }
+  std::unique_ptr<FreshnessWatcher> watcher;
+  if (!o.freshness_dir.empty()) {
+    watcher = std::make_unique<FreshnessWatcher>(o.freshness_dir);
+    watcher->Start();
+  }
+  const int64_t start = NowNs() + 1'000'000;  // every connection starts its schedule together
+  const int64_t end = start + static_cast<int64_t>(o.duration_s * 1e9);
+  std::vector<ConnResult> results(o.connections);
+  std::atomic<uint64_t> progress{0};
+  std::vector<std::thread> threads;
+  for (uint32_t i = 0; i < o.connections; i++) {
+    uint64_t quota = o.records ? o.records / o.connections + (i < o.records % o.connections ? 1 : 0) : 0;
+    threads.emplace_back(RunConnection, std::cref(o), std::cref(co), static_cast<int>(i), start, end, quota,
+                         &progress, &results[i]);
+  }
+  const bool tty = isatty(STDERR_FILENO) && !o.json;
+  std::atomic<bool> running{true};
+  std::thread reporter;
+  if (tty) {
+    reporter = std::thread([&] {
+      uint64_t last = 0;
+      while (running.load()) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        uint64_t now = progress.load();
+        std::fprintf(stderr, "\rsluice bench: %" PRIu64 " records acked, %.0f records/s   ", now,
+                     static_cast<double>(now - last));
+        last = now;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double elapsed = std::max(1e-9, static_cast<double>(NowNs() - start) / 1e9);
+  running.store(false);
+  if (reporter.joinable()) reporter.join();
+  if (tty) std::fputc('\n', stderr);
+
+  ConnResult all;
+  for (auto& r : results) {
+    all.records_acked += r.records_acked;
+    all.records_failed += r.records_failed;
+    all.records_throttled += r.records_throttled;
+    all.batches += r.batches;
+    all.latency_us.insert(all.latency_us.end(), r.latency_us.begin(), r.latency_us.end());
+    if (all.first_error.empty()) all.first_error = r.first_error;
+  }
+  Percentiles lat = Compute(all.latency_us);
+  Percentiles fresh;
+  uint64_t fresh_seen = 0;
+  if (watcher) {
+    watcher->StopAfter(all.records_acked, NowNs() + int64_t(o.freshness_timeout_s) * 1'000'000'000);
+    fresh_seen = watcher->seen();
+    fresh = Compute(watcher->latencies_us());
+  }
+  const double rps = static_cast<double>(all.records_acked) / elapsed;
+  const double mbps = rps * o.record_size / 1e6;
+  const uint64_t rss = PeakRssOf(o.server_pid);
+  if (o.json) {
+    std::printf("{\"connections\":%u,\"batch\":%u,\"record_size\":%u,\"in_flight\":%u,\"rate\":%" PRIu64
+                ",\"seconds\":%.3f,\"records_acked\":%" PRIu64 ",\"records_failed\":%" PRIu64
+                ",\"records_throttled\":%" PRIu64 ",\"records_per_s\":%.0f,\"mb_per_s\":%.1f,"
+                "\"ack_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}",
+                o.connections, o.batch, o.record_size, o.in_flight, o.rate, elapsed, all.records_acked,
+                all.records_failed, all.records_throttled, rps, mbps, lat.p50, lat.p99, lat.p999, lat.max);
+    if (watcher)
+      std::printf(",\"freshness_ms\":{\"records\":%" PRIu64 ",\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}", fresh_seen,
+                  fresh.p50, fresh.p99, fresh.max);
+    if (rss) std::printf(",\"server_peak_rss_bytes\":%" PRIu64, rss);
+    std::printf(",\"first_error\":\"");
+    for (char ch : all.first_error) std::printf(ch == '"' || ch == '\\' ? "\\%c" : "%c", ch);
+    std::printf("\"}\n");
+  } else {
+    std::printf("records acked    %" PRIu64 " in %.2f s (%u connections, batch %u, %u in flight, %u B records%s)\n",
+                all.records_acked, elapsed, o.connections, o.batch, o.in_flight, o.record_size,
+                o.rate ? (", offered " + std::to_string(o.rate) + " records/s").c_str() : "");
+    std::printf("throughput       %.0f records/s, %.1f MB/s\n", rps, mbps);
+    std::printf("ack latency      p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n", lat.p50, lat.p99,
+                lat.p999, lat.max);
+    std::printf("errors           %" PRIu64 " failed, %" PRIu64 " throttled%s%s\n", all.records_failed,
+                all.records_throttled, all.first_error.empty() ? "" : "; first: ", all.first_error.c_str());
+    if (watcher)
+      std::printf("freshness        %" PRIu64 " records delivered; put -> file p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+                  fresh_seen, fresh.p50, fresh.p99, fresh.max);
+    if (rss) std::printf("server peak RSS  %.1f MiB\n", static_cast<double>(rss) / (1 << 20));
+  }
+  bool complete = all.records_failed == 0 && all.first_error.empty() && (!o.records || all.records_acked == o.records) &&
+                  (!watcher || fresh_seen >= all.records_acked);
+  return complete ? 0 : 1;
+}
+
+}  // namespace sluice::cli
