@@ -53,10 +53,17 @@ void Render(const redisReply* r, bool tty, int depth, const std::string& indent,
   }
 }
 
-// Waits for one reply and prints it. Returns 0, 1 for an error reply, 2 when the connection failed.
-int PrintReply(redisContext* c, bool tty) {
+bool IsShutdown(std::string word) {
+  for (auto& ch : word) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return word == "SHUTDOWN";
+}
+
+// Waits for one reply and prints it. Returns 0, 1 for an error reply, 2 when the connection
+// failed. After SHUTDOWN the server may close without a reply: that is success (redis-cli too).
+int PrintReply(redisContext* c, bool tty, bool shutdown = false) {
   void* raw = nullptr;
   if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
+    if (shutdown && c->err == REDIS_ERR_EOF) return 0;
     std::fprintf(stderr, "sluice admin: %s\n", c->errstr[0] ? c->errstr : "connection closed by server");
     return 2;
   }
@@ -81,7 +88,7 @@ int SendArgv(redisContext* c, const std::vector<std::string>& words, bool tty) {
     std::fprintf(stderr, "sluice admin: %s\n", c->errstr);
     return 2;
   }
-  return PrintReply(c, tty);
+  return PrintReply(c, tty, !words.empty() && IsShutdown(words[0]));
 }
 
 }  // namespace
@@ -136,7 +143,8 @@ int RunAdmin(const AdminOptions& opts) {
         rc = 2;
         break;
       }
-      int r = PrintReply(c, tty);
+      std::string first_word = line.substr(first, line.find_first_of(" \t", first) - first);
+      int r = PrintReply(c, tty, IsShutdown(first_word));
       if (r == 2) {
         rc = 2;
         break;
