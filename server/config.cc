@@ -60,7 +60,7 @@ const toml::table* SubTable(const toml::table& t, std::string_view key, const st
   return n->as_table();
 }
 
-enum class KeyType { kString, kInteger, kBool };
+enum class KeyType { kString, kInteger, kBool, kTable };  // kTable: a table of strings
 struct StreamKey {
   std::string_view key;  // "section.key" for keys of a sub-table
   KeyType type;
@@ -80,6 +80,13 @@ constexpr StreamKey kStreamKeys[] = {
     {"backup.mode", KeyType::kString},
     {"backup.path", KeyType::kString},
     {"backup.error_output_prefix", KeyType::kString},
+    {"http.url", KeyType::kString},
+    {"http.name", KeyType::kString},
+    {"http.access_key", KeyType::kString},
+    {"http.content_encoding", KeyType::kString},
+    {"http.common_attributes", KeyType::kTable},
+    {"http.request_timeout_s", KeyType::kInteger},
+    {"http.ca_file", KeyType::kString},
     {"fault.fail_attempts", KeyType::kInteger},
     {"fault.fail_for_s", KeyType::kInteger},
     {"fault.permanent", KeyType::kBool},
@@ -109,6 +116,7 @@ base::Status LoadStream(const toml::table& t, const std::string& origin, StreamC
   s->compression = comp.value();
   RETURN_IF_ERROR(Get(t, "append_delimiter", origin, &s->append_delimiter));
   RETURN_IF_ERROR(Get(t, "retry_duration_s", origin, &s->retry_duration_s));
+  s->retry_duration_set = t.contains("retry_duration_s");
   base::Status st;
   if (const toml::table* b = SubTable(t, "buffering", origin, &st)) {
     RETURN_IF_ERROR(CheckKeys(*b, AllowedKeys("buffering"), origin, ctx + " buffering"));
@@ -128,6 +136,25 @@ base::Status LoadStream(const toml::table& t, const std::string& origin, StreamC
     RETURN_IF_ERROR(Get(*b, "mode", origin, &s->backup.mode));
     RETURN_IF_ERROR(Get(*b, "path", origin, &s->backup.path));
     RETURN_IF_ERROR(Get(*b, "error_output_prefix", origin, &s->backup.error_output_prefix));
+  }
+  RETURN_IF_ERROR(st);
+  if (const toml::table* h = SubTable(t, "http", origin, &st)) {
+    RETURN_IF_ERROR(CheckKeys(*h, AllowedKeys("http"), origin, "[stream.http]"));
+    RETURN_IF_ERROR(Get(*h, "url", origin, &s->http.url));
+    RETURN_IF_ERROR(Get(*h, "name", origin, &s->http.name));
+    RETURN_IF_ERROR(Get(*h, "access_key", origin, &s->http.access_key));
+    RETURN_IF_ERROR(Get(*h, "content_encoding", origin, &s->http.content_encoding));
+    RETURN_IF_ERROR(Get(*h, "request_timeout_s", origin, &s->http.request_timeout_s));
+    RETURN_IF_ERROR(Get(*h, "ca_file", origin, &s->http.ca_file));
+    if (const toml::node* a = h->get("common_attributes")) {
+      if (!a->is_table())
+        return base::InvalidArgument(Where(origin, *a) + ": http.common_attributes must be a table of strings");
+      for (const auto& [k, v] : *a->as_table()) {
+        if (!v.is_string())
+          return base::InvalidArgument(Where(origin, v) + ": http.common_attributes." + std::string(k.str()) + " must be a string");
+        s->http.common_attributes[std::string(k.str())] = v.as_string()->get();
+      }
+    }
   }
   RETURN_IF_ERROR(st);
   if (const toml::table* f = SubTable(t, "fault", origin, &st)) {
@@ -157,8 +184,33 @@ base::Status ValidateStream(const StreamConfig& s, bool fault_injection) {
   const std::string ctx = "stream '" + s.name + "': ";
   if (!IsValidStreamName(s.name))
     return base::InvalidArgument("stream name '" + s.name + "' must be 1..64 characters of [a-zA-Z0-9_.-]");
-  if (s.destination != "directory")
-    return base::InvalidArgument(ctx + "destination must be one of: directory; got '" + s.destination + "'");
+  if (s.destination != "directory" && s.destination != "http")
+    return base::InvalidArgument(ctx + "destination must be one of: directory, http; got '" + s.destination + "'");
+  if (s.destination == "http") {
+    const auto& h = s.http;
+    if (h.url.rfind("http://", 0) != 0 && h.url.rfind("https://", 0) != 0)
+      return base::InvalidArgument(ctx + "http.url must start with http:// or https://, got '" + h.url.substr(0, 100) + "'");
+    if (h.url.size() > 1000) return base::InvalidArgument(ctx + "http.url must be at most 1000 characters");
+    for (char c : h.url)
+      if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f)
+        return base::InvalidArgument(ctx + "http.url must not contain spaces or control characters");
+    if (h.access_key.size() > 4096) return base::InvalidArgument(ctx + "http.access_key must be at most 4096 bytes");
+    for (char c : h.access_key)
+      if (c == '\r' || c == '\n' || c == '\0') return base::InvalidArgument(ctx + "http.access_key must not contain line breaks");
+    if (h.content_encoding != "none" && h.content_encoding != "gzip")
+      return base::InvalidArgument(ctx + "http.content_encoding must be none or gzip, got '" + h.content_encoding + "'");
+    if (h.common_attributes.size() > 50)
+      return base::InvalidArgument(ctx + "http.common_attributes may have at most 50 entries");
+    for (const auto& [k, v] : h.common_attributes)
+      if (k.empty() || k.size() > 256 || v.size() > 1024)
+        return base::InvalidArgument(ctx + "http.common_attributes: names are 1..256 characters, values 0..1024");
+    if (h.request_timeout_s < 1 || h.request_timeout_s > 600)
+      return base::InvalidArgument(ctx + "http.request_timeout_s must be 1..600, got " + std::to_string(h.request_timeout_s));
+    if (s.buffering.size_mib > 64)
+      return base::InvalidArgument(ctx + "buffering.size_mib must be 1..64 for http, got " + std::to_string(s.buffering.size_mib));
+    if (s.retry_duration_s > 7200)
+      return base::InvalidArgument(ctx + "retry_duration_s must be 0..7200 for http, got " + std::to_string(s.retry_duration_s));
+  }
   if (s.buffering.size_mib < 1 || s.buffering.size_mib > 128)
     return base::InvalidArgument(ctx + "buffering.size_mib must be 1..128, got " + std::to_string(s.buffering.size_mib));
   if (s.buffering.interval_s > 900)
@@ -280,6 +332,7 @@ base::Status LoadConfigFile(const std::string& path, ServerConfig* cfg) {
 }
 
 void ApplyStreamDefaults(const std::string& data_dir, StreamConfig* s) {
+  if (!s->retry_duration_set && s->destination == "http") s->retry_duration_s = 300;
   if (s->directory.path.empty()) s->directory.path = data_dir + "/delivered/" + s->name;
   if (s->backup.path.empty()) s->backup.path = data_dir + "/backup/" + s->name;
 }
@@ -312,12 +365,20 @@ base::Result<std::string> ApplyStreamSettings(std::string_view text, std::string
   t.insert_or_assign("name", std::string(name));
   for (const auto& [key, value] : settings) {
     const StreamKey* spec = nullptr;
-    for (const StreamKey& k : kStreamKeys)
-      if (k.key == key) spec = &k;
+    std::string attribute;  // for kTable keys: "<table key>.<name>"
+    for (const StreamKey& k : kStreamKeys) {
+      if (k.key == key && k.type != KeyType::kTable) spec = &k;
+      if (k.type == KeyType::kTable && key.size() > k.key.size() + 1 && key.compare(0, k.key.size(), k.key) == 0 &&
+          key[k.key.size()] == '.') {
+        spec = &k;
+        attribute = key.substr(k.key.size() + 1);
+      }
+    }
     if (spec == nullptr || key == "name") {
       std::string list;
       for (const StreamKey& k : kStreamKeys)
-        if (k.key != "name") list += (list.empty() ? "" : ", ") + std::string(k.key);
+        if (k.key != "name")
+          list += (list.empty() ? "" : ", ") + std::string(k.key) + (k.type == KeyType::kTable ? ".<name>" : "");
       return base::InvalidArgument("unknown key '" + key.substr(0, 64) + "' (one of: " + list + ")");
     }
     toml::table* target = &t;
@@ -333,6 +394,16 @@ base::Result<std::string> ApplyStreamSettings(std::string_view text, std::string
       target = n->as_table();
     }
     switch (spec->type) {
+      case KeyType::kTable: {
+        toml::node* sub = target->get(leaf);
+        if (sub == nullptr || !sub->is_table()) {
+          target->insert_or_assign(leaf, toml::table{});
+          sub = target->get(leaf);
+        }
+        if (value.empty()) sub->as_table()->erase(attribute);  // "" removes the entry
+        else sub->as_table()->insert_or_assign(attribute, value);
+        break;
+      }
       case KeyType::kString:
         target->insert_or_assign(leaf, value);
         break;

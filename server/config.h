@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,7 @@ struct BufferingHints {
 struct StreamConfig {
   // 1..64 characters of [a-zA-Z0-9_.-] (Firehose's DeliveryStreamName rule).
   std::string name;
-  // Destination kind. Only "directory" exists so far. Default: "directory".
+  // Destination kind: directory | http. Default: "directory".
   std::string destination = "directory";
   // none | gzip | zstd | snappy (container and extension as Firehose). Default: none.
   Compression compression = Compression::kNone;
@@ -49,8 +50,10 @@ struct StreamConfig {
   bool append_delimiter = false;
   BufferingHints buffering;
   // How long a failing segment is retried before it goes to the backup store. 0 = no retry.
-  // 0..86400 for directory. Default: 86400 (directory and S3, as Firehose's 24 h).
+  // 0..86400 for directory, 0..7200 for http. Default: 86400 (directory, as Firehose's S3 24 h),
+  // 300 (http, as Firehose's RetryOptions).
   uint32_t retry_duration_s = 86400;
+  bool retry_duration_set = false;  // given explicitly (else the destination's default applies)
   struct Directory {
     // Root directory of delivered objects. Default: <data_dir>/delivered/<name>.
     std::string path;
@@ -59,6 +62,23 @@ struct StreamConfig {
     // Overrides the compression's extension (Firehose FileExtension). Default: "".
     std::string file_extension;
   } directory;
+  // [stream.http]: Firehose's HTTP endpoint protocol (firehose.md §4).
+  struct Http {
+    // Endpoint URL, http:// or https://, at most 1000 characters. Required.
+    std::string url;
+    // Display name (Firehose EndpointConfiguration.Name). Default: "".
+    std::string name;
+    // Sent verbatim as X-Amz-Firehose-Access-Key, at most 4096 bytes. Default: none.
+    std::string access_key;
+    // none | gzip (Content-Encoding of the request). Default: none.
+    std::string content_encoding = "none";
+    // At most 50: name 1..256 characters, value 0..1024. Default: none.
+    std::map<std::string, std::string> common_attributes;
+    // Whole-request timeout, 1..600 s. Default: 180 (Firehose's 3 minutes).
+    uint32_t request_timeout_s = 180;
+    // CA bundle for https endpoints with a private CA. Default: the system's.
+    std::string ca_file;
+  } http;
   struct Backup {
     // failed-only: segments given up on; all: every segment, delivered or not (source backup).
     // Default: failed-only.

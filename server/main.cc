@@ -7,12 +7,14 @@
 
 #include "base/log.h"
 #include "server/config.h"
+#include "server/delivery/http_client.h"
 #include "server/server.h"
 
 using sluice::server::ServerConfig;
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);  // a vanished client must give EPIPE, not kill the broker
+  sluice::server::GlobalInitCurl();  // before any thread exists (libcurl's rule)
   // Every client, admin client and RocksDB file is a descriptor: take the whole hard limit
   // (typically 1024 soft / 524288 hard on Debian) as Redis does for maxclients.
   if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

@@ -114,6 +114,15 @@ void CmdStreamDescribe(CommandContext& ctx) {
   p.Add("directory.path", c.directory.path);
   p.Add("directory.prefix", c.directory.prefix);
   p.Add("directory.file_extension", c.directory.file_extension);
+  if (c.destination == "http") {
+    p.Add("http.url", c.http.url);
+    p.Add("http.name", c.http.name);
+    p.Add("http.access_key", c.http.access_key.empty() ? "" : "(set)");
+    p.Add("http.content_encoding", c.http.content_encoding);
+    for (const auto& [k, v] : c.http.common_attributes) p.Add("http.common_attributes." + k, v);
+    p.Add("http.request_timeout_s", c.http.request_timeout_s);
+    p.Add("http.ca_file", c.http.ca_file);
+  }
   p.Add("backup.mode", c.backup.mode);
   p.Add("backup.path", c.backup.path);
   p.Add("backup.error_output_prefix", c.backup.error_output_prefix);
@@ -256,7 +265,7 @@ void CmdStats(CommandContext& ctx) {
     retrying += seg.attempts > 0;
     if (oldest == 0 || seg.oldest_arrival_ms < oldest) oldest = seg.oldest_arrival_ms;
   }
-  const std::string kind = "Directory";
+  const std::string kind(DestinationKind(*s->cfg));
   Pairs p;
   p.Add("IncomingRecords", in.incoming_records.load());
   p.Add("IncomingBytes", in.incoming_bytes.load());
@@ -266,9 +275,9 @@ void CmdStats(CommandContext& ctx) {
   p.Add("DeliveryTo" + kind + ".Bytes", d->bytes.load());
   p.Add("DeliveryTo" + kind + ".Success", Ratio(d->segments.load(), d->attempts.load()));
   p.Add("DeliveryTo" + kind + ".DataFreshness", static_cast<uint64_t>(oldest ? std::max<int64_t>(0, now - oldest) / 1000 : 0));
-  p.Add("BackupTo" + kind + ".Records", d->backup_records.load());
-  p.Add("BackupTo" + kind + ".Segments", d->backup_segments.load());
-  p.Add("BackupTo" + kind + ".Success", Ratio(d->backup_segments.load(), d->backup_segments.load() + d->backup_failures.load()));
+  p.Add("BackupToDirectory.Records", d->backup_records.load());
+  p.Add("BackupToDirectory.Segments", d->backup_segments.load());
+  p.Add("BackupToDirectory.Success", Ratio(d->backup_segments.load(), d->backup_segments.load() + d->backup_failures.load()));
   p.Add("BacklogRecords", backlog_records);
   p.Add("BacklogBytes", backlog_bytes);
   p.Add("RetryingSegments", retrying);

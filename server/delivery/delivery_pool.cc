@@ -9,6 +9,7 @@
 #include "server/delivery/codec.h"
 #include "server/delivery/directory_destination.h"
 #include "server/delivery/fault_destination.h"
+#include "server/delivery/http_endpoint_destination.h"
 
 namespace sluice::server {
 namespace {
@@ -29,10 +30,28 @@ DeliveryPool::DeliveryPool(storage::Store* store, base::Clock* clock, uint32_t t
 
 DeliveryPool::~DeliveryPool() { Stop(); }
 
+std::string_view DestinationKind(const StreamConfig& c) {
+  if (c.destination == "http") return "HttpEndpoint";
+  return "Directory";
+}
+
 std::unique_ptr<Destination> MakeDestination(const StreamInfo& s, bool enable_fault_injection,
                                              base::Clock* clock) {
-  std::unique_ptr<Destination> dest =
-      std::make_unique<DirectoryDestination>(s.cfg->directory.path, s.cfg->directory.prefix);
+  const StreamConfig& c = *s.cfg;
+  std::unique_ptr<Destination> dest;
+  if (c.destination == "http") {
+    HttpEndpointOptions o;
+    o.url = c.http.url;
+    o.access_key = c.http.access_key;
+    o.common_attributes = c.http.common_attributes;
+    o.gzip = c.http.content_encoding == "gzip";
+    o.source_arn = "arn:sluice:firehose:local:0:deliverystream/" + s.name;
+    o.http.request_timeout_ms = c.http.request_timeout_s * 1000;
+    o.http.ca_file = c.http.ca_file;
+    dest = std::make_unique<HttpEndpointDestination>(std::move(o));
+  } else {
+    dest = std::make_unique<DirectoryDestination>(c.directory.path, c.directory.prefix);
+  }
   if (enable_fault_injection && s.cfg->fault.enabled())
     dest = std::make_unique<FaultDestination>(std::move(dest), s.cfg->fault, clock);
   return dest;
@@ -298,23 +317,24 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
   }
   if (!budget_spent) {
     std::string body;
-    if (cfg.append_delimiter) {
+    const bool needs_body = job.destination->needs_body();
+    if (needs_body && cfg.append_delimiter) {
       body.reserve(raw.size() + records.size());
       for (std::string_view r : records) {
         body.append(r);
         body.push_back('\n');
       }
-    } else {
+    } else if (needs_body) {
       body = raw;
     }
-    auto compressed = Compress(cfg.compression, body);
+    auto compressed = needs_body ? Compress(cfg.compression, body) : base::Result<std::string>(std::string());
     if (!compressed.ok()) {
       result = DeliveryResult::Retry(compressed.status().ToString());
     } else {
       std::string_view ext = cfg.directory.file_extension.empty() ? CompressionExtension(cfg.compression)
                                                                   : std::string_view(cfg.directory.file_extension);
       DeliveryObject obj{name, d.stream_version, id, d.oldest_arrival_ms, d.record_count,
-                         compressed.value(), ext, ContentEncoding(cfg.compression)};
+                         compressed.value(), records, ext, ContentEncoding(cfg.compression)};
       stats.attempts.fetch_add(1, std::memory_order_relaxed);
       result = job.destination->Deliver(obj);
     }

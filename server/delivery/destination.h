@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -18,14 +19,15 @@ struct DeliveryResult {
   static DeliveryResult Fail(std::string m) { return {Outcome::kFail, std::move(m)}; }
 };
 
-// One object to deliver: a processed, compressed segment.
+// One object to deliver: a processed, compressed segment, and its records one by one.
 struct DeliveryObject {
   std::string_view stream;
   uint32_t stream_version = 0;
   std::string_view segment_id;     // idempotency key: same id -> same object name / request id
   int64_t oldest_arrival_ms = 0;   // names and prefixes use this time
   uint32_t record_count = 0;
-  std::string_view body;           // processed and compressed bytes
+  std::string_view body;           // processed and compressed bytes (when needs_body())
+  std::span<const std::string_view> records;  // the records as put, in order
   std::string_view extension;      // ".gz", ... (or the stream's file_extension)
   std::string_view content_encoding;
 };
@@ -40,6 +42,9 @@ class Destination {
   virtual std::string_view kind() const = 0;
   // !{firehose:error-output-type} of segments this destination gave up on.
   virtual std::string_view error_output_type() const = 0;
+  // False for destinations that send records individually (HTTP endpoint): the pool then skips
+  // building the delimited, compressed object body.
+  virtual bool needs_body() const { return true; }
 };
 
 }  // namespace sluice::server
