@@ -147,8 +147,8 @@ TEST_CASE("HTTP endpoint: records arrive with the protocol's headers, gzip and c
   CHECK(got.attributes == std::map<std::string, std::string>{{"env", "test"}, {"team", "data"}});
   // The receiver rejects anything off-protocol with 400; every attempt was accepted.
   for (const auto& a : Attempts(f.out)) CHECK(a.find(" 200 ") != std::string::npos);
-  std::string stats = f.Admin("STATS h");
-  CHECK(stats.find("DeliveryToHttpEndpoint.Records\r\n$4\r\n2501") != std::string::npos);
+  // The counters move once the endpoint's 200 has been read, just after the receiver logged it.
+  CHECK(WaitFor([&] { return f.Admin("STATS h").find("DeliveryToHttpEndpoint.Records\r\n$4\r\n2501") != std::string::npos; }));
   CHECK(f.server->Stop() == 0);
 }
 
