@@ -80,6 +80,19 @@ constexpr StreamKey kStreamKeys[] = {
     {"backup.mode", KeyType::kString},
     {"backup.path", KeyType::kString},
     {"backup.error_output_prefix", KeyType::kString},
+    {"s3.endpoint", KeyType::kString},
+    {"s3.region", KeyType::kString},
+    {"s3.bucket", KeyType::kString},
+    {"s3.prefix", KeyType::kString},
+    {"s3.file_extension", KeyType::kString},
+    {"s3.path_style", KeyType::kBool},
+    {"s3.access_key_id", KeyType::kString},
+    {"s3.secret_access_key", KeyType::kString},
+    {"s3.session_token", KeyType::kString},
+    {"s3.multipart_threshold_mib", KeyType::kInteger},
+    {"s3.part_size_mib", KeyType::kInteger},
+    {"s3.request_timeout_s", KeyType::kInteger},
+    {"s3.ca_file", KeyType::kString},
     {"http.url", KeyType::kString},
     {"http.name", KeyType::kString},
     {"http.access_key", KeyType::kString},
@@ -138,6 +151,23 @@ base::Status LoadStream(const toml::table& t, const std::string& origin, StreamC
     RETURN_IF_ERROR(Get(*b, "error_output_prefix", origin, &s->backup.error_output_prefix));
   }
   RETURN_IF_ERROR(st);
+  if (const toml::table* x = SubTable(t, "s3", origin, &st)) {
+    RETURN_IF_ERROR(CheckKeys(*x, AllowedKeys("s3"), origin, "[stream.s3]"));
+    RETURN_IF_ERROR(Get(*x, "endpoint", origin, &s->s3.endpoint));
+    RETURN_IF_ERROR(Get(*x, "region", origin, &s->s3.region));
+    RETURN_IF_ERROR(Get(*x, "bucket", origin, &s->s3.bucket));
+    RETURN_IF_ERROR(Get(*x, "prefix", origin, &s->s3.prefix));
+    RETURN_IF_ERROR(Get(*x, "file_extension", origin, &s->s3.file_extension));
+    RETURN_IF_ERROR(Get(*x, "path_style", origin, &s->s3.path_style));
+    RETURN_IF_ERROR(Get(*x, "access_key_id", origin, &s->s3.access_key_id));
+    RETURN_IF_ERROR(Get(*x, "secret_access_key", origin, &s->s3.secret_access_key));
+    RETURN_IF_ERROR(Get(*x, "session_token", origin, &s->s3.session_token));
+    RETURN_IF_ERROR(Get(*x, "multipart_threshold_mib", origin, &s->s3.multipart_threshold_mib));
+    RETURN_IF_ERROR(Get(*x, "part_size_mib", origin, &s->s3.part_size_mib));
+    RETURN_IF_ERROR(Get(*x, "request_timeout_s", origin, &s->s3.request_timeout_s));
+    RETURN_IF_ERROR(Get(*x, "ca_file", origin, &s->s3.ca_file));
+  }
+  RETURN_IF_ERROR(st);
   if (const toml::table* h = SubTable(t, "http", origin, &st)) {
     RETURN_IF_ERROR(CheckKeys(*h, AllowedKeys("http"), origin, "[stream.http]"));
     RETURN_IF_ERROR(Get(*h, "url", origin, &s->http.url));
@@ -184,8 +214,29 @@ base::Status ValidateStream(const StreamConfig& s, bool fault_injection) {
   const std::string ctx = "stream '" + s.name + "': ";
   if (!IsValidStreamName(s.name))
     return base::InvalidArgument("stream name '" + s.name + "' must be 1..64 characters of [a-zA-Z0-9_.-]");
-  if (s.destination != "directory" && s.destination != "http")
-    return base::InvalidArgument(ctx + "destination must be one of: directory, http; got '" + s.destination + "'");
+  if (s.destination != "directory" && s.destination != "s3" && s.destination != "http")
+    return base::InvalidArgument(ctx + "destination must be one of: directory, s3, http; got '" + s.destination + "'");
+  if (s.destination == "s3") {
+    const auto& x = s.s3;
+    bool bucket_ok = x.bucket.size() >= 3 && x.bucket.size() <= 63;
+    for (char c : x.bucket) bucket_ok &= (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+    if (!bucket_ok) return base::InvalidArgument(ctx + "s3.bucket must be 3..63 characters of [a-z0-9.-], got '" + x.bucket.substr(0, 80) + "'");
+    if (!x.endpoint.empty() && x.endpoint.rfind("http://", 0) != 0 && x.endpoint.rfind("https://", 0) != 0)
+      return base::InvalidArgument(ctx + "s3.endpoint must start with http:// or https://, got '" + x.endpoint.substr(0, 100) + "'");
+    for (char c : x.endpoint + x.region)
+      if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f)
+        return base::InvalidArgument(ctx + "s3.endpoint and s3.region must not contain spaces or control characters");
+    if (x.region.empty() || x.region.size() > 64 || x.region.find(':') != std::string::npos)
+      return base::InvalidArgument(ctx + "s3.region must be 1..64 characters without ':'");
+    if (x.multipart_threshold_mib < 5 || x.multipart_threshold_mib > 5120 || x.part_size_mib < 5 || x.part_size_mib > 5120)
+      return base::InvalidArgument(ctx + "s3.multipart_threshold_mib and s3.part_size_mib must be 5..5120");
+    if (x.request_timeout_s < 1 || x.request_timeout_s > 3600)
+      return base::InvalidArgument(ctx + "s3.request_timeout_s must be 1..3600, got " + std::to_string(x.request_timeout_s));
+    if (!IsValidExtension(x.file_extension))
+      return base::InvalidArgument(ctx + "s3.file_extension must match ^$|\\.[0-9a-z!\\-_.*'()]+ (at most 128), got '" +
+                                   x.file_extension + "'");
+    RETURN_IF_ERROR(ValidatePrefix(x.prefix, false).WithContext(ctx + "s3.prefix"));
+  }
   if (s.destination == "http") {
     const auto& h = s.http;
     if (h.url.rfind("http://", 0) != 0 && h.url.rfind("https://", 0) != 0)
@@ -332,6 +383,7 @@ base::Status LoadConfigFile(const std::string& path, ServerConfig* cfg) {
 }
 
 void ApplyStreamDefaults(const std::string& data_dir, StreamConfig* s) {
+  if (s->destination == "s3" && s->s3.endpoint.empty()) s->s3.endpoint = "https://s3." + s->s3.region + ".amazonaws.com";
   if (!s->retry_duration_set && s->destination == "http") s->retry_duration_s = 300;
   if (s->directory.path.empty()) s->directory.path = data_dir + "/delivered/" + s->name;
   if (s->backup.path.empty()) s->backup.path = data_dir + "/backup/" + s->name;

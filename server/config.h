@@ -42,7 +42,7 @@ struct BufferingHints {
 struct StreamConfig {
   // 1..64 characters of [a-zA-Z0-9_.-] (Firehose's DeliveryStreamName rule).
   std::string name;
-  // Destination kind: directory | http. Default: "directory".
+  // Destination kind: directory | s3 | http. Default: "directory".
   std::string destination = "directory";
   // none | gzip | zstd | snappy (container and extension as Firehose). Default: none.
   Compression compression = Compression::kNone;
@@ -62,6 +62,35 @@ struct StreamConfig {
     // Overrides the compression's extension (Firehose FileExtension). Default: "".
     std::string file_extension;
   } directory;
+  // [stream.s3]: an S3-compatible object store, SigV4-signed (firehose.md §3.2).
+  struct S3 {
+    // Endpoint URL. Default: https://s3.<region>.amazonaws.com.
+    std::string endpoint;
+    // Signing region. Default: us-east-1.
+    std::string region = "us-east-1";
+    // Bucket name, 3..63 characters of [a-z0-9.-]. Required.
+    std::string bucket;
+    // Key prefix expression (as directory.prefix). Default: "" = !{timestamp:yyyy/MM/dd/HH/}.
+    std::string prefix;
+    // Overrides the compression's extension (Firehose FileExtension). Default: "".
+    std::string file_extension;
+    // true: <endpoint>/<bucket>/<key> (S3-compatible servers); false: virtual-host style.
+    // Default: true.
+    bool path_style = true;
+    // Credentials; when empty, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
+    // from sluiced's environment. Default: "".
+    std::string access_key_id;
+    std::string secret_access_key;
+    std::string session_token;
+    // Objects above this size are uploaded in parts of part_size_mib. 5..5120 / 5..5120 MiB.
+    // Defaults: 8, 8.
+    uint32_t multipart_threshold_mib = 8;
+    uint32_t part_size_mib = 8;
+    // Timeout of each request, 1..3600 s. Default: 120.
+    uint32_t request_timeout_s = 120;
+    // CA bundle for https with a private CA. Default: the system's.
+    std::string ca_file;
+  } s3;
   // [stream.http]: Firehose's HTTP endpoint protocol (firehose.md §4).
   struct Http {
     // Endpoint URL, http:// or https://, at most 1000 characters. Required.

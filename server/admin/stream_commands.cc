@@ -114,6 +114,19 @@ void CmdStreamDescribe(CommandContext& ctx) {
   p.Add("directory.path", c.directory.path);
   p.Add("directory.prefix", c.directory.prefix);
   p.Add("directory.file_extension", c.directory.file_extension);
+  if (c.destination == "s3") {
+    p.Add("s3.endpoint", c.s3.endpoint);
+    p.Add("s3.region", c.s3.region);
+    p.Add("s3.bucket", c.s3.bucket);
+    p.Add("s3.prefix", c.s3.prefix);
+    p.Add("s3.file_extension", c.s3.file_extension);
+    p.Add("s3.path_style", c.s3.path_style ? "true" : "false");
+    p.Add("s3.access_key_id", c.s3.access_key_id.empty() ? "(environment)" : c.s3.access_key_id);
+    p.Add("s3.secret_access_key", c.s3.secret_access_key.empty() ? "" : "(set)");
+    p.Add("s3.multipart_threshold_mib", c.s3.multipart_threshold_mib);
+    p.Add("s3.part_size_mib", c.s3.part_size_mib);
+    p.Add("s3.request_timeout_s", c.s3.request_timeout_s);
+  }
   if (c.destination == "http") {
     p.Add("http.url", c.http.url);
     p.Add("http.name", c.http.name);

@@ -10,6 +10,7 @@
 #include "server/delivery/directory_destination.h"
 #include "server/delivery/fault_destination.h"
 #include "server/delivery/http_endpoint_destination.h"
+#include "server/delivery/s3_destination.h"
 
 namespace sluice::server {
 namespace {
@@ -32,6 +33,7 @@ DeliveryPool::~DeliveryPool() { Stop(); }
 
 std::string_view DestinationKind(const StreamConfig& c) {
   if (c.destination == "http") return "HttpEndpoint";
+  if (c.destination == "s3") return "S3";
   return "Directory";
 }
 
@@ -39,7 +41,25 @@ std::unique_ptr<Destination> MakeDestination(const StreamInfo& s, bool enable_fa
                                              base::Clock* clock) {
   const StreamConfig& c = *s.cfg;
   std::unique_ptr<Destination> dest;
-  if (c.destination == "http") {
+  if (c.destination == "s3") {
+    auto env = [](const char* name) { const char* v = std::getenv(name); return std::string(v ? v : ""); };
+    S3Options o;
+    o.endpoint = c.s3.endpoint;
+    o.region = c.s3.region;
+    o.bucket = c.s3.bucket;
+    o.prefix = c.s3.prefix;
+    o.path_style = c.s3.path_style;
+    bool from_config = !c.s3.access_key_id.empty();
+    o.access_key_id = from_config ? c.s3.access_key_id : env("AWS_ACCESS_KEY_ID");
+    o.secret_access_key = from_config ? c.s3.secret_access_key : env("AWS_SECRET_ACCESS_KEY");
+    o.session_token = from_config ? c.s3.session_token : env("AWS_SESSION_TOKEN");
+    o.multipart_threshold_bytes = uint64_t(c.s3.multipart_threshold_mib) << 20;
+    o.part_size_bytes = uint64_t(c.s3.part_size_mib) << 20;
+    o.http.request_timeout_ms = c.s3.request_timeout_s * 1000;
+    o.http.ca_file = c.s3.ca_file;
+    o.http.max_response_bytes = 1u << 20;
+    dest = std::make_unique<S3Destination>(std::move(o));
+  } else if (c.destination == "http") {
     HttpEndpointOptions o;
     o.url = c.http.url;
     o.access_key = c.http.access_key;
@@ -331,8 +351,8 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
     if (!compressed.ok()) {
       result = DeliveryResult::Retry(compressed.status().ToString());
     } else {
-      std::string_view ext = cfg.directory.file_extension.empty() ? CompressionExtension(cfg.compression)
-                                                                  : std::string_view(cfg.directory.file_extension);
+      const std::string& configured_ext = cfg.destination == "s3" ? cfg.s3.file_extension : cfg.directory.file_extension;
+      std::string_view ext = configured_ext.empty() ? CompressionExtension(cfg.compression) : std::string_view(configured_ext);
       DeliveryObject obj{name, d.stream_version, id, d.oldest_arrival_ms, d.record_count,
                          compressed.value(), records, ext, ContentEncoding(cfg.compression)};
       stats.attempts.fetch_add(1, std::memory_order_relaxed);

@@ -67,7 +67,7 @@ TEST_CASE("ServerConfig: bad input names the key and the allowed range", "[serve
   check("shards = 1000", "shards must be 0..256");
   check("[[stream]]\nname = \"bad name\"", "must be 1..64 characters");
   check("[[stream]]\nname = \"a\"\n[[stream]]\nname = \"a\"", "declared twice");
-  check("[[stream]]\nname = \"a\"\ndestination = \"s3\"", "destination must be one of");
+  check("[[stream]]\nname = \"a\"\ndestination = \"kafka\"", "destination must be one of");
   check("[[stream]]\nname = \"a\"\nbuffer = 1", "unknown key 'buffer'");
   check("this is = not toml [", "f.toml:1");
 }
