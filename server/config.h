@@ -156,8 +156,8 @@ struct ServerConfig {
   bool admin_allow_remote_without_password = false;
   // When set, the chosen admin port is written here once listening. Default: none.
   std::string admin_port_file;
-  // Delivery worker threads. 1..64. Default: 2. Reloadable: no.
-  uint32_t delivery_threads = 2;
+  // Delivery worker threads. 1..64. Default: 4. Reloadable: no.
+  uint32_t delivery_threads = 4;
   // Allows [stream.fault] sections (tests only). Default: false. Reloadable: no.
   bool enable_fault_injection = false;
   std::vector<StreamConfig> streams;

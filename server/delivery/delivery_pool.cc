@@ -219,7 +219,11 @@ bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int6
       *wait_ms = std::min(*wait_ms, rt->paused_until_ms - now);
       continue;
     }
-    if (rt->in_flight < per_stream_limit) {
+    if (rt->failing > 0 && rt->probe_after_ms > now) {
+      *wait_ms = std::min(*wait_ms, rt->probe_after_ms - now);
+      continue;
+    }
+    if (rt->in_flight < (rt->failing > 0 ? 1u : per_stream_limit)) {
       chosen = it;
       break;
     }
@@ -372,9 +376,19 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
       stats.records.fetch_add(d.record_count, std::memory_order_relaxed);
       stats.bytes.fetch_add(d.bytes, std::memory_order_relaxed);
       stats.segments.fetch_add(1, std::memory_order_relaxed);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        job.rt->failing = 0;
+      }
+      cv_.notify_all();  // the stream's other segments may go again, all at once
       return;
     }
     stats.failed_attempts.fetch_add(1, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job.rt->failing++;
+      job.rt->probe_after_ms = now + BackoffMs(job.rt->failing, Unit());
+    }
     d.attempts++;
     d.last_error = result.message;
     if (d.first_failure_ms == 0) d.first_failure_ms = now;

@@ -10,7 +10,8 @@
 //   kFail or budget spent -> segment file + error record to the backup store -> deleted
 // If the backup store fails too, the segment stays in storage and the stream pauses (backoff),
 // so nothing is ever dropped. A stream never occupies more than threads-1 workers (with two or
-// more threads), so one hanging destination cannot starve the other streams.
+// more threads), so one hanging destination cannot starve the other streams; while a stream's
+// destination is failing it gets a single attempt at a time, spaced by its backoff.
 // Streams change at run time (STREAM CREATE/UPDATE/DELETE, PAUSE): main calls UpsertStream and
 // RemoveStream; an attempt in flight keeps the stream version, destination and backup store it
 // started with (shared_ptr copies taken under mu_), so an update applies from the next attempt.
@@ -100,6 +101,11 @@ class DeliveryPool {
     uint32_t in_flight = 0;        // GUARDED_BY(mu_)
     int64_t paused_until_ms = 0;   // GUARDED_BY(mu_): set while its backup store fails
     uint32_t backup_failures = 0;  // GUARDED_BY(mu_): consecutive
+    // Consecutive failed attempts of the stream (any segment) and, while it is failing, when the
+    // next probe may go: a failing destination gets one attempt at a time at the backoff rate,
+    // never one per queued segment (no retry storm when it recovers).
+    uint32_t failing = 0;          // GUARDED_BY(mu_)
+    int64_t probe_after_ms = 0;    // GUARDED_BY(mu_)
   };
   // What one attempt uses, copied under mu_ when the segment is picked.
   struct Job {
