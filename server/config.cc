@@ -78,7 +78,9 @@ constexpr StreamKey kStreamKeys[] = {
     {"directory.prefix", KeyType::kString},
     {"directory.file_extension", KeyType::kString},
     {"backup.mode", KeyType::kString},
+    {"backup.store", KeyType::kString},
     {"backup.path", KeyType::kString},
+    {"backup.bucket", KeyType::kString},
     {"backup.error_output_prefix", KeyType::kString},
     {"s3.endpoint", KeyType::kString},
     {"s3.region", KeyType::kString},
@@ -148,6 +150,8 @@ base::Status LoadStream(const toml::table& t, const std::string& origin, StreamC
     RETURN_IF_ERROR(CheckKeys(*b, AllowedKeys("backup"), origin, "[stream.backup]"));
     RETURN_IF_ERROR(Get(*b, "mode", origin, &s->backup.mode));
     RETURN_IF_ERROR(Get(*b, "path", origin, &s->backup.path));
+    RETURN_IF_ERROR(Get(*b, "store", origin, &s->backup.store));
+    RETURN_IF_ERROR(Get(*b, "bucket", origin, &s->backup.bucket));
     RETURN_IF_ERROR(Get(*b, "error_output_prefix", origin, &s->backup.error_output_prefix));
   }
   RETURN_IF_ERROR(st);
@@ -216,11 +220,19 @@ base::Status ValidateStream(const StreamConfig& s, bool fault_injection) {
     return base::InvalidArgument("stream name '" + s.name + "' must be 1..64 characters of [a-zA-Z0-9_.-]");
   if (s.destination != "directory" && s.destination != "s3" && s.destination != "http")
     return base::InvalidArgument(ctx + "destination must be one of: directory, s3, http; got '" + s.destination + "'");
-  if (s.destination == "s3") {
+  auto valid_bucket = [](const std::string& b) {
+    bool ok = b.size() >= 3 && b.size() <= 63;
+    for (char c : b) ok &= (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+    return ok;
+  };
+  if (s.backup.store != "directory" && s.backup.store != "s3")
+    return base::InvalidArgument(ctx + "backup.store must be directory or s3, got '" + s.backup.store + "'");
+  if (s.backup.store == "s3" && !valid_bucket(s.backup.bucket.empty() ? s.s3.bucket : s.backup.bucket))
+    return base::InvalidArgument(ctx + "backup.store = s3 needs backup.bucket (or s3.bucket): 3..63 characters of [a-z0-9.-]");
+  if (s.destination == "s3" || s.backup.store == "s3") {
     const auto& x = s.s3;
-    bool bucket_ok = x.bucket.size() >= 3 && x.bucket.size() <= 63;
-    for (char c : x.bucket) bucket_ok &= (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
-    if (!bucket_ok) return base::InvalidArgument(ctx + "s3.bucket must be 3..63 characters of [a-z0-9.-], got '" + x.bucket.substr(0, 80) + "'");
+    if (s.destination == "s3" && !valid_bucket(x.bucket))
+      return base::InvalidArgument(ctx + "s3.bucket must be 3..63 characters of [a-z0-9.-], got '" + x.bucket.substr(0, 80) + "'");
     if (!x.endpoint.empty() && x.endpoint.rfind("http://", 0) != 0 && x.endpoint.rfind("https://", 0) != 0)
       return base::InvalidArgument(ctx + "s3.endpoint must start with http:// or https://, got '" + x.endpoint.substr(0, 100) + "'");
     for (char c : x.endpoint + x.region)
@@ -383,7 +395,7 @@ base::Status LoadConfigFile(const std::string& path, ServerConfig* cfg) {
 }
 
 void ApplyStreamDefaults(const std::string& data_dir, StreamConfig* s) {
-  if (s->destination == "s3" && s->s3.endpoint.empty()) s->s3.endpoint = "https://s3." + s->s3.region + ".amazonaws.com";
+  if ((s->destination == "s3" || s->backup.store == "s3") && s->s3.endpoint.empty()) s->s3.endpoint = "https://s3." + s->s3.region + ".amazonaws.com";
   if (!s->retry_duration_set && s->destination == "http") s->retry_duration_s = 300;
   if (s->directory.path.empty()) s->directory.path = data_dir + "/delivered/" + s->name;
   if (s->backup.path.empty()) s->backup.path = data_dir + "/backup/" + s->name;

@@ -112,8 +112,13 @@ struct StreamConfig {
     // failed-only: segments given up on; all: every segment, delivered or not (source backup).
     // Default: failed-only.
     std::string mode = "failed-only";
+    // directory | s3 (the bucket below, reached with [stream.s3]'s endpoint, region and
+    // credentials). Default: directory.
+    std::string store = "directory";
     // Directory of the backup store. Default: <data_dir>/backup/<name>.
     std::string path;
+    // Bucket of an s3 backup store. Default: s3.bucket.
+    std::string bucket;
     // Error output prefix inside it. Default: !{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH/}.
     std::string error_output_prefix;
   } backup;

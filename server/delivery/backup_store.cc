@@ -6,6 +6,7 @@
 #include "protocol/segment_file.h"
 #include "server/delivery/file_util.h"
 #include "server/delivery/object_key.h"
+#include "server/delivery/s3_destination.h"
 
 namespace sluice::server {
 
@@ -35,13 +36,21 @@ std::string JsonEscape(std::string_view s) {
 BackupStore::BackupStore(std::string root, std::string error_prefix)
     : root_(std::move(root)), error_prefix_(EffectiveErrorPrefix(error_prefix)) {}
 
+BackupStore::BackupStore(std::shared_ptr<S3Destination> s3, std::string error_prefix)
+    : error_prefix_(EffectiveErrorPrefix(error_prefix)), s3_(std::move(s3)) {}
+
+base::Status BackupStore::Put(const std::string& relative, std::string_view bytes) const {
+  if (s3_) return s3_->Upload(relative, bytes);
+  return WriteFileAtomically(root_ + "/" + relative, bytes);
+}
+
 base::Status BackupStore::Write(std::string_view stream, const storage::SegmentDescriptor& d,
                                 const std::vector<std::string_view>& records,
                                 const BackupReason& why) const {
   std::string id = d.Id();
   PrefixContext ctx{d.oldest_arrival_ms, id, why.error_output_type};
-  std::string base = root_ + "/" + EvaluatePrefix(error_prefix_, ctx) +
-                     ObjectName(stream, d.stream_version, d.oldest_arrival_ms, id, "");
+  std::string base =
+      EvaluatePrefix(error_prefix_, ctx) + ObjectName(stream, d.stream_version, d.oldest_arrival_ms, id, "");
   // One JSON line in the shape of Firehose's error records, for the whole segment.
   std::string json = "{\"attemptsMade\":" + std::to_string(d.attempts) +
                      ",\"arrivalTimestamp\":" + std::to_string(d.oldest_arrival_ms) +
@@ -56,8 +65,8 @@ base::Status BackupStore::Write(std::string_view stream, const storage::SegmentD
   proto::SegmentFileWriter w;
   w.Begin(stream, id, json);
   for (std::string_view r : records) w.Add(r);
-  RETURN_IF_ERROR(WriteFileAtomically(base + ".sseg", w.Finish()));
-  return WriteFileAtomically(base + ".json", json + "\n");
+  RETURN_IF_ERROR(Put(base + ".sseg", w.Finish()));
+  return Put(base + ".json", json + "\n");
 }
 
 }  // namespace sluice::server

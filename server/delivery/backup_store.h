@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,24 +20,33 @@ struct BackupReason {
   int64_t now_ms = 0;
 };
 
-// A directory of segment files (protocol/segment_file.h), laid out under the error output
-// prefix, each with a Firehose-style error record beside it:
-//   <root>/<evaluated error prefix><stream>-<version>-<time>-<segment id>.sseg
-//   <root>/<evaluated error prefix><stream>-<version>-<time>-<segment id>.json
-// Both are written atomically; the same segment always maps to the same names, so writing a
-// segment twice (a crash between backup and delete) replaces instead of duplicating.
-// Thread: thread-safe (no mutable state).
+class S3Destination;
+
+// Segment files (protocol/segment_file.h), laid out under the error output prefix, each with a
+// Firehose-style error record beside it, in a directory or an S3 bucket:
+//   <root>/<evaluated error prefix><stream>-<version>-<time>-<segment id>.sseg   (directory)
+//   <evaluated error prefix><stream>-<version>-<time>-<segment id>.json          (S3 key)
+// Both are written atomically (temp + rename, or one PUT); the same segment always maps to the
+// same names, so writing a segment twice (a crash between backup and delete) replaces instead of
+// duplicating.
+// Thread: thread-safe (no mutable state; S3Destination is thread-safe).
 class BackupStore {
  public:
   BackupStore(std::string root, std::string error_prefix);
+  // Backups to the bucket `s3` writes to (error prefix as the key layout).
+  BackupStore(std::shared_ptr<S3Destination> s3, std::string error_prefix);
   // Returns kIOError when a file cannot be written; the caller keeps the segment in storage.
   base::Status Write(std::string_view stream, const storage::SegmentDescriptor& d,
                      const std::vector<std::string_view>& records, const BackupReason& why) const;
+  // The local directory ("" for S3 backups: BACKUPS and REPLAY read local directories only).
   const std::string& root() const { return root_; }
 
  private:
+  base::Status Put(const std::string& relative, std::string_view bytes) const;
+
   const std::string root_;
   const std::string error_prefix_;
+  const std::shared_ptr<S3Destination> s3_;
 };
 
 // Escapes `s` as the contents of a JSON string (no surrounding quotes).

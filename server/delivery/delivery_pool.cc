@@ -37,28 +37,41 @@ std::string_view DestinationKind(const StreamConfig& c) {
   return "Directory";
 }
 
+static S3Options S3OptionsFrom(const StreamConfig& c) {
+  auto env = [](const char* name) { const char* v = std::getenv(name); return std::string(v ? v : ""); };
+  S3Options o;
+  o.endpoint = c.s3.endpoint;
+  o.region = c.s3.region;
+  o.bucket = c.s3.bucket;
+  o.prefix = c.s3.prefix;
+  o.path_style = c.s3.path_style;
+  bool from_config = !c.s3.access_key_id.empty();
+  o.access_key_id = from_config ? c.s3.access_key_id : env("AWS_ACCESS_KEY_ID");
+  o.secret_access_key = from_config ? c.s3.secret_access_key : env("AWS_SECRET_ACCESS_KEY");
+  o.session_token = from_config ? c.s3.session_token : env("AWS_SESSION_TOKEN");
+  o.multipart_threshold_bytes = uint64_t(c.s3.multipart_threshold_mib) << 20;
+  o.part_size_bytes = uint64_t(c.s3.part_size_mib) << 20;
+  o.http.request_timeout_ms = c.s3.request_timeout_s * 1000;
+  o.http.ca_file = c.s3.ca_file;
+  o.http.max_response_bytes = 1u << 20;
+  return o;
+}
+
+static std::shared_ptr<BackupStore> MakeBackupStore(const StreamConfig& c) {
+  if (c.backup.store == "s3") {
+    S3Options o = S3OptionsFrom(c);
+    if (!c.backup.bucket.empty()) o.bucket = c.backup.bucket;
+    return std::make_shared<BackupStore>(std::make_shared<S3Destination>(std::move(o)), c.backup.error_output_prefix);
+  }
+  return std::make_shared<BackupStore>(c.backup.path, c.backup.error_output_prefix);
+}
+
 std::unique_ptr<Destination> MakeDestination(const StreamInfo& s, bool enable_fault_injection,
                                              base::Clock* clock) {
   const StreamConfig& c = *s.cfg;
   std::unique_ptr<Destination> dest;
   if (c.destination == "s3") {
-    auto env = [](const char* name) { const char* v = std::getenv(name); return std::string(v ? v : ""); };
-    S3Options o;
-    o.endpoint = c.s3.endpoint;
-    o.region = c.s3.region;
-    o.bucket = c.s3.bucket;
-    o.prefix = c.s3.prefix;
-    o.path_style = c.s3.path_style;
-    bool from_config = !c.s3.access_key_id.empty();
-    o.access_key_id = from_config ? c.s3.access_key_id : env("AWS_ACCESS_KEY_ID");
-    o.secret_access_key = from_config ? c.s3.secret_access_key : env("AWS_SECRET_ACCESS_KEY");
-    o.session_token = from_config ? c.s3.session_token : env("AWS_SESSION_TOKEN");
-    o.multipart_threshold_bytes = uint64_t(c.s3.multipart_threshold_mib) << 20;
-    o.part_size_bytes = uint64_t(c.s3.part_size_mib) << 20;
-    o.http.request_timeout_ms = c.s3.request_timeout_s * 1000;
-    o.http.ca_file = c.s3.ca_file;
-    o.http.max_response_bytes = 1u << 20;
-    dest = std::make_unique<S3Destination>(std::move(o));
+    dest = std::make_unique<S3Destination>(S3OptionsFrom(c));
   } else if (c.destination == "http") {
     HttpEndpointOptions o;
     o.url = c.http.url;
@@ -80,7 +93,7 @@ std::unique_ptr<Destination> MakeDestination(const StreamInfo& s, bool enable_fa
 std::unique_ptr<DeliveryPool::Runtime> DeliveryPool::MakeRuntime(StreamPtr s) const {
   auto rt = std::make_unique<Runtime>();
   rt->destination = factory_(*s);
-  rt->backup = std::make_shared<BackupStore>(s->cfg->backup.path, s->cfg->backup.error_output_prefix);
+  rt->backup = MakeBackupStore(*s->cfg);
   rt->info = std::move(s);
   return rt;
 }

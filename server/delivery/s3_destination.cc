@@ -130,6 +130,15 @@ DeliveryResult S3Destination::Multipart(const std::string& url, const DeliveryOb
   return failed;
 }
 
+base::Status S3Destination::Upload(const std::string& key, std::string_view body) {
+  DeliveryObject o;
+  o.body = body;
+  DeliveryResult r = o.body.size() > options_.multipart_threshold_bytes ? Multipart(ObjectUrl(key), o)
+                                                                        : PutObject(ObjectUrl(key), o);
+  if (r.outcome == Outcome::kOk) return base::Status::Ok();
+  return base::IOError(r.message);
+}
+
 DeliveryResult S3Destination::Deliver(const DeliveryObject& o) {
   PrefixContext ctx{o.oldest_arrival_ms, o.segment_id, ""};
   std::string key =

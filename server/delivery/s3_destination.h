@@ -38,6 +38,8 @@ class S3Destination final : public Destination {
   std::string_view kind() const override { return "S3"; }
   std::string_view error_output_type() const override { return "s3-failed"; }
 
+  // Writes `body` under `key` (PUT, or multipart above the threshold). kIOError says why.
+  base::Status Upload(const std::string& key, std::string_view body);
   // "<endpoint>/<bucket>/<escaped key>" (path style) for `key`.
   std::string ObjectUrl(std::string_view key) const;
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 
+#include "protocol/segment_file.h"
 #include "server/delivery/codec.h"
 #include "sluice/client.h"
 #include "tests/support/delivered.h"
@@ -109,6 +110,11 @@ struct S3Fixture {
                                                          tmp.Sub("s3.port"), s3_data, kBucket, std::to_string(port)},
                                 tmp.Sub("s3.port"), tmp.Sub("s3.log"));
     REQUIRE(s3->Start());
+  }
+  void StartServerWith(const std::string& toml) {
+    std::ofstream(tmp.Sub("s.toml")) << toml;
+    server = std::make_unique<TestServer>(tmp.Sub("data"), std::vector<std::string>{"--config", tmp.Sub("s.toml")});
+    REQUIRE(server->Start());
   }
   // One stream "s" to the bucket through the verifying proxy.
   void StartServer(const std::string& stream_extra, const std::string& s3_extra = "",
@@ -241,5 +247,44 @@ TEST_CASE("S3: the store down for a while, and sluiced restarted meanwhile: noth
     for (const auto& o : Objects(f.s3_data)) found |= o.key.find(id) != std::string::npos;
     CHECK(found);
   }
+  CHECK(f.server->Stop() == 0);
+}
+
+TEST_CASE("S3: a backup store in a bucket receives what another destination gave up on",
+          "[integration][s3]") {
+  S3Fixture f;
+  // An HTTP endpoint that refuses connections, no retries: every segment goes to the backup
+  // store, which is the bucket (reached through the verifying proxy).
+  f.StartServerWith("[[stream]]\nname = \"s\"\ndestination = \"http\"\nretry_duration_s = 0\n"
+                    "buffering = { size_mib = 1, interval_s = 0 }\n"
+                    "[stream.http]\nurl = \"http://127.0.0.1:1/\"\n"
+                    "[stream.backup]\nstore = \"s3\"\nbucket = \"" + std::string(kBucket) + "\"\n"
+                    "[stream.s3]\nendpoint = \"http://127.0.0.1:" + std::to_string(f.proxy->port()) +
+                    "\"\naccess_key_id = \"S3RVER\"\nsecret_access_key = \"S3RVER\"\n");
+  f.Put({"lost-1", "lost-2", "lost-3"});
+  auto backups = [&] {
+    std::vector<S3Object> out;
+    for (auto& o : Objects(f.s3_data))
+      if (o.key.rfind("http-endpoint-failed/", 0) == 0) out.push_back(o);
+    return out;
+  };
+  REQUIRE(WaitFor([&] { return backups().size() >= 2; }));
+  std::vector<std::string> records;
+  bool have_json = false;
+  for (const auto& o : backups()) {
+    if (o.key.ends_with(".json")) {
+      have_json = true;
+      CHECK(o.bytes.find("\"errorCode\":\"HttpEndpoint.RetriesExhausted\"") != std::string::npos);
+    }
+    if (!o.key.ends_with(".sseg")) continue;
+    auto seg = proto::ParseSegmentFile(o.bytes);
+    REQUIRE(seg.ok());
+    CHECK(seg->stream == "s");
+    seg->ForEach([&](std::string_view r) { records.emplace_back(r); });
+  }
+  CHECK(have_json);
+  std::sort(records.begin(), records.end());
+  CHECK(records == std::vector<std::string>{"lost-1", "lost-2", "lost-3"});
+  CHECK(f.ProxyRequests().find("DENY") == std::string::npos);
   CHECK(f.server->Stop() == 0);
 }
