@@ -170,6 +170,12 @@ TEST_CASE("S3: objects decompress to the records put, for every compression, wit
       std::sort(records.begin(), records.end());
       REQUIRE(WaitFor([&] { return CountRecords(f.s3_data) >= records.size(); }));
       CHECK(Records(f.s3_data) == records);
+      // s3rver writes an object's metadata file after its bytes.
+      REQUIRE(WaitFor([&] {
+        for (const auto& o : Objects(f.s3_data))
+          if (o.metadata.empty()) return false;
+        return true;
+      }));
       auto objects = Objects(f.s3_data);
       REQUIRE_FALSE(objects.empty());
       for (const auto& o : objects) {
