@@ -261,3 +261,41 @@ TEST_CASE("HTTP endpoint: settings are validated", "[integration][http]") {
   CHECK(out.find("retry_duration_s\r\n$3\r\n300") != std::string::npos);  // http's default
   CHECK(server.Stop() == 0);
 }
+
+TEST_CASE("HTTP endpoint: https verifies the certificate; a private CA is trusted through ca_file",
+          "[integration][http]") {
+  TempDir tmp;
+  REQUIRE_FALSE(test::NodePath().empty());
+  std::string out, err;
+  // A self-signed certificate for 127.0.0.1 (openssl comes with ca-certificates).
+  REQUIRE(test::RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", tmp.Sub("key.pem"),
+                            "-out", tmp.Sub("cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                            "subjectAltName=IP:127.0.0.1"},
+                           &out, &err) == 0);
+  std::string received = tmp.Sub("received");
+  std::filesystem::create_directories(received);
+  Peer receiver({test::NodePath(), test::SourcePath("tests/peers/http_endpoint_receiver.js"), tmp.Sub("r.port"), received,
+                 "", tmp.Sub("cert.pem"), tmp.Sub("key.pem")},
+                tmp.Sub("r.port"), tmp.Sub("r.log"));
+  REQUIRE(receiver.Start());
+  auto config = [&](const std::string& name, const std::string& extra) {
+    return "[[stream]]\nname = \"" + name + "\"\ndestination = \"http\"\nretry_duration_s = 600\n"
+           "buffering = { size_mib = 1, interval_s = 0 }\n[stream.http]\nurl = \"https://127.0.0.1:" +
+           std::to_string(receiver.port()) + "/\"\n" + extra;
+  };
+  std::ofstream(tmp.Sub("s.toml")) << config("untrusted", "") << config("trusted", "ca_file = \"" + tmp.Sub("cert.pem") + "\"\n");
+  TestServer server(tmp.Sub("data"), {"--config", tmp.Sub("s.toml")});
+  REQUIRE(server.Start());
+  client::ClientOptions o;
+  o.port = server.port();
+  auto c = client::Client::Connect(o);
+  REQUIRE(c.ok());
+  std::vector<std::string_view> a = {"to-untrusted"}, b = {"to-trusted"};
+  REQUIRE(c.value()->PutRecordBatch("untrusted", a)->failed_count == 0);
+  REQUIRE(c.value()->PutRecordBatch("trusted", b)->failed_count == 0);
+  REQUIRE(WaitFor([&] { return ReadReceived(received).records.size() == 1; }));
+  CHECK(ReadReceived(received).records == std::vector<std::string>{"to-trusted"});
+  REQUIRE(WaitFor([&] { return server.log().find("certificate") != std::string::npos; }));
+  CHECK(server.log().find("stream untrusted: segment") != std::string::npos);  // retried, not delivered
+  CHECK(server.Stop() == 0);
+}

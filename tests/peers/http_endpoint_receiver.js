@@ -1,8 +1,9 @@
 // A strict Firehose HTTP endpoint (firehose.md §4) for tests: validates every header and the
 // body, records what it accepted, and can be told to misbehave.
 //
-//   node http_endpoint_receiver.js <port file> <output dir> [access key]
+//   node http_endpoint_receiver.js <port file> <output dir> [access key] [TLS cert] [TLS key]
 //
+// With a certificate and key it serves https.
 // Writes the chosen port to <port file>. <output dir>/received.jsonl gets one line per accepted
 // request: {"requestId": ..., "records": [<utf-8 of each record>], "attributes": {...}}.
 // <output dir>/attempts.log gets "<requestId> <status>" for every request, accepted or not.
@@ -10,10 +11,11 @@
 // answer with <mode>: ok, fail500, hang, 413, wrong-id, garbage, huge.
 'use strict';
 const http = require('http');
+const https = require('https');
 const fs = require('fs');
 const zlib = require('zlib');
 
-const [portFile, outDir, accessKey] = process.argv.slice(2);
+const [portFile, outDir, accessKey, certFile, keyFile] = process.argv.slice(2);
 let mode = 'ok';
 let remaining = -1;  // -1: forever
 
@@ -28,7 +30,7 @@ function reject(res, requestId, why) {
   reply(res, 400, {requestId: requestId || '', timestamp: Date.now(), errorMessage: why});
 }
 
-const server = http.createServer((req, res) => {
+const handler = (req, res) => {
   const url = new URL(req.url, 'http://x');
   if (url.pathname === '/__mode') {
     mode = url.searchParams.get('m') || 'ok';
@@ -89,7 +91,9 @@ const server = http.createServer((req, res) => {
     fs.appendFileSync(`${outDir}/received.jsonl`, JSON.stringify({requestId, records, attributes}) + '\n');
     reply(res, 200, {requestId, timestamp: Date.now()});
   });
-});
+};
+const server = certFile ? https.createServer({cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile)}, handler)
+                        : http.createServer(handler);
 server.keepAliveTimeout = 5000;
 server.listen(0, '127.0.0.1', () => {
   fs.writeFileSync(portFile + '.tmp', String(server.address().port));
