@@ -57,6 +57,10 @@ TEST_CASE("Admin: inline commands from telnet/nc get RESP2 replies", "[integrati
   std::string help = Ask(server.admin_port(), "HELP\r\n");
   CHECK(help.find("STREAM DESCRIBE name") != std::string::npos);
   CHECK(help.find("FLUSH [name]") != std::string::npos);
+  // HELP <command> lists that command's rows (redis-cli answers HELP itself, so raw socket here).
+  std::string stream_help = Ask(server.admin_port(), "HELP stream\r\n");
+  CHECK(stream_help.find("STREAM UPDATE name [VERSION n] key value") != std::string::npos);
+  CHECK(stream_help.find("PING") == std::string::npos);
   CHECK(server.Stop() == 0);
 }
 
@@ -132,6 +136,17 @@ TEST_CASE("Admin: redis-cli drives streams: STATS, FLUSH, STREAM DESCRIBE, INFO,
   for (const char* section : {"# Server", "# Shards", "# Storage", "# Delivery", "# Memory", "# Streams"})
     CHECK(info.find(section) != std::string::npos);
   CHECK(info.find("stream_clicks:id=1,version=1,status=active,delivery=running,incoming_records=3") != std::string::npos);
+  // The run-time stream commands through redis-cli too.
+  CHECK(RedisCli(server, {"STREAM", "CREATE", "views", "compression", "zstd", "buffering.interval_s", "1"}) == "OK\n");
+  CHECK(RedisCli(server, {"STREAM", "LIST"}) == "clicks\nviews\n");
+  CHECK(RedisCli(server, {"STREAM", "UPDATE", "views", "VERSION", "1", "buffering.size_mib", "2"}) == "2\n");
+  CHECK(RedisCli(server, {"PAUSE", "views"}) == "OK\n");
+  CHECK(RedisCli(server, {"RESUME", "views"}) == "OK\n");
+  CHECK(RedisCli(server, {"CONFIG", "GET", "durability"}) == "durability\nfsync\n");
+  CHECK(RedisCli(server, {"BACKUPS"}) == "\n");
+  CHECK(RedisCli(server, {"STREAM", "CREATE", "views"}).find("exists") != std::string::npos);
+  CHECK(RedisCli(server, {"STREAM", "DELETE", "views"}) == "OK\n");
+  REQUIRE(test::WaitFor([&] { return RedisCli(server, {"STREAM", "LIST"}) == "clicks\n"; }));
   RedisCli(server, {"SHUTDOWN"});  // redis-cli expects the connection to drop and prints nothing
   // SHUTDOWN stops the server like SIGTERM: a clean exit.
   CHECK(server.WaitExit() == 0);
