@@ -1,6 +1,8 @@
 // Integration: garbage, truncated and hostile frames never stop the server from serving others.
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <random>
 #include <thread>
@@ -146,6 +148,52 @@ TEST_CASE("BadInput: garbage on many sockets does not disturb a well-behaved cli
   attacker.join();
   CHECK(ok_batches == 200);
   CHECK(garbage_conns > 10);
+  c.value().reset();
+  CHECK(server.Stop() == 0);
+}
+
+TEST_CASE("BadInput: 2,000 connections at once, idle, mid-frame or never reading, and a client still gets acks",
+          "[integration][badinput]") {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < 4096 && rl.rlim_max >= 4096) {
+    rl.rlim_cur = 4096;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < 2100) {
+    WARN("RLIMIT_NOFILE " << rl.rlim_cur << " is too low for 2,000 connections; skipped");
+    return;
+  }
+  TempDir tmp;
+  TestServer server(tmp.Sub("data"));
+  REQUIRE(server.Start());
+  std::string good = PutFrame(1, {std::string(1000, 'z')});
+  std::vector<std::unique_ptr<RawSocket>> conns;
+  for (int i = 0; i < 2000; i++) {
+    conns.push_back(std::make_unique<RawSocket>(server.port()));
+    REQUIRE(conns.back()->connected());
+    switch (i % 4) {
+      case 0: break;                                                          // idle
+      case 1: conns.back()->Send(good.substr(0, proto::kFrameHeaderSize + 3)); break;  // mid-frame, stalled
+      case 2: for (int k = 0; k < 50; k++) conns.back()->Send(good); break;   // puts, never reads acks
+      case 3: conns.back()->Send(good.substr(0, 10)); break;                  // half a header
+    }
+  }
+  client::ClientOptions o;
+  o.port = server.port();
+  auto c = client::Client::Connect(o);
+  REQUIRE(c.ok());
+  std::vector<std::string_view> recs = {"still", "served"};
+  for (int i = 0; i < 20; i++) {
+    auto r = c.value()->PutRecordBatch("default", recs);
+    REQUIRE(r.ok());
+    CHECK(r->failed_count == 0);
+  }
+  conns.clear();  // 2,000 disconnects, some mid-frame
+  auto r = c.value()->PutRecordBatch("default", recs);
+  REQUIRE(r.ok());
+  CHECK(r->failed_count == 0);
   c.value().reset();
   CHECK(server.Stop() == 0);
 }
