@@ -348,7 +348,7 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
                             {"data_dir", "bind", "port", "shards", "durability", "auth_token", "delivery_threads",
                              "admin_port", "admin_bind", "admin_password", "admin_allow_remote_without_password",
                              "max_record_bytes", "max_batch_records", "max_batch_bytes",
-                             "connection_output_budget", "shard_commit_budget", "stream"},
+                             "connection_output_budget", "shard_commit_budget", "min_free_mib", "stream"},
                             origin, "the top level"));
   RETURN_IF_ERROR(Get(root, "data_dir", origin, &cfg->data_dir));
   RETURN_IF_ERROR(Get(root, "bind", origin, &cfg->bind));
@@ -365,6 +365,11 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
   RETURN_IF_ERROR(Get(root, "max_batch_bytes", origin, &cfg->limits.max_batch_bytes));
   RETURN_IF_ERROR(Get(root, "connection_output_budget", origin, &cfg->connection_output_budget));
   RETURN_IF_ERROR(Get(root, "shard_commit_budget", origin, &cfg->shard_commit_budget));
+  if (root.contains("min_free_mib")) {
+    uint32_t mib = 0;
+    RETURN_IF_ERROR(Get(root, "min_free_mib", origin, &mib));
+    cfg->min_free_bytes = uint64_t(mib) << 20;
+  }
   std::string durability;
   RETURN_IF_ERROR(Get(root, "durability", origin, &durability));
   if (!durability.empty()) {
@@ -521,6 +526,8 @@ base::Status ServerConfig::Validate() const {
     return base::InvalidArgument("admin_bind " + admin_bind +
                                  " is not a loopback address: set admin_password (or, knowingly, "
                                  "admin_allow_remote_without_password)");
+  if (min_free_bytes < (16ull << 20) || min_free_bytes > (1ull << 40))
+    return base::InvalidArgument("min_free_mib must be 16..1048576, got " + std::to_string(min_free_bytes >> 20));
   if (delivery_threads < 1 || delivery_threads > 64)
     return base::InvalidArgument("delivery_threads must be 1..64, got " + std::to_string(delivery_threads));
   std::set<std::string> names;

@@ -150,6 +150,10 @@ struct ServerConfig {
   // A shard stops reading sockets for the rest of a loop iteration once this many bytes wait to
   // be committed, so one iteration's WriteBatch is bounded. Default: 64 MiB. Reloadable: no.
   uint64_t shard_commit_budget = 64u << 20;
+  // Puts are refused (retryable StorageFailure) while the data dir's file system has less than
+  // this free; the store's own writes (segment bookkeeping, deletes after delivery) stop at a
+  // quarter of it. 16..1048576 MiB. Default: 256 MiB. Reloadable: no.
+  uint64_t min_free_bytes = 256u << 20;
   // Admin port (telnet / redis-cli). 0 picks a free port. Default: 7411. Reloadable: no.
   uint16_t admin_port = 7411;
   // Address of the admin port. Default: 127.0.0.1. Reloadable: no.

@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-record-bytes", max_record, "largest record (default 1024000)")->check(CLI::PositiveNumber);
   app.add_option("--max-batch-records", max_records, "most records per batch (default 500)")->check(CLI::PositiveNumber);
   app.add_option("--max-batch-bytes", max_batch, "most bytes per batch (default 4194304)")->check(CLI::PositiveNumber);
+  int64_t min_free_mib = -1;
+  app.add_option("--min-free-mib", min_free_mib, "refuse puts below this much free disk (default 256)")
+      ->check(CLI::Range(16, 1 << 20));
   app.add_option("--log-level", log_level, "debug | info | warn | error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
@@ -68,6 +71,7 @@ int main(int argc, char** argv) {
   if (!port_file.empty()) cfg.port_file = port_file;
   if (shards >= 0) cfg.shards = static_cast<uint32_t>(shards);
   if (!auth_token.empty()) cfg.auth_token = auth_token;
+  if (min_free_mib > 0) cfg.min_free_bytes = uint64_t(min_free_mib) << 20;
   if (delivery_threads > 0) cfg.delivery_threads = static_cast<uint32_t>(delivery_threads);
   if (fault_injection) cfg.enable_fault_injection = true;
   if (admin_port >= 0) cfg.admin_port = static_cast<uint16_t>(admin_port);

@@ -55,7 +55,14 @@ StagedPut PutHandler::Stage(const wire::PutRecordBatch& batch, int64_t now_unix_
 base::Status PutHandler::Commit() {
   SLUICE_DCHECK(has_pending());
   batch_.PutNextSeq(shard_, next_seq_);
-  base::Status st = store_->Write(&batch_, cfg_.durability.mode == DurabilityMode::kFsync);
+  base::Status st;
+  // Puts stop well before the disk is full, so deliveries (which free space) and the store's
+  // own writes keep their headroom; the client sees a retryable StorageFailure.
+  if (uint64_t free = store_->FreeBytes(); free < cfg_.min_free_bytes)
+    st = base::IOError("disk nearly full: " + std::to_string(free >> 20) + " MiB free, puts need min_free_mib " +
+                       std::to_string(cfg_.min_free_bytes >> 20) + "; retry once deliveries or the operator free space");
+  else
+    st = store_->Write(&batch_, cfg_.durability.mode == DurabilityMode::kFsync);
   batch_.Clear();
   committed_.clear();
   if (st.ok()) {

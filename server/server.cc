@@ -39,6 +39,7 @@ base::Status Server::Start() {
 
   storage::StoreOptions so;
   so.path = cfg_.data_dir + "/db";
+  so.min_free_bytes = cfg_.min_free_bytes / 4;
   auto store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
@@ -300,6 +301,7 @@ std::vector<std::pair<std::string, std::string>> Server::ConfigValues() const {
       {"max_batch_bytes", std::to_string(cfg_.limits.max_batch_bytes)},
       {"connection_output_budget", std::to_string(cfg_.connection_output_budget)},
       {"shard_commit_budget", std::to_string(cfg_.shard_commit_budget)},
+      {"min_free_mib", std::to_string(cfg_.min_free_bytes >> 20)},
       {"log_level", base::LogLevelName()},
   };
 }

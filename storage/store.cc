@@ -1,6 +1,10 @@
 // Store: RocksDB setup, the close order, and the one rocksdb::Status -> base::Status mapping.
 #include "storage/store.h"
 
+#include <sys/statvfs.h>
+
+#include <chrono>
+
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -97,6 +101,8 @@ void WriteBatch::Clear() { rep_->Clear(); }
 base::Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::unique_ptr<Store> store(new Store());
   store->read_only_ = options.read_only;
+  store->path_ = options.path;
+  store->min_free_bytes_ = options.min_free_bytes;
 
   rocksdb::DBOptions db;
   db.create_if_missing = !options.read_only;
@@ -169,17 +175,40 @@ Store::~Store() {
   db_ = nullptr;
 }
 
+uint64_t Store::FreeBytes() {
+  // statvfs at most every 100 ms (it is cheap, but commits run thousands of times a second).
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (now - free_checked_ms_.load(std::memory_order_relaxed) >= 100) {
+    struct statvfs v;
+    if (::statvfs(path_.c_str(), &v) == 0)
+      free_bytes_.store(static_cast<uint64_t>(v.f_bavail) * v.f_frsize, std::memory_order_relaxed);
+    free_checked_ms_.store(now, std::memory_order_relaxed);
+  }
+  return free_bytes_.load(std::memory_order_relaxed);
+}
+
+base::Status Store::CheckSpace() {
+  uint64_t free = FreeBytes();
+  if (free >= min_free_bytes_) return base::Status::Ok();
+  return base::IOError("no space: the data dir's file system has " + std::to_string(free >> 20) +
+                       " MiB free, below the " + std::to_string(min_free_bytes_ >> 20) +
+                       " MiB floor; writes resume once space is freed");
+}
+
 base::Status Store::Write(WriteBatch* batch, bool sync) {
   STORE_TSAN_SERIALIZE();
   if (read_only_) return base::InvalidArgument("store is open read-only");
   SLUICE_DCHECK(batch->store_ == this);
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  RETURN_IF_ERROR(CheckSpace());
   return FromRocks(db_->Write(wo, batch->rep_.get()), "write");
 }
 
 base::Status Store::SyncWal() {
   STORE_TSAN_SERIALIZE();
+  RETURN_IF_ERROR(CheckSpace());
   return FromRocks(db_->SyncWAL(), "sync WAL");
 }
 
@@ -281,6 +310,7 @@ base::Result<StreamEntry> Store::RegisterStream(std::string_view name, std::stri
   wb.Put(catalog_, key, EncodeCatalog(entry)).PermitUncheckedError();
   rocksdb::WriteOptions wo;
   wo.sync = true;
+  RETURN_IF_ERROR(CheckSpace());
   RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb), "write catalog"));
   return entry;
 }
@@ -312,6 +342,7 @@ base::Result<StreamEntry> Store::CreateStream(std::string_view name, std::string
   wb.Put(catalog_, key, EncodeCatalog(entry)).PermitUncheckedError();
   rocksdb::WriteOptions wo;
   wo.sync = true;
+  RETURN_IF_ERROR(CheckSpace());
   RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb), "write catalog"));
   return entry;
 }
@@ -321,6 +352,7 @@ base::Status Store::PutStreamEntry(const StreamEntry& entry) {
   STORE_TSAN_SERIALIZE();
   rocksdb::WriteOptions wo;
   wo.sync = true;
+  RETURN_IF_ERROR(CheckSpace());
   return FromRocks(db_->Put(wo, catalog_, std::string(kStreamKeyPrefix) + entry.name, EncodeCatalog(entry)),
                    "write catalog");
 }
@@ -330,6 +362,7 @@ base::Status Store::DeleteStreamEntry(std::string_view name) {
   STORE_TSAN_SERIALIZE();
   rocksdb::WriteOptions wo;
   wo.sync = true;
+  RETURN_IF_ERROR(CheckSpace());
   return FromRocks(db_->Delete(wo, catalog_, std::string(kStreamKeyPrefix) + std::string(name)), "delete catalog entry");
 }
 
@@ -412,6 +445,7 @@ base::Status Store::DeleteSegment(const SegmentDescriptor& d) {
   wb.Delete(segments_, EncodeSegmentKey(d)).PermitUncheckedError();
   // Not synced: if the delete is lost in a crash the segment is delivered again, and delivery
   // is idempotent by segment id. The next synced put makes it durable anyway (one WAL).
+  RETURN_IF_ERROR(CheckSpace());
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "delete segment " + d.Id());
 }
 
@@ -419,6 +453,7 @@ base::Status Store::UpdateSegment(const SegmentDescriptor& d) {
   STORE_TSAN_SERIALIZE();
   rocksdb::WriteBatch wb;
   wb.Put(segments_, EncodeSegmentKey(d), EncodeSegmentValue(d)).PermitUncheckedError();
+  RETURN_IF_ERROR(CheckSpace());
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "update segment " + d.Id());
 }
 

@@ -14,6 +14,7 @@
 // Callbacks (ChunkFn, SegmentFn) must not call back into the Store.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -44,6 +45,11 @@ struct StoreOptions {
   // Memtable size of the records column family; bounds memory with max_write_buffers.
   // Default: 64 MiB. Reloadable: no.
   uint64_t write_buffer_bytes = 64u << 20;
+  // Every write is refused (kIOError "no space: ...") while the file system holding the database
+  // has less than this free, so RocksDB itself never meets ENOSPC: Debian's assert-enabled
+  // RocksDB 7.8 aborts the process when a WAL writer is used again after a failed append.
+  // Default: 32 MiB. Reloadable: no.
+  uint64_t min_free_bytes = 32u << 20;
 };
 
 struct StreamEntry {
@@ -97,6 +103,8 @@ class Store {
   base::Status Write(WriteBatch* batch, bool sync);
   // Fsyncs the WAL (durability modes interval and none use this).
   base::Status SyncWal();
+  // Free bytes of the database's file system for unprivileged writers (statvfs, cached 100 ms).
+  uint64_t FreeBytes();
 
   // The next unused sequence number of `shard` (1 for a shard that never wrote).
   base::Result<uint64_t> NextSeq(uint16_t shard);
@@ -154,6 +162,8 @@ class Store {
                           const std::string& upper,
                           const std::function<base::Status(std::string_view, std::string_view)>& fn);
 
+  base::Status CheckSpace();
+
   rocksdb::DB* db_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* records_ = nullptr;
@@ -161,6 +171,10 @@ class Store {
   rocksdb::ColumnFamilyHandle* catalog_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   bool read_only_ = false;
+  std::string path_;
+  uint64_t min_free_bytes_ = 0;
+  std::atomic<int64_t> free_checked_ms_{-1000};
+  std::atomic<uint64_t> free_bytes_{UINT64_MAX};
   std::mutex catalog_mu_;  // serialises stream id assignment
   std::mutex tsan_mu_;     // used only in ThreadSanitizer builds (store.cc)
 };

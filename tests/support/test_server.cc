@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -99,6 +100,7 @@ bool TestServer::Start() {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      std::fprintf(stderr, "TestServer: sluiced exited during start (status %d); its log:\n%s\n", status, log().c_str());
       return false;
     }
     std::string port = ReadFile(port_file_);
@@ -110,6 +112,7 @@ bool TestServer::Start() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  std::fprintf(stderr, "TestServer: sluiced did not listen within 20 s; its log:\n%s\n", log().c_str());
   Kill();
   return false;
 }
