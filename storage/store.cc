@@ -276,6 +276,18 @@ base::Status DecodeCatalog(std::string_view name, std::string_view v, StreamEntr
 }
 }  // namespace
 
+base::Result<uint32_t> Store::TakeStreamIdLocked(rocksdb::WriteBatch* wb) {
+  std::string next;
+  rocksdb::Status ns = db_->Get(rocksdb::ReadOptions(), meta_, kNextStreamIdKey, &next);
+  uint32_t id = 1;
+  if (ns.ok() && next.size() == 4) id = GetBE32(next.data());
+  else if (!ns.IsNotFound()) return FromRocks(ns, "read next stream id");
+  std::string bumped;
+  PutBE32(&bumped, id + 1);
+  wb->Put(meta_, kNextStreamIdKey, bumped).PermitUncheckedError();
+  return id;
+}
+
 base::Result<StreamEntry> Store::RegisterStream(std::string_view name, std::string_view config,
                                                 int64_t now_unix_ms) {
   std::lock_guard<std::mutex> lock(catalog_mu_);
@@ -290,18 +302,10 @@ base::Result<StreamEntry> Store::RegisterStream(std::string_view name, std::stri
     if (entry.config == config) return entry;
     entry.version++;
   } else if (s.IsNotFound()) {
-    std::string next;
-    rocksdb::Status ns = db_->Get(rocksdb::ReadOptions(), meta_, kNextStreamIdKey, &next);
-    uint32_t id = 1;
-    if (ns.ok() && next.size() == 4) id = GetBE32(next.data());
-    else if (!ns.IsNotFound()) return FromRocks(ns, "read next stream id");
+    ASSIGN_OR_RETURN(entry.id, TakeStreamIdLocked(&wb));
     entry.name = std::string(name);
-    entry.id = id;
     entry.version = 1;
     entry.created_unix_ms = now_unix_ms;
-    std::string bumped;
-    PutBE32(&bumped, id + 1);
-    wb.Put(meta_, kNextStreamIdKey, bumped).PermitUncheckedError();
   } else {
     return FromRocks(s, "read catalog");
   }
@@ -324,21 +328,13 @@ base::Result<StreamEntry> Store::CreateStream(std::string_view name, std::string
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), catalog_, key, &value);
   if (s.ok()) return base::Status(base::Code::kAlreadyExists, "stream " + std::string(name) + " exists");
   if (!s.IsNotFound()) return FromRocks(s, "read catalog");
-  std::string next;
-  rocksdb::Status ns = db_->Get(rocksdb::ReadOptions(), meta_, kNextStreamIdKey, &next);
-  uint32_t id = 1;
-  if (ns.ok() && next.size() == 4) id = GetBE32(next.data());
-  else if (!ns.IsNotFound()) return FromRocks(ns, "read next stream id");
+  rocksdb::WriteBatch wb;
   StreamEntry entry;
+  ASSIGN_OR_RETURN(entry.id, TakeStreamIdLocked(&wb));
   entry.name = std::string(name);
-  entry.id = id;
   entry.created_unix_ms = entry.updated_unix_ms = now_unix_ms;
   entry.flags = flags;
   entry.config = std::string(config);
-  std::string bumped;
-  PutBE32(&bumped, id + 1);
-  rocksdb::WriteBatch wb;
-  wb.Put(meta_, kNextStreamIdKey, bumped).PermitUncheckedError();
   wb.Put(catalog_, key, EncodeCatalog(entry)).PermitUncheckedError();
   rocksdb::WriteOptions wo;
   wo.sync = true;

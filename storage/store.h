@@ -163,6 +163,8 @@ class Store {
                           const std::function<base::Status(std::string_view, std::string_view)>& fn);
 
   base::Status CheckSpace();
+  // The next unused stream id; adds its bump to `wb`. REQUIRES: catalog_mu_ held.
+  base::Result<uint32_t> TakeStreamIdLocked(rocksdb::WriteBatch* wb);
 
   rocksdb::DB* db_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;

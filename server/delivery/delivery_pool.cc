@@ -339,17 +339,8 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
   DeliveryResult result = DeliveryResult::Fail("retry budget spent");
   if (job.info->force_delete) {
     // STREAM DELETE FORCE: what was not delivered yet goes to the backup store, never dropped.
-    if (Backup(job, d, records, "stream-deleted", "DeliveryStreamDeleted",
-               "the delivery stream was deleted with FORCE before this segment was delivered")) {
-      base::Status del = store_->DeleteSegment(d);
-      if (!del.ok()) SLUICE_LOG_ERROR("delivery", "segment %s backed up but not deleted: %s", id.c_str(), del.ToString().c_str());
-      return;
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      d.next_attempt_ms = job.rt->paused_until_ms;
-    }
-    Requeue(std::move(d));
+    GiveUp(job, std::move(d), records, "stream-deleted", "DeliveryStreamDeleted",
+           "the delivery stream was deleted with FORCE before this segment was delivered");
     return;
   }
   if (!budget_spent) {
@@ -418,16 +409,22 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
   std::string code = std::string(job.destination->kind()) +
                      (result.outcome == Outcome::kFail && !budget_spent ? ".PermanentFailure" : ".RetriesExhausted");
   std::string message = d.last_error.empty() ? result.message : d.last_error;
-  if (Backup(job, d, records, job.destination->error_output_type(), code, message)) {
+  GiveUp(job, std::move(d), records, job.destination->error_output_type(), code, message);
+}
+
+void DeliveryPool::GiveUp(const Job& job, storage::SegmentDescriptor d, const std::vector<std::string_view>& records,
+                          std::string_view type, std::string_view code, const std::string& message) {
+  const std::string id = d.Id();
+  if (Backup(job, d, records, type, code, message)) {
     SLUICE_LOG_WARN("delivery", "stream %s: segment %s (%u records) moved to the backup store after %u attempts: %s",
-                    name.c_str(), id.c_str(), d.record_count, d.attempts, message.c_str());
+                    job.info->name.c_str(), id.c_str(), d.record_count, d.attempts, message.c_str());
     base::Status del = store_->DeleteSegment(d);
     if (!del.ok()) SLUICE_LOG_ERROR("delivery", "segment %s backed up but not deleted: %s", id.c_str(), del.ToString().c_str());
     return;
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    d.next_attempt_ms = job.rt->paused_until_ms;
+    d.next_attempt_ms = job.rt->paused_until_ms;  // the backup store failed: the stream waits
   }
   Requeue(std::move(d));
 }

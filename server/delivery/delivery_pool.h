@@ -127,6 +127,10 @@ class DeliveryPool {
   bool Backup(const Job& job, const storage::SegmentDescriptor& d, const std::vector<std::string_view>& records,
               std::string_view type, std::string_view code, std::string_view message);
   void Requeue(storage::SegmentDescriptor d);
+  // The segment goes to the backup store and leaves storage; if the backup store fails, it is
+  // requeued for when the stream's pause ends.
+  void GiveUp(const Job& job, storage::SegmentDescriptor d, const std::vector<std::string_view>& records,
+              std::string_view type, std::string_view code, const std::string& message);
   std::unique_ptr<Runtime> MakeRuntime(StreamPtr stream) const;
 
   storage::Store* store_;

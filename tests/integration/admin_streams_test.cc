@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "sluice/client.h"
+#include "tests/support/clients.h"
 #include "tests/support/delivered.h"
 #include "tests/support/raw_socket.h"
 #include "tests/support/temp_dir.h"
@@ -35,14 +36,7 @@ std::string Admin(const TestServer& server, std::vector<std::string> words, int*
   return out;
 }
 
-std::string Ask(uint16_t port, const std::string& bytes) {
-  RawSocket s(port);
-  REQUIRE(s.connected());
-  REQUIRE(s.Send(bytes));
-  s.ShutdownWrite();
-  bool closed = false;
-  return s.ReadUntilClose(5000, &closed);
-}
+std::string Ask(uint16_t port, const std::string& bytes) { return test::AdminAsk(port, bytes); }
 
 uint32_t Put(const TestServer& server, const std::string& stream, std::vector<std::string_view> records) {
   client::ClientOptions o;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "sluice/client.h"
+#include "tests/support/clients.h"
 #include "tests/support/delivered.h"
 #include "tests/support/raw_socket.h"
 #include "tests/support/temp_dir.h"
@@ -20,14 +21,7 @@ using sluice::test::TestServer;
 namespace {
 
 // Sends `bytes`, half-closes, and returns everything the server answered.
-std::string Ask(uint16_t port, const std::string& bytes) {
-  RawSocket s(port);
-  REQUIRE(s.connected());
-  REQUIRE(s.Send(bytes));
-  s.ShutdownWrite();
-  bool closed = false;
-  return s.ReadUntilClose(5000, &closed);
-}
+std::string Ask(uint16_t port, const std::string& bytes) { return test::AdminAsk(port, bytes); }
 
 bool HaveRedisCli() { return access("/usr/bin/redis-cli", X_OK) == 0; }
 

@@ -11,6 +11,7 @@
 #include "protocol/segment_file.h"
 #include "server/delivery/codec.h"
 #include "sluice/client.h"
+#include "tests/support/clients.h"
 #include "tests/support/delivered.h"
 #include "tests/support/peer.h"
 #include "tests/support/raw_socket.h"
@@ -128,26 +129,8 @@ struct S3Fixture {
     server = std::make_unique<TestServer>(tmp.Sub("data"), std::vector<std::string>{"--config", tmp.Sub("s.toml")});
     REQUIRE(server->Start());
   }
-  void Put(const std::vector<std::string>& records) {
-    client::ClientOptions o;
-    o.port = server->port();
-    auto c = client::Client::Connect(o);
-    REQUIRE(c.ok());
-    for (size_t off = 0; off < records.size(); off += 500) {
-      std::vector<std::string_view> batch;
-      for (size_t i = off; i < std::min(records.size(), off + 500); i++) batch.push_back(records[i]);
-      auto r = c.value()->PutRecordBatch("s", batch);
-      REQUIRE(r.ok());
-      REQUIRE(r->failed_count == 0);
-    }
-  }
-  std::string Admin(const std::string& line) {
-    test::RawSocket s(server->admin_port());
-    s.Send(line + "\r\n");
-    s.ShutdownWrite();
-    bool closed = false;
-    return s.ReadUntilClose(5000, &closed);
-  }
+  void Put(const std::vector<std::string>& records) { REQUIRE(test::PutRecords(server->port(), "s", records) == 0); }
+  std::string Admin(const std::string& line) { return test::AdminAsk(server->admin_port(), line + "\r\n"); }
   std::string ProxyRequests() const { return test::ReadFile(tmp.Sub("proxy.requests")); }
 };
 
