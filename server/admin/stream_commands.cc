@@ -279,6 +279,7 @@ void CmdStats(CommandContext& ctx) {
     if (oldest == 0 || seg.oldest_arrival_ms < oldest) oldest = seg.oldest_arrival_ms;
   }
   const std::string kind(DestinationKind(*s->cfg));
+  const std::string backup = s->cfg->backup.store == "s3" ? "BackupToS3" : "BackupToDirectory";
   Pairs p;
   p.Add("IncomingRecords", in.incoming_records.load());
   p.Add("IncomingBytes", in.incoming_bytes.load());
@@ -288,9 +289,9 @@ void CmdStats(CommandContext& ctx) {
   p.Add("DeliveryTo" + kind + ".Bytes", d->bytes.load());
   p.Add("DeliveryTo" + kind + ".Success", Ratio(d->segments.load(), d->attempts.load()));
   p.Add("DeliveryTo" + kind + ".DataFreshness", static_cast<uint64_t>(oldest ? std::max<int64_t>(0, now - oldest) / 1000 : 0));
-  p.Add("BackupToDirectory.Records", d->backup_records.load());
-  p.Add("BackupToDirectory.Segments", d->backup_segments.load());
-  p.Add("BackupToDirectory.Success", Ratio(d->backup_segments.load(), d->backup_segments.load() + d->backup_failures.load()));
+  p.Add(backup + ".Records", d->backup_records.load());
+  p.Add(backup + ".Segments", d->backup_segments.load());
+  p.Add(backup + ".Success", Ratio(d->backup_segments.load(), d->backup_segments.load() + d->backup_failures.load()));
   p.Add("BacklogRecords", backlog_records);
   p.Add("BacklogBytes", backlog_bytes);
   p.Add("RetryingSegments", retrying);
