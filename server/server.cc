@@ -268,8 +268,15 @@ void Server::ReapDeletedStreams() {
 base::Result<size_t> Server::StartReplay(const std::string& target) {
   std::vector<std::string> paths;
   StreamSetPtr set = streams_.Current();
-  if (const StreamInfo* s = set->Find(target)) paths.push_back(s->cfg->backup.path);
-  else paths.push_back(target);
+  if (const StreamInfo* s = set->Find(target)) {
+    if (s->cfg->backup.store == "s3")
+      return base::InvalidArgument("stream '" + target + "' backs up to the bucket " +
+                                   (s->cfg->backup.bucket.empty() ? s->cfg->s3.bucket : s->cfg->backup.bucket) +
+                                   "; REPLAY reads local files: download its .sseg files and REPLAY that directory");
+    paths.push_back(s->cfg->backup.path);
+  } else {
+    paths.push_back(target);
+  }
   std::error_code ec;
   if (paths[0] != target && !std::filesystem::exists(paths[0], ec)) return size_t{0};
   ASSIGN_OR_RETURN(std::vector<std::string> files, client::CollectSegmentFiles(paths));

@@ -278,5 +278,6 @@ TEST_CASE("S3: a backup store in a bucket receives what another destination gave
   std::string stats = f.Admin("STATS s");
   CHECK(stats.find("BackupToS3.Records\r\n$1\r\n3") != std::string::npos);
   CHECK(stats.find("DeliveryToHttpEndpoint.Records") != std::string::npos);
+  CHECK(f.Admin("REPLAY s").find("REPLAY reads local files") != std::string::npos);
   CHECK(f.server->Stop() == 0);
 }
