@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "base/fault_point.h"
 #include "base/log.h"
 #include "server/config.h"
 #include "server/delivery/http_client.h"
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (cfg.enable_fault_injection) sluice::base::ArmFaultPoints();  // before any thread starts
   sluice::server::Server server(std::move(cfg));
   if (sluice::base::Status st = server.Start(); !st.ok()) {
     std::fprintf(stderr, "sluiced: cannot start: %s\n", st.ToString().c_str());

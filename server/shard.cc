@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "base/fault_point.h"
 #include "base/log.h"
 #include "server/connection.h"
 #include "server/delivery/delivery_pool.h"
@@ -155,6 +156,7 @@ void Shard::Commit() {
       SLUICE_LOG_ERROR("shard", "shard %u: commit failed, failing its puts: %s", id_,
                        st.ToString().c_str());
     }
+    if (st.ok()) SLUICE_FAULT_POINT("commit.after_write");
     for (const AppendedChunk& c : puts_.committed()) {
       segmenter_.OnCommitted(c);
       StreamCounters& counters = *c.stream->counters;
@@ -247,6 +249,7 @@ void Shard::SealAndSubmit(bool all, uint32_t only_stream, const StreamSet* chang
   if (changed_since) segmenter_.SealChanged(*changed_since, now, &sealed);
   segmenter_.SealDue(now, all, &sealed, only_stream);
   if (sealed.empty()) return;
+  SLUICE_FAULT_POINT("seal.before_write");
   storage::WriteBatch batch(store_);
   for (const auto& d : sealed) batch.PutSegment(d);
   // Not synced: the records are already durable, and a lost descriptor is re-created at start

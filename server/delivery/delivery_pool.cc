@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <random>
 
+#include "base/fault_point.h"
 #include "base/log.h"
 #include "server/delivery/backoff.h"
 #include "server/delivery/codec.h"
@@ -374,6 +375,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
         Requeue(std::move(d));
         return;
       }
+      SLUICE_FAULT_POINT("deliver.before_delete");
       base::Status del = store_->DeleteSegment(d);
       if (!del.ok())  // delivered; a later attempt redelivers to the same name (idempotent)
         SLUICE_LOG_ERROR("delivery", "segment %s delivered but not deleted: %s", id.c_str(), del.ToString().c_str());
@@ -389,9 +391,15 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
     }
     stats.failed_attempts.fetch_add(1, std::memory_order_relaxed);
     {
+      // Only a destination that asks for a retry (down, timing out, 5xx) slows the stream to
+      // one probe at a time; a permanent answer (413, a bad record) means it is up and answering.
       std::lock_guard<std::mutex> lock(mu_);
-      job.rt->failing++;
-      job.rt->probe_after_ms = now + BackoffMs(job.rt->failing, Unit());
+      if (result.outcome == Outcome::kRetry) {
+        job.rt->failing++;
+        job.rt->probe_after_ms = now + BackoffMs(job.rt->failing, Unit());
+      } else {
+        job.rt->failing = 0;
+      }
     }
     d.attempts++;
     d.last_error = result.message;
@@ -418,6 +426,7 @@ void DeliveryPool::GiveUp(const Job& job, storage::SegmentDescriptor d, const st
   if (Backup(job, d, records, type, code, message)) {
     SLUICE_LOG_WARN("delivery", "stream %s: segment %s (%u records) moved to the backup store after %u attempts: %s",
                     job.info->name.c_str(), id.c_str(), d.record_count, d.attempts, message.c_str());
+    SLUICE_FAULT_POINT("backup.before_delete");
     base::Status del = store_->DeleteSegment(d);
     if (!del.ok()) SLUICE_LOG_ERROR("delivery", "segment %s backed up but not deleted: %s", id.c_str(), del.ToString().c_str());
     return;
