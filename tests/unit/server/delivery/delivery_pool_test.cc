@@ -327,3 +327,35 @@ TEST_CASE("DeliveryPool: a hanging destination does not starve another stream", 
   CHECK(stuck->entered() == 3);
   CHECK(f.StoredSegments() == 0);
 }
+
+TEST_CASE("DeliveryPool: a segment whose stored records fail their checksum is quarantined, not delivered",
+          "[server][delivery]") {
+  Fixture f;
+  // A bit flip in storage: a chunk that no longer parses, in a segment of its own (seq 7).
+  {
+    storage::WriteBatch wb(f.store.get());
+    wb.PutChunk({1, 0, 7}, "a chunk whose bytes were flipped on disk, long enough to parse");
+    storage::SegmentDescriptor bad;
+    bad.stream_id = 1;
+    bad.first_seq = bad.last_seq = 7;
+    bad.record_count = 1;
+    bad.stream_version = 1;
+    wb.PutSegment(bad);
+    REQUIRE(f.store->Write(&wb, true).ok());
+  }
+  f.AddSegment({"healthy"});  // seq 1, the same stream
+  f.StartPool({Outcome::kOk, Outcome::kOk, Outcome::kOk});
+  // The healthy segment is delivered; the damaged one is kept, with the reason, for an hour.
+  REQUIRE(f.Drive([&] { return f.dest->attempts() == 1 && f.pool->pending() == 1; }, 5000));
+  CHECK(f.dest->bodies() == std::vector<std::string>{"healthy\n"});
+  auto pending = f.pool->PendingSegments(1);
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].first_seq == 7);
+  CHECK(pending[0].last_error.rfind("unreadable: ", 0) == 0);
+  CHECK(pending[0].next_attempt_ms - f.clock.NowUnixMillis() > 3500 * 1000);
+  // No crash loop: a few more seconds of fake time bring no further attempt.
+  f.Drive([] { return false; }, 3000);
+  CHECK(f.dest->attempts() == 1);
+  f.pool->Stop();
+  CHECK(f.StoredSegments() == 1);
+}
