@@ -346,7 +346,10 @@ TEST_CASE("DeliveryPool: a segment whose stored records fail their checksum is q
   f.AddSegment({"healthy"});  // seq 1, the same stream
   f.StartPool({Outcome::kOk, Outcome::kOk, Outcome::kOk});
   // The healthy segment is delivered; the damaged one is kept, with the reason, for an hour.
-  REQUIRE(f.Drive([&] { return f.dest->attempts() == 1 && f.pool->pending() == 1; }, 5000));
+  REQUIRE(f.Drive([&] {
+    auto p = f.pool->PendingSegments(1);
+    return f.dest->attempts() == 1 && p.size() == 1 && !p[0].last_error.empty();
+  }, 5000));
   CHECK(f.dest->bodies() == std::vector<std::string>{"healthy\n"});
   auto pending = f.pool->PendingSegments(1);
   REQUIRE(pending.size() == 1);
