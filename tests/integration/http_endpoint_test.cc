@@ -181,7 +181,8 @@ TEST_CASE("HTTP endpoint: 413 and a spent retry budget go to the backup store; R
   SetMode(f.receiver->port(), "413", 1);
   f.Put({"big"});
   REQUIRE(WaitFor([&] { return f.Admin("BACKUPS h").find("records") != std::string::npos; }));
-  CHECK(f.server->log().find("HttpEndpoint.PayloadTooLarge: status 413") != std::string::npos);
+  // The log line follows the backup files by a moment.
+  CHECK(WaitFor([&] { return f.server->log().find("HttpEndpoint.PayloadTooLarge: status 413") != std::string::npos; }));
 
   SetMode(f.receiver->port(), "fail500");  // until told otherwise
   f.Put({"unlucky-1", "unlucky-2"});
@@ -193,10 +194,16 @@ TEST_CASE("HTTP endpoint: 413 and a spent retry budget go to the backup store; R
   };
   REQUIRE(WaitFor([&] { return backups() >= 2; }));
   CHECK(ReadReceived(f.out).records.empty());
-  // The error records beside the backed-up segments say why, with Firehose-style codes.
+  // The error records beside the backed-up segments say why, with Firehose-style codes (each
+  // .json is written just after its .sseg).
   std::string errors;
-  for (auto& e : std::filesystem::recursive_directory_iterator(f.tmp.Sub("data") + "/backup/h"))
-    if (e.path().extension() == ".json") errors += test::ReadFile(e.path().string());
+  auto read_errors = [&] {
+    errors.clear();
+    for (auto& e : std::filesystem::recursive_directory_iterator(f.tmp.Sub("data") + "/backup/h"))
+      if (e.path().extension() == ".json") errors += test::ReadFile(e.path().string());
+    return errors.find("RetriesExhausted") != std::string::npos;
+  };
+  CHECK(WaitFor(read_errors));
   CHECK(errors.find("\"errorCode\":\"HttpEndpoint.PermanentFailure\"") != std::string::npos);
   CHECK(errors.find("\"errorCode\":\"HttpEndpoint.RetriesExhausted\"") != std::string::npos);
   CHECK(errors.find("receiver told to fail") != std::string::npos);  // the endpoint's errorMessage
