@@ -53,6 +53,11 @@ base::Result<const wire::PutRecordBatchResponse*> VerifyPutRecordBatchResponse(
   ASSIGN_OR_RETURN(const wire::PutRecordBatchResponse* resp,
                    VerifyRoot<wire::PutRecordBatchResponse>(body, kMaxBatchRecordsCap + 8,
                                                             "PutRecordBatchResponse"));
+  // The Verifier checks the vector's length field, not that its 8-byte structs are 8-byte
+  // aligned; any builder aligns them, so a misaligned one is a forged body (found by fuzzing:
+  // reading it would be undefined behaviour).
+  if ((reinterpret_cast<uintptr_t>(resp->results()->Data()) & (alignof(wire::RecordResult) - 1)) != 0)
+    return base::InvalidArgument("PutRecordBatchResponse results are misaligned");
   uint32_t failed = 0;
   for (const wire::RecordResult* r : *resp->results()) failed += r->error_code() != 0;
   if (failed != resp->failed_put_count())
