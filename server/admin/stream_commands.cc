@@ -111,9 +111,11 @@ void CmdStreamDescribe(CommandContext& ctx) {
   p.Add("buffering.size_mib", c.buffering.size_mib);
   p.Add("buffering.interval_s", c.buffering.interval_s);
   p.Add("retry_duration_s", c.retry_duration_s);
-  p.Add("directory.path", c.directory.path);
-  p.Add("directory.prefix", c.directory.prefix);
-  p.Add("directory.file_extension", c.directory.file_extension);
+  if (c.destination == "directory") {
+    p.Add("directory.path", c.directory.path);
+    p.Add("directory.prefix", c.directory.prefix);
+    p.Add("directory.file_extension", c.directory.file_extension);
+  }
   if (c.destination == "s3") {
     p.Add("s3.endpoint", c.s3.endpoint);
     p.Add("s3.region", c.s3.region);
@@ -137,7 +139,9 @@ void CmdStreamDescribe(CommandContext& ctx) {
     p.Add("http.ca_file", c.http.ca_file);
   }
   p.Add("backup.mode", c.backup.mode);
-  p.Add("backup.path", c.backup.path);
+  p.Add("backup.store", c.backup.store);
+  if (c.backup.store == "s3") p.Add("backup.bucket", c.backup.bucket.empty() ? c.s3.bucket : c.backup.bucket);
+  if (c.backup.store == "directory") p.Add("backup.path", c.backup.path);
   p.Add("backup.error_output_prefix", c.backup.error_output_prefix);
   p.Reply(ctx.out);
 }

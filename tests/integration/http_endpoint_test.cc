@@ -249,6 +249,9 @@ TEST_CASE("HTTP endpoint: settings are validated", "[integration][http]") {
   CHECK(out.find("+OK") != std::string::npos);
   CHECK(out.find("http.common_attributes.k\r\n$1\r\nv") != std::string::npos);
   CHECK(out.find("retry_duration_s\r\n$3\r\n300") != std::string::npos);  // http's default
+  // DESCRIBE shows the settings of the stream's own destination and backup store only.
+  CHECK(out.find("directory.path") == std::string::npos);
+  CHECK(out.find("backup.store\r\n$9\r\ndirectory") != std::string::npos);
   CHECK(server.Stop() == 0);
 }
 
