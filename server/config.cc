@@ -60,7 +60,9 @@ const toml::table* SubTable(const toml::table& t, std::string_view key, const st
   return n->as_table();
 }
 
-enum class KeyType { kString, kInteger, kBool, kTable };  // kTable: a table of strings
+// kTable: a table of strings; kProcessors: the [[stream.processors]] list, set by
+// "processors.<Type> on|off" and "processors.<Type>.<Parameter> <value>".
+enum class KeyType { kString, kInteger, kBool, kTable, kProcessors };
 struct StreamKey {
   std::string_view key;  // "section.key" for keys of a sub-table
   KeyType type;
@@ -102,6 +104,8 @@ constexpr StreamKey kStreamKeys[] = {
     {"http.common_attributes", KeyType::kTable},
     {"http.request_timeout_s", KeyType::kInteger},
     {"http.ca_file", KeyType::kString},
+    {"active_partition_limit", KeyType::kInteger},
+    {"processors", KeyType::kProcessors},
     {"fault.fail_attempts", KeyType::kInteger},
     {"fault.fail_for_s", KeyType::kInteger},
     {"fault.permanent", KeyType::kBool},
@@ -132,6 +136,36 @@ base::Status LoadStream(const toml::table& t, const std::string& origin, StreamC
   RETURN_IF_ERROR(Get(t, "append_delimiter", origin, &s->append_delimiter));
   RETURN_IF_ERROR(Get(t, "retry_duration_s", origin, &s->retry_duration_s));
   s->retry_duration_set = t.contains("retry_duration_s");
+  RETURN_IF_ERROR(Get(t, "active_partition_limit", origin, &s->active_partition_limit));
+  if (const toml::node* procs = t.get("processors")) {
+    const toml::array* arr = procs->as_array();
+    if (arr == nullptr)
+      return base::InvalidArgument(Where(origin, *procs) + ": " + ctx + ": processors must be a list of tables ([[stream.processors]])");
+    for (const toml::node& n : *arr) {
+      const toml::table* pt = n.as_table();
+      if (pt == nullptr) return base::InvalidArgument(Where(origin, n) + ": " + ctx + ": each processor must be a table");
+      ProcessorConfig p;
+      for (const auto& [k, v] : *pt) {
+        std::string value;
+        if (v.is_string()) value = v.as_string()->get();
+        else if (v.is_integer()) value = std::to_string(v.as_integer()->get());
+        else if (v.is_floating_point()) {
+          std::ostringstream f;
+          f << v.as_floating_point()->get();
+          value = f.str();
+        } else if (v.is_boolean()) value = v.as_boolean()->get() ? "true" : "false";
+        else return base::InvalidArgument(Where(origin, v) + ": " + ctx + ": processor parameter " + std::string(k.str()) + " must be a string or a number");
+        if (k.str() == "type") p.type = value;
+        else p.parameters[std::string(k.str())] = value;
+      }
+      if (p.type.empty())
+        return base::InvalidArgument(Where(origin, n) + ": " + ctx + ": a processor needs a type (one of: " + kProcessorTypes + ")");
+      s->processors.push_back(std::move(p));
+    }
+    base::Status parsed = ParseProcessors(s->processors, &s->processing);
+    if (!parsed.ok()) return parsed.WithContext(Where(origin, *procs) + ": " + ctx);
+    if (s->processing.append_delimiter) s->append_delimiter = true;
+  }
   base::Status st;
   if (const toml::table* b = SubTable(t, "buffering", origin, &st)) {
     RETURN_IF_ERROR(CheckKeys(*b, AllowedKeys("buffering"), origin, ctx + " buffering"));
@@ -287,12 +321,30 @@ base::Status ValidateStream(const StreamConfig& s, bool fault_injection) {
   RETURN_IF_ERROR(ValidatePrefix(s.backup.error_output_prefix, true).WithContext(ctx + "backup.error_output_prefix"));
   if (s.backup.mode != "failed-only" && s.backup.mode != "all")
     return base::InvalidArgument(ctx + "backup.mode must be failed-only or all, got '" + s.backup.mode + "'");
+  if (s.active_partition_limit < 1 || s.active_partition_limit > 5000)
+    return base::InvalidArgument(ctx + "active_partition_limit must be 1..5000, got " + std::to_string(s.active_partition_limit));
+  {
+    PrefixKeys keys = ReferencedKeys(s.prefix());
+    for (const std::string& k : keys.query)
+      if (s.processing.jq_query.empty())
+        return base::InvalidArgument(ctx + "the prefix uses !{partitionKeyFromQuery:" + k +
+                                     "} but the stream has no MetadataExtraction processor");
+    for (const std::string& k : keys.lambda)
+      if (s.processing.lambda_url.empty())
+        return base::InvalidArgument(ctx + "the prefix uses !{partitionKeyFromLambda:" + k +
+                                     "} but the stream has no Lambda processor");
+    if (keys.random && s.processing.staged())
+      return base::InvalidArgument(ctx + "!{firehose:random-string} is not supported in the prefix of a stream with "
+                                   "RecordDeAggregation, Lambda or MetadataExtraction processors");
+  }
   if (s.fault.enabled() && !fault_injection)
     return base::InvalidArgument(ctx + "[stream.fault] needs sluiced --enable-fault-injection (tests only)");
   return base::Status::Ok();
 }
 
 }  // namespace
+
+bool StreamConfig::partitioned() const { return !ReferencedKeys(prefix()).empty(); }
 
 bool IsValidStreamName(std::string_view name) {
   if (name.empty() || name.size() > proto::kMaxStreamNameBytes) return false;
@@ -422,6 +474,49 @@ base::Result<StreamConfig> ParseStreamConfig(std::string_view text, const std::s
   return s;
 }
 
+namespace {
+
+// "Type on|off" or "Type.Parameter value" applied to the [[processors]] list of `t`.
+base::Status SetProcessor(toml::table* t, const std::string& rest, const std::string& value) {
+  size_t dot = rest.find('.');
+  std::string type = rest.substr(0, dot);
+  std::string param = dot == std::string::npos ? "" : rest.substr(dot + 1);
+  if (type.empty() || (dot != std::string::npos && param.empty()) || param == "type")
+    return base::InvalidArgument("processor keys are processors.<Type> on|off and processors.<Type>.<Parameter> <value>");
+  toml::node* n = t->get("processors");
+  if (n == nullptr || !n->is_array()) {
+    t->insert_or_assign("processors", toml::array{});
+    n = t->get("processors");
+  }
+  toml::array* arr = n->as_array();
+  toml::table* entry = nullptr;
+  size_t index = 0;
+  for (size_t i = 0; i < arr->size(); i++) {
+    toml::table* e = arr->get(i)->as_table();
+    if (e && e->get("type") && e->get("type")->value<std::string>() == type) {
+      entry = e;
+      index = i;
+    }
+  }
+  if (param.empty()) {
+    if (value != "on" && value != "off")
+      return base::InvalidArgument("value '" + value.substr(0, 64) + "' for processors." + type + " must be on or off");
+    if (value == "off" && entry) arr->erase(arr->begin() + static_cast<std::ptrdiff_t>(index));
+    if (value == "on" && !entry) arr->push_back(toml::table{{"type", type}});
+  } else {
+    if (!entry) {
+      arr->push_back(toml::table{{"type", type}});
+      entry = arr->back().as_table();
+    }
+    if (value.empty()) entry->erase(param);  // "" removes the parameter
+    else entry->insert_or_assign(param, value);
+  }
+  if (arr->empty()) t->erase("processors");
+  return base::Status::Ok();
+}
+
+}  // namespace
+
 base::Result<std::string> ApplyStreamSettings(std::string_view text, std::string_view name,
                                               const std::vector<std::pair<std::string, std::string>>& settings) {
   toml::table t;
@@ -433,6 +528,10 @@ base::Result<std::string> ApplyStreamSettings(std::string_view text, std::string
   }
   t.insert_or_assign("name", std::string(name));
   for (const auto& [key, value] : settings) {
+    if (key.rfind("processors.", 0) == 0) {
+      RETURN_IF_ERROR(SetProcessor(&t, key.substr(std::string_view("processors.").size()), value));
+      continue;
+    }
     const StreamKey* spec = nullptr;
     std::string attribute;  // for kTable keys: "<table key>.<name>"
     for (const StreamKey& k : kStreamKeys) {
@@ -447,7 +546,8 @@ base::Result<std::string> ApplyStreamSettings(std::string_view text, std::string
       std::string list;
       for (const StreamKey& k : kStreamKeys)
         if (k.key != "name")
-          list += (list.empty() ? "" : ", ") + std::string(k.key) + (k.type == KeyType::kTable ? ".<name>" : "");
+          list += (list.empty() ? "" : ", ") + std::string(k.key) +
+                  (k.type == KeyType::kTable ? ".<name>" : k.type == KeyType::kProcessors ? ".<Type>[.<Parameter>]" : "");
       return base::InvalidArgument("unknown key '" + key.substr(0, 64) + "' (one of: " + list + ")");
     }
     toml::table* target = &t;
@@ -463,6 +563,8 @@ base::Result<std::string> ApplyStreamSettings(std::string_view text, std::string
       target = n->as_table();
     }
     switch (spec->type) {
+      case KeyType::kProcessors:
+        return base::InvalidArgument("key 'processors' takes a type: processors.<Type> on|off, processors.<Type>.<Parameter> <value>");
       case KeyType::kTable: {
         toml::node* sub = target->get(leaf);
         if (sub == nullptr || !sub->is_table()) {

@@ -11,6 +11,7 @@
 #include "protocol/limits.h"
 #include "server/delivery/codec.h"
 #include "server/delivery/fault_destination.h"
+#include "server/processing/spec.h"
 
 namespace sluice::server {
 
@@ -122,10 +123,34 @@ struct StreamConfig {
     // Error output prefix inside it. Default: !{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH/}.
     std::string error_output_prefix;
   } backup;
+  // [[stream.processors]]: Firehose's ProcessingConfiguration.Processors, each a table with
+  // `type` and the processor's parameters by their Firehose names. Default: none.
+  std::vector<ProcessorConfig> processors;
+  // The processors, checked (append_delimiter above also covers AppendDelimiterToRecord).
+  ProcessingSpec processing;
+  // Dynamic partitioning: at most this many partitions (distinct evaluated prefixes) buffer at
+  // once; records for another go to the error output as activePartitionExceeded. 1..5000.
+  // Default: 500 (Firehose's quota).
+  uint32_t active_partition_limit = 500;
   // Test-only fault injection; refused unless the server runs with --enable-fault-injection.
   FaultConfig fault;
   // The settings as TOML text, stored in the catalog; a change bumps the stream version.
   std::string toml;
+
+  // The destination's prefix expression ("" for http, which has none).
+  const std::string& prefix() const {
+    static const std::string kNone;
+    return destination == "s3" ? s3.prefix : destination == "directory" ? directory.prefix : kNone;
+  }
+  // True when the prefix uses partition keys (dynamic partitioning).
+  bool partitioned() const;
+  // Buffering of segments as put: the processors' when the stream is staged, else the hints.
+  uint64_t source_buffer_bytes() const {
+    return processing.staged() ? processing.source_buffer_bytes() : uint64_t(buffering.size_mib) << 20;
+  }
+  int64_t source_interval_ms() const {
+    return processing.staged() ? processing.source_interval_ms() : int64_t(buffering.interval_s) * 1000;
+  }
 };
 
 struct ServerConfig {

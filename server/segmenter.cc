@@ -3,8 +3,10 @@
 
 namespace sluice::server {
 namespace {
-uint64_t SizeHint(const StreamInfo* s) { return s ? uint64_t(s->cfg->buffering.size_mib) << 20 : 5u << 20; }
-int64_t IntervalMs(const StreamInfo* s) { return s ? int64_t(s->cfg->buffering.interval_s) * 1000 : 0; }
+// A staged stream's segments buffer by its processors' hints (the output buffers again by the
+// stream's own hints, per partition).
+uint64_t SizeHint(const StreamInfo* s) { return s ? s->cfg->source_buffer_bytes() : 5u << 20; }
+int64_t IntervalMs(const StreamInfo* s) { return s ? s->cfg->source_interval_ms() : 0; }
 }  // namespace
 
 void Segmenter::OnCommitted(const AppendedChunk& c) {
@@ -48,6 +50,7 @@ void Segmenter::SealDue(int64_t now_ms, bool all, std::vector<storage::SegmentDe
     if (s) s->counters->open_oldest_ms[shard_ & 0xff].store(0, std::memory_order_relaxed);
     out->push_back(d);
     out->back().sealed_ms = now_ms;
+    out->back().flush = forced;
     it = open_.erase(it);
   }
 }

@@ -369,6 +369,9 @@ bool Server::CheckPassword(std::string_view given) const {
 
 void Server::Flush(const StreamInfo* stream) {
   for (auto& s : shards_) s->RequestFlush(stream ? stream->id : 0);
+  // A staged stream's open partitions too; the segments the shards seal now carry the flush
+  // through processing to the partitions they land in.
+  pool_->FlushPartitions(stream ? stream->id : 0);
 }
 
 void Server::SyncLoop() {
@@ -395,7 +398,7 @@ void Server::OnSignal(uv_signal_t* handle, int signum) noexcept {
 void Server::OnFlushSignal(uv_signal_t* handle, int) noexcept {
   auto* self = static_cast<Server*>(handle->data);
   SLUICE_LOG_INFO("server", "SIGUSR1: flushing every stream");
-  for (auto& s : self->shards_) s->RequestFlush();
+  self->Flush(nullptr);
 }
 
 void Server::BeginShutdown(int signum) {

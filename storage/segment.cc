@@ -37,7 +37,8 @@ std::string EncodeSegmentKey(const SegmentDescriptor& d) {
 std::string EncodeSegmentValue(const SegmentDescriptor& d) {
   std::string v;
   v.reserve(kFixed + d.last_error.size() + 8);
-  Put<uint8_t>(&v, 1);
+  const bool partition = !d.partition.empty();
+  Put<uint8_t>(&v, partition ? 2 : 1);
   Put<uint8_t>(&v, 0);
   Put<uint16_t>(&v, 0);
   Put<uint32_t>(&v, d.record_count);
@@ -52,15 +53,26 @@ std::string EncodeSegmentValue(const SegmentDescriptor& d) {
   std::string_view err = std::string_view(d.last_error).substr(0, 4096);
   Put<uint32_t>(&v, static_cast<uint32_t>(err.size()));
   v.append(err);
+  if (partition) {
+    Put<uint32_t>(&v, static_cast<uint32_t>(d.partition.size()));
+    v.append(d.partition);
+  }
   Put<uint64_t>(&v, XXH3_64bits(v.data(), v.size()));
   return v;
 }
 
 base::Status DecodeSegmentValue(std::string_view v, SegmentDescriptor* d) {
   if (v.size() < kFixed + 8) return base::Corruption("segment descriptor truncated");
-  if (v[0] != 1) return base::Corruption("segment descriptor has unknown format");
-  uint32_t err_len = Get<uint32_t>(v.data() + 64);
-  if (v.size() != kFixed + err_len + 8) return base::Corruption("segment descriptor has a bad length");
+  if (v[0] != 1 && v[0] != 2) return base::Corruption("segment descriptor has unknown format");
+  uint64_t err_len = Get<uint32_t>(v.data() + 64);
+  uint64_t part_len = 0;
+  if (v[0] == 2) {
+    if (v.size() < kFixed + err_len + 4 + 8) return base::Corruption("segment descriptor has a bad length");
+    part_len = Get<uint32_t>(v.data() + kFixed + err_len);
+    if (part_len == 0) return base::Corruption("segment descriptor has an empty partition");
+  }
+  if (v.size() != kFixed + err_len + (v[0] == 2 ? 4 + part_len : 0) + 8)
+    return base::Corruption("segment descriptor has a bad length");
   if (XXH3_64bits(v.data(), v.size() - 8) != Get<uint64_t>(v.data() + v.size() - 8))
     return base::Corruption("segment descriptor checksum mismatch");
   d->record_count = Get<uint32_t>(v.data() + 4);
@@ -73,6 +85,8 @@ base::Status DecodeSegmentValue(std::string_view v, SegmentDescriptor* d) {
   d->first_failure_ms = Get<int64_t>(v.data() + 48);
   d->next_attempt_ms = Get<int64_t>(v.data() + 56);
   d->last_error.assign(v.data() + kFixed, err_len);
+  if (v[0] == 2) d->partition.assign(v.data() + kFixed + err_len + 4, part_len);
+  else d->partition.clear();
   if (d->last_seq < d->first_seq) return base::Corruption("segment descriptor ends before it starts");
   return base::Status::Ok();
 }

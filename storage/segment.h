@@ -8,7 +8,9 @@
 //   0 u8 format=1 | 1 u8 flags=0 | 2 u16 reserved | 4 u32 record_count | 8 u64 last_seq
 //   16 u64 bytes | 24 i64 oldest_arrival_ms | 32 i64 sealed_ms | 40 u32 stream_version
 //   44 u32 attempts | 48 i64 first_failure_ms | 56 i64 next_attempt_ms
-//   64 u32 error_len | 68 error bytes | then u64 xxh3 of everything before it
+//   64 u32 error_len | 68 error bytes | format 2 only: u32 partition_len | partition bytes |
+//   then u64 xxh3 of everything before it
+// Format 1 (no partition) is still read; format 2 is written only for partition segments.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,10 @@
 #include "base/status.h"
 
 namespace sluice::storage {
+
+// Shards at or above this are not shard threads but a stream's partition buffers (the output of
+// its processors, one pseudo-shard per active partition: server/delivery/partitions.h).
+inline constexpr uint16_t kPartitionShardBase = 0x8000;
 
 struct SegmentDescriptor {
   uint32_t stream_id = 0;
@@ -34,9 +40,16 @@ struct SegmentDescriptor {
   int64_t first_failure_ms = 0;     // 0 = never failed
   int64_t next_attempt_ms = 0;      // 0 = as soon as possible
   std::string last_error;
+  // Partition segments (shard >= kPartitionShardBase) only: the evaluated prefix their records
+  // were partitioned into by the stream's processors; their object goes under it.
+  std::string partition;
+  // In memory only: sealed by FLUSH. A staged stream then seals the partitions this segment's
+  // output lands in at once too, so FLUSH delivers through both buffering stages.
+  bool flush = false;
 
   // 28 hex digits: stream id (8), shard (4), first seq (16). Stable across restarts.
   std::string Id() const;
+  bool is_partition() const { return shard >= kPartitionShardBase; }
 };
 
 // The segments-CF key of a descriptor: (stream u32 BE, shard u16 BE, first_seq u64 BE).

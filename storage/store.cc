@@ -94,6 +94,13 @@ void WriteBatch::PutSegment(const SegmentDescriptor& d) {
   rep_->Put(store_->segments_, EncodeSegmentKey(d), EncodeSegmentValue(d)).PermitUncheckedError();
 }
 
+void WriteBatch::DeleteSegment(const SegmentDescriptor& d) {
+  rep_->DeleteRange(store_->records_, EncodeRecordKey({d.stream_id, d.shard, d.first_seq}),
+                    EncodeRecordKey({d.stream_id, d.shard, d.last_seq + 1}))
+      .PermitUncheckedError();
+  rep_->Delete(store_->segments_, EncodeSegmentKey(d)).PermitUncheckedError();
+}
+
 size_t WriteBatch::bytes() const { return rep_->GetDataSize(); }
 bool WriteBatch::empty() const { return rep_->Count() == 0; }
 void WriteBatch::Clear() { rep_->Clear(); }

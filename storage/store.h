@@ -77,6 +77,8 @@ class WriteBatch {
   void PutNextSeq(uint16_t shard, uint64_t next_seq);
   // Records (or replaces) a segment descriptor.
   void PutSegment(const SegmentDescriptor& d);
+  // Removes a segment's records and descriptor (as Store::DeleteSegment, inside this batch).
+  void DeleteSegment(const SegmentDescriptor& d);
   size_t bytes() const;
   bool empty() const;
   void Clear();

@@ -296,6 +296,27 @@ void CmdStats(CommandContext& ctx) {
   p.Add(backup + ".Records", d->backup_records.load());
   p.Add(backup + ".Segments", d->backup_segments.load());
   p.Add(backup + ".Success", Ratio(d->backup_segments.load(), d->backup_segments.load() + d->backup_failures.load()));
+  if (s->cfg->processing.staged()) {
+    auto avg = [](uint64_t sum, uint64_t n, double scale) {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%.3f", n ? static_cast<double>(sum) / static_cast<double>(n) / scale : 0.0);
+      return std::string(buf);
+    };
+    if (s->cfg->processing.lambda_url.size()) {
+      p.Add("ExecuteProcessing.Duration", avg(d->invocation_ms.load(), d->invocations.load(), 1));  // ms
+      p.Add("ExecuteProcessing.Success", Ratio(d->invocations_ok.load(), d->invocations.load()));
+    }
+    p.Add("SucceedProcessing.Records", d->processed_records.load());
+    p.Add("SucceedProcessing.Bytes", d->processed_bytes.load());
+    p.Add("DroppedProcessing.Records", d->dropped_records.load());
+    p.Add("FailedProcessing.Records", d->processing_failed_records.load());
+    p.Add("FailedPartitioning.Records", d->partitioning_failed_records.load());
+    p.Add("PartitionCount", static_cast<uint64_t>(ctx.services.pool().active_partitions(s->id)));
+    p.Add("PartitionCountExceeded", d->partition_exceeded.load());
+    p.Add("PartitionExceeded.Records", d->partition_exceeded_records.load());
+    if (s->cfg->processing.jq_query.size())
+      p.Add("JQProcessing.Duration", avg(d->jq_us.load(), d->jq_records.load(), 1000));  // ms per record
+  }
   p.Add("BacklogRecords", backlog_records);
   p.Add("BacklogBytes", backlog_bytes);
   p.Add("RetryingSegments", retrying);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 
 namespace sluice::server {
 
@@ -13,6 +14,12 @@ inline int64_t BackoffMs(uint32_t failures, double unit) {
   if (failures >= 1 && failures <= 7) base_ms = int64_t(1000) << (failures - 1);
   double jitter = 0.85 + 0.30 * unit;
   return static_cast<int64_t>(static_cast<double>(base_ms) * jitter);
+}
+
+// A uniform number in [0, 1) for BackoffMs's jitter (per-thread generator).
+inline double BackoffUnit() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
 }  // namespace sluice::server

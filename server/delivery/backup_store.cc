@@ -7,6 +7,7 @@
 #include "server/delivery/file_util.h"
 #include "server/delivery/object_key.h"
 #include "server/delivery/s3_destination.h"
+#include "server/processing/base64.h"
 
 namespace sluice::server {
 
@@ -67,6 +68,35 @@ base::Status BackupStore::Write(std::string_view stream, const storage::SegmentD
   for (std::string_view r : records) w.Add(r);
   RETURN_IF_ERROR(Put(base + ".sseg", w.Finish()));
   return Put(base + ".json", json + "\n");
+}
+
+base::Status BackupStore::WriteRecordFailures(std::string_view stream, const storage::SegmentDescriptor& d,
+                                              std::string_view type, const std::vector<RecordFailure>& failures,
+                                              uint32_t attempts_made, std::string_view lambda_arn,
+                                              int64_t now_ms) const {
+  if (failures.empty()) return base::Status::Ok();
+  std::string id = d.Id();
+  PrefixContext ctx{d.oldest_arrival_ms, id, type};
+  std::string base = EvaluatePrefix(error_prefix_, ctx) +
+                     ObjectName(stream, d.stream_version, d.oldest_arrival_ms, id + "-" + std::string(type), "");
+  std::string lines;
+  proto::SegmentFileWriter w;
+  std::string header = "{\"errorOutputType\":\"" + JsonEscape(type) + "\",\"deliveryStream\":\"" + JsonEscape(stream) +
+                       "\",\"streamVersion\":" + std::to_string(d.stream_version) + ",\"segmentId\":\"" + id +
+                       "\",\"recordCount\":" + std::to_string(failures.size()) + "}";
+  w.Begin(stream, id, header);
+  for (const RecordFailure& f : failures) {
+    lines += "{\"attemptsMade\":" + std::to_string(attempts_made) + ",\"arrivalTimestamp\":" +
+             std::to_string(f.arrival_ms) + ",\"errorCode\":\"" + JsonEscape(f.code) + "\",\"errorMessage\":\"" +
+             JsonEscape(f.message) + "\",\"attemptEndingTimestamp\":" + std::to_string(now_ms) + ",\"rawData\":\"";
+    Base64Append(f.raw, &lines);
+    lines += "\"";
+    if (!lambda_arn.empty()) lines += ",\"lambdaArn\":\"" + JsonEscape(lambda_arn) + "\"";
+    lines += "}\n";
+    w.Add(f.raw);
+  }
+  RETURN_IF_ERROR(Put(base + ".sseg", w.Finish()));
+  return Put(base + ".json", lines);
 }
 
 }  // namespace sluice::server

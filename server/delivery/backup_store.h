@@ -22,6 +22,14 @@ struct BackupReason {
 
 class S3Destination;
 
+// One record the processors could not handle (reference §5: the processing-failed error record).
+struct RecordFailure {
+  std::string_view raw;  // the record as put (rawData)
+  int64_t arrival_ms = 0;
+  std::string code;      // errorCode, e.g. "Lambda.ProcessingFailed"
+  std::string message;   // errorMessage
+};
+
 // Segment files (protocol/segment_file.h), laid out under the error output prefix, each with a
 // Firehose-style error record beside it, in a directory or an S3 bucket:
 //   <root>/<evaluated error prefix><stream>-<version>-<time>-<segment id>.sseg   (directory)
@@ -38,6 +46,16 @@ class BackupStore {
   // Returns kIOError when a file cannot be written; the caller keeps the segment in storage.
   base::Status Write(std::string_view stream, const storage::SegmentDescriptor& d,
                      const std::vector<std::string_view>& records, const BackupReason& why) const;
+  // Records that failed processing or partitioning, under the error prefix evaluated with
+  // `type` (processing-failed, partitioning-failed, activePartitionExceeded):
+  //   <base>-<type>.json  one Firehose error record per line: attemptsMade, arrivalTimestamp,
+  //                       errorCode, errorMessage, attemptEndingTimestamp, rawData (base64)
+  //                       and, for Lambda failures, lambdaArn
+  //   <base>-<type>.sseg  the same records as a segment file, for REPLAY
+  // where <base> names the source segment (idempotent as Write).
+  base::Status WriteRecordFailures(std::string_view stream, const storage::SegmentDescriptor& d,
+                                   std::string_view type, const std::vector<RecordFailure>& failures,
+                                   uint32_t attempts_made, std::string_view lambda_arn, int64_t now_ms) const;
   // The local directory ("" for S3 backups: BACKUPS and REPLAY read local directories only).
   const std::string& root() const { return root_; }
 

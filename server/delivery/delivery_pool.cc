@@ -20,11 +20,6 @@ namespace {
 constexpr int64_t kQuarantineRetryMs = 3600 * 1000;
 constexpr int64_t kMaxWaitMs = 100;  // workers re-check at least this often (FakeClock tests)
 
-double Unit() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-}
-
 }  // namespace
 
 DeliveryPool::DeliveryPool(storage::Store* store, base::Clock* clock, uint32_t threads)
@@ -93,8 +88,14 @@ std::unique_ptr<Destination> MakeDestination(const StreamInfo& s, bool enable_fa
 
 std::unique_ptr<DeliveryPool::Runtime> DeliveryPool::MakeRuntime(StreamPtr s) const {
   auto rt = std::make_unique<Runtime>();
+  const StreamConfig& c = *s->cfg;
   rt->destination = factory_(*s);
-  rt->backup = MakeBackupStore(*s->cfg);
+  rt->backup = MakeBackupStore(c);
+  if (!c.processing.lambda_url.empty())
+    rt->lambda = std::make_shared<LambdaInvoker>(c.processing.lambda_url, c.processing.lambda_timeout_s,
+                                                 "arn:sluice:firehose:local:0:deliverystream/" + s->name, "local");
+  if (!c.processing.jq_query.empty()) rt->jq = std::make_shared<JqExtractor>(c.processing.jq_query);
+  rt->partitions = std::make_shared<Partitions>(store_, s->id);
   rt->info = std::move(s);
   return rt;
 }
@@ -109,6 +110,8 @@ base::Status DeliveryPool::Init(const StreamSet& streams, DestinationFactory fac
 void DeliveryPool::UpsertStream(StreamPtr s) {
   // Built outside the lock; installed only if the config changed (same config: same objects).
   std::unique_ptr<Runtime> fresh = MakeRuntime(s);
+  const uint32_t id = s->id;
+  bool seal = s->status == StreamStatus::kDeleting;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = runtimes_.find(s->id);
@@ -119,10 +122,14 @@ void DeliveryPool::UpsertStream(StreamPtr s) {
       if (rt->info->cfg != s->cfg) {
         rt->destination = std::move(fresh->destination);
         rt->backup = std::move(fresh->backup);
+        rt->lambda = std::move(fresh->lambda);
+        rt->jq = std::move(fresh->jq);
+        seal = true;  // open partitions hold the previous version's output
       }
       rt->info = std::move(s);
     }
   }
+  if (seal) SealPartitions(clock_->NowUnixMillis(), id, true);
   cv_.notify_all();
 }
 
@@ -146,6 +153,7 @@ base::Status DeliveryPool::Start() {
         orphaned++;  // its stream is no longer configured: kept in storage, not delivered
         return base::Status::Ok();
       }
+      if (d.is_partition()) runtimes_.at(d.stream_id)->partitions->Load(d);
       EnqueueLocked(d);
       loaded++;
       return base::Status::Ok();
@@ -170,6 +178,43 @@ void DeliveryPool::Submit(storage::SegmentDescriptor d) {
 void DeliveryPool::EnqueueLocked(storage::SegmentDescriptor d) {
   QueueKey key{d.next_attempt_ms, order_++};
   queue_.emplace(key, std::move(d));
+}
+
+void DeliveryPool::SubmitAll(std::vector<storage::SegmentDescriptor> sealed) {
+  if (sealed.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (storage::SegmentDescriptor& d : sealed) EnqueueLocked(std::move(d));
+  }
+  cv_.notify_all();
+}
+
+void DeliveryPool::SealPartitions(int64_t now, uint32_t only_stream, bool all) {
+  std::vector<std::pair<std::shared_ptr<Partitions>, int64_t>> targets;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, rt] : runtimes_) {
+      if (only_stream != 0 && id != only_stream) continue;
+      bool deleting = rt->info->status == StreamStatus::kDeleting;
+      targets.emplace_back(rt->partitions, deleting ? 0 : int64_t(rt->info->cfg->buffering.interval_s) * 1000);
+    }
+  }
+  std::vector<storage::SegmentDescriptor> sealed;
+  for (auto& [partitions, interval_ms] : targets) partitions->SealDue(now, interval_ms, all, &sealed);
+  SubmitAll(std::move(sealed));
+}
+
+void DeliveryPool::FlushPartitions(uint32_t stream_id) { SealPartitions(clock_->NowUnixMillis(), stream_id, true); }
+
+size_t DeliveryPool::active_partitions(uint32_t stream_id) const {
+  std::shared_ptr<Partitions> p;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = runtimes_.find(stream_id);
+    if (it == runtimes_.end()) return 0;
+    p = it->second->partitions;
+  }
+  return p->active();
 }
 
 void DeliveryPool::Poke() { cv_.notify_all(); }
@@ -258,12 +303,20 @@ void DeliveryPool::WorkerLoop() {
     storage::SegmentDescriptor d;
     int64_t wait_ms = kMaxWaitMs;
     uint64_t token = 0;
-    if (!PickLocked(clock_->NowUnixMillis(), &d, &wait_ms, &token)) {
+    const int64_t now = clock_->NowUnixMillis();
+    if (now >= next_partition_seal_ms_) {  // one worker at a time seals due partitions
+      next_partition_seal_ms_ = now + kMaxWaitMs;
+      lock.unlock();
+      SealPartitions(now, 0, false);
+      lock.lock();
+      continue;
+    }
+    if (!PickLocked(now, &d, &wait_ms, &token)) {
       cv_.wait_for(lock, std::chrono::milliseconds(std::clamp<int64_t>(wait_ms, 1, kMaxWaitMs)));
       continue;
     }
     Runtime* rt = runtimes_.at(d.stream_id).get();
-    Job job{rt, rt->info, rt->destination, rt->backup, rt->stats.get()};
+    Job job{rt, rt->info, rt->destination, rt->backup, rt->lambda, rt->jq, rt->partitions, rt->stats.get()};
     lock.unlock();
     Attempt(job, std::move(d));
     job = Job{};  // release the stream version before taking the lock
@@ -302,7 +355,7 @@ bool DeliveryPool::Backup(const Job& job, const storage::SegmentDescriptor& d,
                    job.info->name.c_str(), d.Id().c_str(), st.ToString().c_str());
   std::lock_guard<std::mutex> lock(mu_);
   rt->backup_failures++;
-  rt->paused_until_ms = clock_->NowUnixMillis() + BackoffMs(rt->backup_failures, Unit());
+  rt->paused_until_ms = clock_->NowUnixMillis() + BackoffMs(rt->backup_failures, BackoffUnit());
   return false;
 }
 
@@ -314,10 +367,13 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
   // Raw records (for the backup store) and the processed object body.
   std::string raw;
   std::vector<std::pair<size_t, size_t>> spans;
+  std::vector<int64_t> arrivals;
   spans.reserve(d.record_count);
+  arrivals.reserve(d.record_count);
   base::Status read = store_->ReadSegment(d, [&](const storage::RecordKey&, const storage::ChunkView& c) {
     c.ForEach([&](std::string_view r) {
       spans.emplace_back(raw.size(), r.size());
+      arrivals.push_back(c.arrival_unix_ms());
       raw.append(r);
     });
     return base::Status::Ok();
@@ -344,6 +400,10 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
            "the delivery stream was deleted with FORCE before this segment was delivered");
     return;
   }
+  if (!d.is_partition() && cfg.processing.staged()) {
+    Process(job, std::move(d), records, arrivals);
+    return;
+  }
   if (!budget_spent) {
     std::string body;
     const bool needs_body = job.destination->needs_body();
@@ -363,15 +423,17 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
       const std::string& configured_ext = cfg.destination == "s3" ? cfg.s3.file_extension : cfg.directory.file_extension;
       std::string_view ext = configured_ext.empty() ? CompressionExtension(cfg.compression) : std::string_view(configured_ext);
       DeliveryObject obj{name, d.stream_version, id, d.oldest_arrival_ms, d.record_count,
-                         compressed.value(), records, ext, ContentEncoding(cfg.compression)};
+                         compressed.value(), records, ext, ContentEncoding(cfg.compression),
+                         d.is_partition(), d.partition};
       stats.attempts.fetch_add(1, std::memory_order_relaxed);
       result = job.destination->Deliver(obj);
     }
     now = clock_->NowUnixMillis();
     if (result.outcome == Outcome::kOk) {
-      if (cfg.backup.mode == "all" &&
+      // Source-record backup: a partition segment holds processed records, its source was backed up.
+      if (cfg.backup.mode == "all" && !d.is_partition() &&
           !Backup(job, d, records, "source-records", "", "")) {
-        d.next_attempt_ms = now + BackoffMs(1, Unit());  // delivered, but "all" needs the copy too
+        d.next_attempt_ms = now + BackoffMs(1, BackoffUnit());  // delivered, but "all" needs the copy too
         Requeue(std::move(d));
         return;
       }
@@ -379,6 +441,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
       base::Status del = store_->DeleteSegment(d);
       if (!del.ok())  // delivered; a later attempt redelivers to the same name (idempotent)
         SLUICE_LOG_ERROR("delivery", "segment %s delivered but not deleted: %s", id.c_str(), del.ToString().c_str());
+      if (d.is_partition()) job.partitions->Done(d);
       stats.records.fetch_add(d.record_count, std::memory_order_relaxed);
       stats.bytes.fetch_add(d.bytes, std::memory_order_relaxed);
       stats.segments.fetch_add(1, std::memory_order_relaxed);
@@ -396,7 +459,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
       std::lock_guard<std::mutex> lock(mu_);
       if (result.outcome == Outcome::kRetry) {
         job.rt->failing++;
-        job.rt->probe_after_ms = now + BackoffMs(job.rt->failing, Unit());
+        job.rt->probe_after_ms = now + BackoffMs(job.rt->failing, BackoffUnit());
       } else {
         job.rt->failing = 0;
       }
@@ -405,7 +468,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
     d.last_error = result.message;
     if (d.first_failure_ms == 0) d.first_failure_ms = now;
     if (result.outcome == Outcome::kRetry && now - d.first_failure_ms < retry_ms) {
-      d.next_attempt_ms = now + BackoffMs(d.attempts, Unit());
+      d.next_attempt_ms = now + BackoffMs(d.attempts, BackoffUnit());
       SLUICE_LOG_WARN("delivery", "stream %s: segment %s attempt %u failed, retrying in %lld ms: %s",
                       name.c_str(), id.c_str(), d.attempts,
                       static_cast<long long>(d.next_attempt_ms - now), result.message.c_str());
@@ -429,6 +492,7 @@ void DeliveryPool::GiveUp(const Job& job, storage::SegmentDescriptor d, const st
     SLUICE_FAULT_POINT("backup.before_delete");
     base::Status del = store_->DeleteSegment(d);
     if (!del.ok()) SLUICE_LOG_ERROR("delivery", "segment %s backed up but not deleted: %s", id.c_str(), del.ToString().c_str());
+    if (d.is_partition()) job.partitions->Done(d);
     return;
   }
   {

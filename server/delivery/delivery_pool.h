@@ -34,6 +34,9 @@
 #include "base/status.h"
 #include "server/delivery/backup_store.h"
 #include "server/delivery/destination.h"
+#include "server/delivery/partitions.h"
+#include "server/processing/jq_extractor.h"
+#include "server/processing/lambda.h"
 #include "server/stream_registry.h"
 #include "storage/store.h"
 
@@ -49,6 +52,19 @@ struct DeliveryStats {
   std::atomic<uint64_t> backup_segments{0};  // BackupTo<Store>.Success numerator
   std::atomic<uint64_t> backup_records{0};   // BackupTo<Store>.Records
   std::atomic<uint64_t> backup_failures{0};
+  // Processors (staged streams).
+  std::atomic<uint64_t> invocations{0};             // ExecuteProcessing.Success denominator
+  std::atomic<uint64_t> invocations_ok{0};          // ExecuteProcessing.Success numerator
+  std::atomic<uint64_t> invocation_ms{0};           // ExecuteProcessing.Duration (sum)
+  std::atomic<uint64_t> processed_records{0};       // SucceedProcessing.Records (Ok, to partitions)
+  std::atomic<uint64_t> processed_bytes{0};         // SucceedProcessing.Bytes
+  std::atomic<uint64_t> dropped_records{0};         // the function answered Dropped
+  std::atomic<uint64_t> processing_failed_records{0};   // to processing-failed
+  std::atomic<uint64_t> partitioning_failed_records{0}; // to partitioning-failed
+  std::atomic<uint64_t> partition_exceeded_records{0};  // to activePartitionExceeded
+  std::atomic<uint64_t> partition_exceeded{0};      // PartitionCountExceeded: 1 if the last commit refused records
+  std::atomic<uint64_t> jq_records{0};              // records the jq query ran on
+  std::atomic<uint64_t> jq_us{0};                   // JQProcessing.Duration (sum, microseconds)
 };
 
 // The destination a stream's config asks for (wrapped in a FaultDestination when the stream has
@@ -81,6 +97,9 @@ class DeliveryPool {
   void Submit(storage::SegmentDescriptor d);
   // Wakes the workers to re-check due times (after a FakeClock moved). Thread-safe.
   void Poke();
+  // Seals the open partitions of a staged stream (every stream for 0) for delivery now (FLUSH).
+  // Thread-safe.
+  void FlushPartitions(uint32_t stream_id);
   // Lets in-flight attempts finish and joins the workers; queued segments stay in storage.
   void Stop();
 
@@ -91,12 +110,17 @@ class DeliveryPool {
   std::vector<storage::SegmentDescriptor> PendingSegments(uint32_t stream_id) const;
   // nullptr for an unknown stream id.
   std::shared_ptr<const DeliveryStats> stats(uint32_t stream_id) const;
+  // Active partitions of the stream (PartitionCount); 0 for an unknown stream.
+  size_t active_partitions(uint32_t stream_id) const;
 
  private:
   struct Runtime {
     StreamPtr info;                            // GUARDED_BY(mu_)
     std::shared_ptr<Destination> destination;  // GUARDED_BY(mu_)
     std::shared_ptr<BackupStore> backup;       // GUARDED_BY(mu_)
+    std::shared_ptr<LambdaInvoker> lambda;     // GUARDED_BY(mu_): null without a Lambda processor
+    std::shared_ptr<JqExtractor> jq;           // GUARDED_BY(mu_): null without MetadataExtraction
+    std::shared_ptr<Partitions> partitions;    // set once; kept across stream versions
     std::shared_ptr<DeliveryStats> stats = std::make_shared<DeliveryStats>();
     uint32_t in_flight = 0;        // GUARDED_BY(mu_)
     int64_t paused_until_ms = 0;   // GUARDED_BY(mu_): set while its backup store fails
@@ -113,6 +137,9 @@ class DeliveryPool {
     StreamPtr info;
     std::shared_ptr<Destination> destination;
     std::shared_ptr<BackupStore> backup;
+    std::shared_ptr<LambdaInvoker> lambda;
+    std::shared_ptr<JqExtractor> jq;
+    std::shared_ptr<Partitions> partitions;
     DeliveryStats* stats;
   };
   using QueueKey = std::pair<int64_t, uint64_t>;  // (next attempt ms, submission order)
@@ -127,6 +154,14 @@ class DeliveryPool {
   bool Backup(const Job& job, const storage::SegmentDescriptor& d, const std::vector<std::string_view>& records,
               std::string_view type, std::string_view code, std::string_view message);
   void Requeue(storage::SegmentDescriptor d);
+  // Stage one of a staged stream: runs the processors over a sealed segment and hands the output
+  // to its partitions (process_segment.cc).
+  void Process(const Job& job, storage::SegmentDescriptor d, const std::vector<std::string_view>& records,
+               const std::vector<int64_t>& arrivals);
+  // Seals due partitions of every stream (each worker loop, at most every 100 ms).
+  void SealPartitions(int64_t now, uint32_t only_stream, bool all);
+  // Queues segments that were just sealed by the pool itself.
+  void SubmitAll(std::vector<storage::SegmentDescriptor> sealed);
   // The segment goes to the backup store and leaves storage; if the backup store fails, it is
   // requeued for when the stream's pause ends.
   void GiveUp(const Job& job, storage::SegmentDescriptor d, const std::vector<std::string_view>& records,
@@ -147,6 +182,7 @@ class DeliveryPool {
   size_t in_flight_ = 0;                                       // GUARDED_BY(mu_)
   std::map<uint64_t, storage::SegmentDescriptor> in_flight_segments_;  // GUARDED_BY(mu_), by token
   bool stopping_ = false;                                      // GUARDED_BY(mu_)
+  int64_t next_partition_seal_ms_ = 0;                         // GUARDED_BY(mu_)
   std::vector<std::thread> workers_;
 };
 

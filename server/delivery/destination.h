@@ -30,6 +30,10 @@ struct DeliveryObject {
   std::span<const std::string_view> records;  // the records as put, in order
   std::string_view extension;      // ".gz", ... (or the stream's file_extension)
   std::string_view content_encoding;
+  // A partition segment's object goes under its evaluated prefix (dynamic partitioning) instead
+  // of the destination's own prefix.
+  bool partitioned = false;
+  std::string_view partition_prefix;
 };
 
 // Thread: Deliver may be called from several delivery workers at once; implementations are

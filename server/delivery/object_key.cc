@@ -13,6 +13,10 @@ constexpr std::string_view kOpen = "!{";
 constexpr std::string_view kTimestamp = "timestamp:";
 constexpr std::string_view kRandom = "firehose:random-string";
 constexpr std::string_view kErrorType = "firehose:error-output-type";
+constexpr std::string_view kFromQuery = "partitionKeyFromQuery:";
+constexpr std::string_view kFromLambda = "partitionKeyFromLambda:";
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
 tm Utc(int64_t ms) {
   time_t secs = static_cast<time_t>(ms / 1000);
@@ -102,6 +106,16 @@ base::Status ValidatePrefix(std::string_view tmpl, bool is_error_prefix) {
           return base::Status::Ok();
         }
         if (expr == kRandom) return base::Status::Ok();
+        if (StartsWith(expr, kFromQuery) || StartsWith(expr, kFromLambda)) {
+          if (is_error_prefix)
+            return base::InvalidArgument("error_output_prefix '" + std::string(tmpl) +
+                                         "': partition keys are not allowed in an error prefix");
+          std::string_view key = expr.substr(expr.find(':') + 1);
+          if (key.empty() || key.size() > 256)
+            return base::InvalidArgument("prefix '" + std::string(tmpl) + "': '!{" + std::string(expr) +
+                                         "}' needs a key name of 1..256 characters");
+          return base::Status::Ok();
+        }
         if (expr == kErrorType) {
           if (!is_error_prefix)
             return base::InvalidArgument("prefix '" + std::string(tmpl) +
@@ -124,24 +138,81 @@ std::string EffectivePrefix(std::string_view configured) {
   return p;
 }
 
+std::string EffectivePartitionPrefix(std::string_view configured) { return std::string(configured); }
+
+PrefixKeys ReferencedKeys(std::string_view tmpl) {
+  PrefixKeys keys;
+  Walk(
+      tmpl, [](std::string_view) {},
+      [&](std::string_view expr) -> base::Status {
+        if (StartsWith(expr, kFromQuery)) keys.query.emplace(expr.substr(kFromQuery.size()));
+        if (StartsWith(expr, kFromLambda)) keys.lambda.emplace(expr.substr(kFromLambda.size()));
+        if (expr == kRandom) keys.random = true;
+        return base::Status::Ok();
+      })
+      .IgnoreError();
+  return keys;
+}
+
 std::string EffectiveErrorPrefix(std::string_view configured) {
   if (configured.empty()) return "!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH/}";
   return std::string(configured);
 }
 
-std::string EvaluatePrefix(std::string_view tmpl, const PrefixContext& ctx) {
-  std::string out;
+namespace {
+
+base::Status Evaluate(std::string_view tmpl, const PrefixContext& ctx, bool strict, std::string* out) {
   tm t = Utc(ctx.time_ms);
   int random_occurrence = 0;
-  Walk(
-      tmpl, [&](std::string_view text) { out.append(text); },
-      [&](std::string_view expr) -> base::Status {
-        if (expr.substr(0, kTimestamp.size()) == kTimestamp) FormatTime(expr.substr(kTimestamp.size()), t, &out);
-        else if (expr == kRandom) out += RandomString(ctx.segment_id, random_occurrence++);
-        else if (expr == kErrorType) out.append(ctx.error_output_type);
+  auto key = [&](const std::map<std::string, std::string>* keys, std::string_view name,
+                 std::string_view source) -> base::Status {
+    if (keys) {
+      auto it = keys->find(std::string(name));
+      if (it != keys->end()) {
+        out->append(it->second);
         return base::Status::Ok();
-      })
-      .IgnoreError();  // REQUIRES: validated, so Walk cannot fail here
+      }
+    }
+    if (!strict) return base::Status::Ok();
+    return base::InvalidArgument("partition key '" + std::string(name.substr(0, 128)) + "' is missing from the " +
+                                 std::string(source));
+  };
+  return Walk(
+      tmpl, [&](std::string_view text) { out->append(text); },
+      [&](std::string_view expr) -> base::Status {
+        if (StartsWith(expr, kTimestamp)) FormatTime(expr.substr(kTimestamp.size()), t, out);
+        else if (expr == kRandom) *out += RandomString(ctx.segment_id, random_occurrence++);
+        else if (expr == kErrorType) out->append(ctx.error_output_type);
+        else if (StartsWith(expr, kFromQuery)) return key(ctx.query_keys, expr.substr(kFromQuery.size()), "query's output");
+        else if (StartsWith(expr, kFromLambda)) return key(ctx.lambda_keys, expr.substr(kFromLambda.size()), "function's metadata.partitionKeys");
+        return base::Status::Ok();
+      });
+}
+
+}  // namespace
+
+std::string EvaluatePrefix(std::string_view tmpl, const PrefixContext& ctx) {
+  std::string out;
+  Evaluate(tmpl, ctx, false, &out).IgnoreError();  // REQUIRES: validated, so only keys can fail
+  return out;
+}
+
+base::Result<std::string> EvaluatePartitionPrefix(std::string_view tmpl, const PrefixContext& ctx) {
+  std::string out;
+  RETURN_IF_ERROR(Evaluate(tmpl, ctx, true, &out));
+  if (out.size() > 1024) return base::InvalidArgument("the evaluated prefix is longer than 1024 bytes");
+  if (!out.empty() && out[0] == '/') return base::InvalidArgument("the evaluated prefix starts with '/'");
+  for (unsigned char c : out)
+    if (c < 0x20 || c == 0x7f) return base::InvalidArgument("the evaluated prefix contains a control character");
+  size_t start = 0;
+  while (start <= out.size()) {
+    size_t slash = out.find('/', start);
+    std::string_view seg = std::string_view(out).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (seg == "." || seg == "..")
+      return base::InvalidArgument("the evaluated prefix '" + out.substr(0, 128) + "' has a '" + std::string(seg) + "' segment");
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
   return out;
 }
 

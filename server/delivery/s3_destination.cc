@@ -142,7 +142,7 @@ base::Status S3Destination::Upload(const std::string& key, std::string_view body
 DeliveryResult S3Destination::Deliver(const DeliveryObject& o) {
   PrefixContext ctx{o.oldest_arrival_ms, o.segment_id, ""};
   std::string key =
-      EvaluatePrefix(prefix_, ctx) + ObjectName(o.stream, o.stream_version, o.oldest_arrival_ms, o.segment_id, o.extension);
+      (o.partitioned ? std::string(o.partition_prefix) : EvaluatePrefix(prefix_, ctx)) + ObjectName(o.stream, o.stream_version, o.oldest_arrival_ms, o.segment_id, o.extension);
   if (key.size() > 1024) return DeliveryResult::Fail("S3.KeyTooLong: the object key is " + std::to_string(key.size()) + " bytes (S3 allows 1024)");
   std::string url = ObjectUrl(key);
   if (o.body.size() > options_.multipart_threshold_bytes) return Multipart(url, o);
