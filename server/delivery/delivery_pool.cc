@@ -204,7 +204,15 @@ void DeliveryPool::SealPartitions(int64_t now, uint32_t only_stream, bool all) {
   SubmitAll(std::move(sealed));
 }
 
-void DeliveryPool::FlushPartitions(uint32_t stream_id) { SealPartitions(clock_->NowUnixMillis(), stream_id, true); }
+void DeliveryPool::FlushPartitions(uint32_t stream_id) {
+  const int64_t now = clock_->NowUnixMillis();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, rt] : runtimes_)
+      if (stream_id == 0 || id == stream_id) rt->partitions->RequestFlush(now);
+  }
+  SealPartitions(now, stream_id, true);
+}
 
 size_t DeliveryPool::active_partitions(uint32_t stream_id) const {
   std::shared_ptr<Partitions> p;

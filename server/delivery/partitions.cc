@@ -123,7 +123,8 @@ base::Status Partitions::Commit(const storage::SegmentDescriptor& source, std::s
     Partition& p = slots_[slot];
     p.d = std::move(d);
     p.open = true;
-    if (p.d.bytes >= size_hint || source.flush) SealLocked(p, now_ms, sealed);
+    const bool flushed = source.flush || source.oldest_arrival_ms <= flush_before_ms_;
+    if (p.d.bytes >= size_hint || flushed) SealLocked(p, now_ms, sealed);
   }
   return base::Status::Ok();
 }
@@ -132,6 +133,11 @@ void Partitions::SealDue(int64_t now_ms, int64_t interval_ms, bool all, std::vec
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [slot, p] : slots_)
     if (p.open && (all || now_ms - p.d.oldest_arrival_ms >= interval_ms)) SealLocked(p, now_ms, sealed);
+}
+
+void Partitions::RequestFlush(int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  flush_before_ms_ = std::max(flush_before_ms_, now_ms);
 }
 
 void Partitions::Load(const storage::SegmentDescriptor& d) {

@@ -54,6 +54,9 @@ class Partitions {
                       const BeforeWrite& before_write, std::vector<storage::SegmentDescriptor>* sealed);
   // Seals open partitions whose oldest record is `interval_ms` old (every one when `all`).
   void SealDue(int64_t now_ms, int64_t interval_ms, bool all, std::vector<storage::SegmentDescriptor>* sealed);
+  // FLUSH: every partition that a record which arrived before `now_ms` lands in is sealed as soon
+  // as it does (the caller seals the open ones with SealDue).
+  void RequestFlush(int64_t now_ms);
   // A partition segment found in storage at start: its partition is active until it is done.
   void Load(const storage::SegmentDescriptor& d);
   // A partition segment left storage (delivered or backed up).
@@ -80,6 +83,7 @@ class Partitions {
   std::map<uint16_t, Partition> slots_;                   // GUARDED_BY(mu_)
   std::unordered_map<std::string, uint16_t> by_prefix_;   // GUARDED_BY(mu_)
   std::unordered_map<uint16_t, uint64_t> next_seq_;       // GUARDED_BY(mu_)
+  int64_t flush_before_ms_ = 0;                           // GUARDED_BY(mu_)
 };
 
 }  // namespace sluice::server
