@@ -1,14 +1,17 @@
 // Record de-aggregation.
 #include "server/processing/deaggregate.h"
 
+#include <string>
+
 namespace sluice::server {
 namespace {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-// Returns the end of the JSON object that starts at `i` (a '{'), or npos.
+// Returns the end of the JSON object that starts at `i` (a '{'), or npos when its brackets do
+// not match.
 size_t ObjectEnd(std::string_view r, size_t i) {
-  int depth = 0;
+  std::string open;  // the closers expected, innermost last
   bool in_string = false;
   for (; i < r.size(); i++) {
     char c = r[i];
@@ -17,11 +20,14 @@ size_t ObjectEnd(std::string_view r, size_t i) {
       else if (c == '"') in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') depth++;
-    else if (c == '}' || c == ']') {
-      if (--depth == 0) return c == '}' ? i + 1 : std::string_view::npos;
-      if (depth < 0) return std::string_view::npos;
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      open.push_back(c == '{' ? '}' : ']');
+    } else if (c == '}' || c == ']') {
+      if (open.empty() || open.back() != c) return std::string_view::npos;
+      open.pop_back();
+      if (open.empty()) return i + 1;
     }
   }
   return std::string_view::npos;

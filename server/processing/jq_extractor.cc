@@ -1,6 +1,10 @@
 // JqExtractor: libjq 1.6 states, record parsing and key validation.
 #include "server/processing/jq_extractor.h"
 
+#include <simdjson.h>
+
+#include <algorithm>
+
 extern "C" {
 #include <jq.h>
 }
@@ -16,6 +20,8 @@ struct JqExtractor::State {
 };
 
 namespace {
+
+constexpr size_t kMaxDepth = 256;  // jq 1.6's MAX_PARSING_DEPTH
 
 void CollectError(void* data, jv msg) {
   auto* s = static_cast<JqExtractor::State*>(data);
@@ -82,6 +88,17 @@ void JqExtractor::Release(std::unique_ptr<State> s) {
 
 base::Result<PartitionKeys> JqExtractor::Extract(std::string_view json) {
   if (json.size() > (1u << 30)) return base::InvalidArgument("record too large for jq");
+  {
+    // Validated first with simdjson at jq's own depth limit: jq 1.6 leaks the message of every
+    // parse error (fixed in 1.7), which would grow without bound on a stream of bad records.
+    thread_local simdjson::dom::parser parser;
+    if (parser.max_depth() != kMaxDepth && parser.allocate(std::max<size_t>(json.size(), 4096), kMaxDepth) != simdjson::SUCCESS)
+      return base::Internal("simdjson: cannot allocate a parser");
+    simdjson::dom::element ignored;
+    simdjson::error_code err = parser.parse(json.data(), json.size()).get(ignored);
+    if (err == simdjson::DEPTH_ERROR) return base::InvalidArgument("not JSON: nested deeper than jq's depth limit of 256");
+    if (err != simdjson::SUCCESS) return base::InvalidArgument(std::string("not JSON: ") + simdjson::error_message(err));
+  }
   jv input = jv_parse_sized(json.data(), static_cast<int>(json.size()));
   if (!jv_is_valid(input)) return base::InvalidArgument("not JSON: " + TakeMessage(jv_invalid_get_msg(input)));
   base::Status st;
