@@ -138,6 +138,15 @@ void CmdStreamDescribe(CommandContext& ctx) {
     p.Add("http.request_timeout_s", c.http.request_timeout_s);
     p.Add("http.ca_file", c.http.ca_file);
   }
+  // Processors, keyed as STREAM CREATE/UPDATE sets them, in the order they run.
+  for (const char* type : {"RecordDeAggregation", "Lambda", "MetadataExtraction", "AppendDelimiterToRecord"}) {
+    for (const ProcessorConfig& proc : c.processors) {
+      if (proc.type != type) continue;
+      if (proc.parameters.empty()) p.Add("processors." + proc.type, "on");
+      for (const auto& [k, v] : proc.parameters) p.Add("processors." + proc.type + "." + k, v);
+    }
+  }
+  if (c.partitioned()) p.Add("active_partition_limit", c.active_partition_limit);
   p.Add("backup.mode", c.backup.mode);
   p.Add("backup.store", c.backup.store);
   if (c.backup.store == "s3") p.Add("backup.bucket", c.backup.bucket.empty() ? c.s3.bucket : c.backup.bucket);
@@ -275,6 +284,8 @@ void CmdStats(CommandContext& ctx) {
     int64_t v = slot.load(std::memory_order_relaxed);
     if (v != 0 && (oldest == 0 || v < oldest)) oldest = v;
   }
+  const DeliveryPool::PartitionSummary parts = ctx.services.pool().partitions(s->id);
+  if (parts.oldest_open_ms != 0 && (oldest == 0 || parts.oldest_open_ms < oldest)) oldest = parts.oldest_open_ms;
   uint64_t backlog_records = 0, backlog_bytes = 0, retrying = 0;
   for (const auto& seg : ctx.services.pool().PendingSegments(s->id)) {
     backlog_records += seg.record_count;
@@ -311,7 +322,7 @@ void CmdStats(CommandContext& ctx) {
     p.Add("DroppedProcessing.Records", d->dropped_records.load());
     p.Add("FailedProcessing.Records", d->processing_failed_records.load());
     p.Add("FailedPartitioning.Records", d->partitioning_failed_records.load());
-    p.Add("PartitionCount", static_cast<uint64_t>(ctx.services.pool().active_partitions(s->id)));
+    p.Add("PartitionCount", static_cast<uint64_t>(parts.active));
     p.Add("PartitionCountExceeded", d->partition_exceeded.load());
     p.Add("PartitionExceeded.Records", d->partition_exceeded_records.load());
     if (s->cfg->processing.jq_query.size())

@@ -214,15 +214,15 @@ void DeliveryPool::FlushPartitions(uint32_t stream_id) {
   SealPartitions(now, stream_id, true);
 }
 
-size_t DeliveryPool::active_partitions(uint32_t stream_id) const {
+DeliveryPool::PartitionSummary DeliveryPool::partitions(uint32_t stream_id) const {
   std::shared_ptr<Partitions> p;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = runtimes_.find(stream_id);
-    if (it == runtimes_.end()) return 0;
+    if (it == runtimes_.end()) return {};
     p = it->second->partitions;
   }
-  return p->active();
+  return {p->active(), p->oldest_open_ms()};
 }
 
 void DeliveryPool::Poke() { cv_.notify_all(); }

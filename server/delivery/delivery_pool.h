@@ -110,8 +110,13 @@ class DeliveryPool {
   std::vector<storage::SegmentDescriptor> PendingSegments(uint32_t stream_id) const;
   // nullptr for an unknown stream id.
   std::shared_ptr<const DeliveryStats> stats(uint32_t stream_id) const;
-  // Active partitions of the stream (PartitionCount); 0 for an unknown stream.
-  size_t active_partitions(uint32_t stream_id) const;
+  // The stream's partition buffers: active partitions (PartitionCount) and the arrival of the
+  // oldest record buffered in an open one (0: none). Zeros for an unknown stream.
+  struct PartitionSummary {
+    size_t active = 0;
+    int64_t oldest_open_ms = 0;
+  };
+  PartitionSummary partitions(uint32_t stream_id) const;
 
  private:
   struct Runtime {

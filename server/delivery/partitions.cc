@@ -169,11 +169,12 @@ size_t Partitions::active() const {
   return slots_.size();
 }
 
-bool Partitions::any_open() const {
+int64_t Partitions::oldest_open_ms() const {
   std::lock_guard<std::mutex> lock(mu_);
+  int64_t oldest = 0;
   for (const auto& [slot, p] : slots_)
-    if (p.open) return true;
-  return false;
+    if (p.open && (oldest == 0 || p.d.oldest_arrival_ms < oldest)) oldest = p.d.oldest_arrival_ms;
+  return oldest;
 }
 
 }  // namespace sluice::server

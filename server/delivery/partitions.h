@@ -63,8 +63,8 @@ class Partitions {
   void Done(const storage::SegmentDescriptor& d);
   // Active partitions (PartitionCount).
   size_t active() const;
-  // True while some partition buffers records not yet sealed.
-  bool any_open() const;
+  // Arrival of the oldest record in an open partition (0 when none is open), for DataFreshness.
+  int64_t oldest_open_ms() const;
 
  private:
   struct Partition {

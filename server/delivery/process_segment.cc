@@ -114,6 +114,12 @@ void DeliveryPool::Process(const Job& job, storage::SegmentDescriptor d, const s
           d.last_error = failure.code + ": " + failure.message;
           d.next_attempt_ms = now + BackoffMs(d.attempts, BackoffUnit());
           stats.failed_attempts.fetch_add(1, std::memory_order_relaxed);
+          {
+            // A failing function gets one probe at a time, like a failing destination.
+            std::lock_guard<std::mutex> lock(mu_);
+            job.rt->failing++;
+            job.rt->probe_after_ms = now + BackoffMs(job.rt->failing, BackoffUnit());
+          }
           SLUICE_LOG_WARN("processing", "stream %s: segment %s: invocation %zu of %zu failed (attempt %u of %u), retrying in %lld ms: %s",
                           name.c_str(), id.c_str(), b + 1, batches.size(), d.attempts, spec.lambda_retries + 1,
                           static_cast<long long>(d.next_attempt_ms - now), d.last_error.c_str());
@@ -130,6 +136,10 @@ void DeliveryPool::Process(const Job& job, storage::SegmentDescriptor d, const s
         continue;
       }
       stats.invocations_ok.fetch_add(1, std::memory_order_relaxed);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        job.rt->failing = 0;
+      }
       for (size_t i = lo; i < hi; i++) {
         LambdaOutput& o = outputs[i - lo];
         Item& it = items[i];
@@ -253,6 +263,7 @@ void DeliveryPool::Process(const Job& job, storage::SegmentDescriptor d, const s
                     name.c_str(), id.c_str(), failed_processing + failed_partitioning + exceeded_count,
                     failed_processing, failed_partitioning, exceeded_count);
   SubmitAll(std::move(sealed));
+  cv_.notify_all();  // a stream gated by a failing function may go again
 }
 
 }  // namespace sluice::server

@@ -283,3 +283,39 @@ TEST_CASE("S3: a backup store in a bucket receives what another destination gave
   CHECK(f.Admin("REPLAY s").find("REPLAY reads local files") != std::string::npos);
   CHECK(f.server->Stop() == 0);
 }
+
+TEST_CASE("S3: dynamic partitioning puts each partition's records under its own prefix, compressed",
+          "[integration][s3][processing]") {
+  S3Fixture f;
+  f.StartServerWith("[[stream]]\nname = \"s\"\ndestination = \"s3\"\ncompression = \"gzip\"\n"
+                    "buffering = { size_mib = 1, interval_s = 1 }\n"
+                    "[[stream.processors]]\ntype = \"MetadataExtraction\"\nJsonParsingEngine = \"JQ-1.6\"\n"
+                    "MetadataExtractionQuery = \"{c: .customer, y: (.ts | strftime(\\\"%Y\\\"))}\"\n"
+                    "[[stream.processors]]\ntype = \"AppendDelimiterToRecord\"\n"
+                    "[stream.s3]\nendpoint = \"http://127.0.0.1:" + std::to_string(f.proxy->port()) +
+                    "\"\nbucket = \"" + kBucket +
+                    "\"\nprefix = \"customer=!{partitionKeyFromQuery:c}/year=!{partitionKeyFromQuery:y}/\"\n"
+                    "access_key_id = \"S3RVER\"\nsecret_access_key = \"S3RVER\"\n");
+  std::vector<std::string> records;
+  for (int i = 0; i < 300; i++)
+    records.push_back("{\"customer\":\"c" + std::to_string(i % 3) + "\",\"ts\":1700000000,\"i\":" + std::to_string(i) + "}");
+  f.Put(records);
+  std::sort(records.begin(), records.end());
+  REQUIRE(WaitFor([&] { return CountRecords(f.s3_data) == records.size(); }));
+  CHECK(Records(f.s3_data) == records);
+  std::set<std::string> prefixes;
+  for (const auto& o : Objects(f.s3_data)) {
+    CHECK(o.key.ends_with(".gz"));
+    std::string prefix = o.key.substr(0, o.key.find("/s-1-"));
+    prefixes.insert(prefix);
+    auto plain = server::Decompress(server::Compression::kGzip, o.bytes);
+    REQUIRE(plain.ok());
+    std::string customer = prefix.substr(std::string("customer=").size(), 2);
+    CHECK(plain->find("\"customer\":\"" + customer + "\"") != std::string::npos);
+    for (const char* other : {"c0", "c1", "c2"})
+      if (customer != other) CHECK(plain->find(std::string("\"customer\":\"") + other + "\"") == std::string::npos);
+  }
+  CHECK(prefixes == std::set<std::string>{"customer=c0/year=2023", "customer=c1/year=2023", "customer=c2/year=2023"});
+  CHECK(f.ProxyRequests().find("DENY") == std::string::npos);
+  CHECK(f.server->Stop() == 0);
+}

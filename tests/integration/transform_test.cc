@@ -359,3 +359,24 @@ TEST_CASE("processors: keys from the function's metadata; open partitions surviv
   CHECK(f.Invocations() == invocations);
   CHECK(f.server->Stop() == 0);
 }
+
+TEST_CASE("processors: a transformed stream delivers to an HTTP endpoint", "[integration][processing][http]") {
+  TempDir peer_tmp;
+  std::string received = peer_tmp.Sub("received");
+  fs::create_directories(received);
+  Peer receiver({test::NodePath(), test::SourcePath("tests/peers/http_endpoint_receiver.js"), peer_tmp.Sub("r.port"), received},
+                peer_tmp.Sub("r.port"), peer_tmp.Sub("r.log"));
+  REQUIRE(receiver.Start());
+  Fixture f(std::string("destination = \"http\"\nbuffering = { size_mib = 1, interval_s = 0 }\n") + kLambda +
+            "[stream.http]\nurl = \"http://127.0.0.1:" + std::to_string(receiver.port()) + "/\"\n");
+  f.Put({"{\"seq\":1}", "{\"seq\":10}", "{\"seq\":2}"});
+  auto lines = [&] {
+    std::ifstream in(received + "/received.jsonl");
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return all;
+  };
+  REQUIRE(WaitFor([&] { return lines().find("SEQ\\\":2") != std::string::npos && lines().find("SEQ\\\":1}") != std::string::npos; }));
+  CHECK(lines().find("SEQ\\\":10") == std::string::npos);  // dropped by the function
+  CHECK(WaitFor([&] { return f.Stat("DeliveryToHttpEndpoint.Records") == "2"; }));  // moves just after the 200
+  CHECK(f.server->Stop() == 0);
+}
