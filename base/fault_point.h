@@ -8,6 +8,8 @@
 //   seal.before_write       segments sealed in memory, descriptors not yet written
 //   deliver.before_delete   object delivered, segment not yet deleted from storage
 //   backup.before_delete    segment in the backup store, not yet deleted from storage
+//   process.before_commit   a staged stream's segment processed and its failed records in the
+//                           error output; output not yet in partitions, segment not yet deleted
 // Thread: Arm once on main before any thread starts; Hit from any thread.
 #pragma once
 

@@ -10,6 +10,7 @@
 // Firehose). Nothing leaves storage before every record is in a partition or the error output.
 #include <chrono>
 
+#include "base/fault_point.h"
 #include "base/log.h"
 #include "server/delivery/backoff.h"
 #include "server/delivery/delivery_pool.h"
@@ -221,6 +222,7 @@ void DeliveryPool::Process(const Job& job, storage::SegmentDescriptor d, const s
       BackupReason why{"source-records", "", "", now};
       RETURN_IF_ERROR(job.backup->Write(name, d, records, why));
     }
+    SLUICE_FAULT_POINT("process.before_commit");
     return base::Status::Ok();
   };
   std::vector<storage::SegmentDescriptor> sealed;

@@ -109,21 +109,25 @@ std::vector<std::string> BackedUpRecords(const std::string& root) {
 
 TEST_CASE("Crash: SIGKILL exactly at each fault point loses nothing acked", "[integration][crash]") {
   // (point, stream): "good" delivers to a directory; "doomed" always fails, so its segments go
-  // to the backup store.
+  // to the backup store; "staged" runs a processor, so its records pass through partitions.
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"commit.after_write", "good"},
       {"seal.before_write", "good"},
       {"deliver.before_delete", "good"},
       {"backup.before_delete", "doomed"},
+      {"process.before_commit", "staged"},
+      {"deliver.before_delete", "staged"},
   };
   for (const auto& [point, stream] : cases) {
-    DYNAMIC_SECTION(point) {
+    DYNAMIC_SECTION(point << " " << stream) {
       TempDir tmp;
       {
         std::ofstream cfg(tmp.Sub("s.toml"));
         cfg << "[[stream]]\nname = \"good\"\nappend_delimiter = true\nbuffering = { size_mib = 1, interval_s = 0 }\n"
                "[[stream]]\nname = \"doomed\"\nappend_delimiter = true\nretry_duration_s = 0\n"
-               "buffering = { size_mib = 1, interval_s = 0 }\n[stream.fault]\npermanent = true\n";
+               "buffering = { size_mib = 1, interval_s = 0 }\n[stream.fault]\npermanent = true\n"
+               "[[stream]]\nname = \"staged\"\nappend_delimiter = true\nbuffering = { size_mib = 1, interval_s = 0 }\n"
+               "[[stream.processors]]\ntype = \"RecordDeAggregation\"\nSubRecordType = \"DELIMITED\"\nDelimiter = \"fA==\"\n";
         std::ofstream in(tmp.Sub("in.txt"));
         for (int i = 0; i < 60000; i++) in << Line(7, i) << "\n";
       }
@@ -151,9 +155,9 @@ TEST_CASE("Crash: SIGKILL exactly at each fault point loses nothing acked", "[in
       }
       // Restart without the fault: everything acked reaches its place.
       REQUIRE(server.Start());
-      const std::string dir = stream == "good" ? server.data_dir() + "/delivered/good" : server.data_dir() + "/backup/doomed";
+      const std::string dir = stream == "doomed" ? server.data_dir() + "/backup/doomed" : server.data_dir() + "/delivered/" + stream;
       auto landed = [&] {
-        auto v = stream == "good" ? test::DeliveredRecords(dir) : BackedUpRecords(dir);
+        auto v = stream == "doomed" ? BackedUpRecords(dir) : test::DeliveredRecords(dir);
         return std::set<std::string>(v.begin(), v.end());
       };
       size_t missing = 0;
