@@ -107,6 +107,17 @@ void DeliveryPool::Process(const Job& job, storage::SegmentDescriptor d, const s
       stats.invocation_ms.fetch_add(static_cast<uint64_t>(
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()));
       if (!ok) {
+        {
+          // An unreachable function gets one probe at a time, like a failing destination; one
+          // that answers (wrongly) is up, and its other segments go on.
+          std::lock_guard<std::mutex> lock(mu_);
+          if (failure.unavailable) {
+            job.rt->failing++;
+            job.rt->probe_after_ms = clock_->NowUnixMillis() + BackoffMs(job.rt->failing, BackoffUnit());
+          } else {
+            job.rt->failing = 0;
+          }
+        }
         if (d.attempts < spec.lambda_retries) {
           // Retry the segment later; the pool's backoff spaces the attempts.
           const int64_t now = clock_->NowUnixMillis();
@@ -115,12 +126,6 @@ void DeliveryPool::Process(const Job& job, storage::SegmentDescriptor d, const s
           d.last_error = failure.code + ": " + failure.message;
           d.next_attempt_ms = now + BackoffMs(d.attempts, BackoffUnit());
           stats.failed_attempts.fetch_add(1, std::memory_order_relaxed);
-          {
-            // A failing function gets one probe at a time, like a failing destination.
-            std::lock_guard<std::mutex> lock(mu_);
-            job.rt->failing++;
-            job.rt->probe_after_ms = now + BackoffMs(job.rt->failing, BackoffUnit());
-          }
           SLUICE_LOG_WARN("processing", "stream %s: segment %s: invocation %zu of %zu failed (attempt %u of %u), retrying in %lld ms: %s",
                           name.c_str(), id.c_str(), b + 1, batches.size(), d.attempts, spec.lambda_retries + 1,
                           static_cast<long long>(d.next_attempt_ms - now), d.last_error.c_str());

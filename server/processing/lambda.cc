@@ -115,14 +115,17 @@ bool ParseLambdaResponse(std::string_view body, std::span<const std::string> ids
 
 bool ClassifyLambdaResponse(const HttpResponse& r, std::span<const std::string> ids, std::vector<LambdaOutput>* out,
                             LambdaFailure* f) {
+  f->unavailable = false;
   if (r.status == 0) {
-    if (r.timed_out) return Fail(f, "Lambda.Timeout", r.error);
     if (r.too_large) return Fail(f, "Lambda.ResponseTooLarge", "the response is larger than 6 MiB");
+    f->unavailable = true;
+    if (r.timed_out) return Fail(f, "Lambda.Timeout", r.error);
     return Fail(f, "Lambda.ConnectionFailed", r.error);
   }
   std::string_view body_start = std::string_view(r.body).substr(0, 256);
   if (!r.Header("x-amz-function-error").empty())
     return Fail(f, "Lambda.FunctionError", "the function returned an error: " + std::string(body_start));
+  f->unavailable = r.status != 200;
   if (r.status == 429) return Fail(f, "Lambda.InvokeLimitExceeded", "status 429: " + std::string(body_start));
   if (r.status != 200) return Fail(f, "Lambda.ServiceException", "status " + std::to_string(r.status) + ": " + std::string(body_start));
   return ParseLambdaResponse(r.body, ids, out, f);

@@ -50,6 +50,9 @@ size_t LambdaEventRecordBytes(size_t data_bytes);
 struct LambdaFailure {
   std::string code;     // "Lambda.MissingRecordId", ...
   std::string message;
+  // The function could not be reached or asked for time (connection, timeout, 429, another
+  // non-200 status), as opposed to answering wrongly: only this slows the stream to one probe.
+  bool unavailable = false;
 };
 
 // Validates a 200 response body against the ids sent; on success fills `out` in input order.

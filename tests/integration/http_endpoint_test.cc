@@ -68,16 +68,6 @@ std::vector<std::string> Attempts(const std::string& dir) {
   return out;
 }
 
-void SetMode(uint16_t port, const std::string& mode, int n = -1) {
-  test::RawSocket s(port);
-  REQUIRE(s.connected());
-  std::string q = "/__mode?m=" + mode + (n >= 0 ? "&n=" + std::to_string(n) : "");
-  REQUIRE(s.Send("GET " + q + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-  bool closed = false;
-  std::string reply = s.ReadUntilClose(5000, &closed);
-  REQUIRE(reply.find("200 OK") != std::string::npos);
-}
-
 struct Fixture {
   TempDir tmp;
   std::string out = tmp.Sub("received");
@@ -138,7 +128,7 @@ TEST_CASE("HTTP endpoint: records arrive with the protocol's headers, gzip and c
 TEST_CASE("HTTP endpoint: 500s and a wrong echoed id are retried with the same request id",
           "[integration][http]") {
   Fixture f("retry_duration_s = 60\n");
-  SetMode(f.receiver->port(), "fail500", 2);
+  REQUIRE(test::SetPeerMode(f.receiver->port(), "fail500", 2));
   f.Put({"one", "two"});
   REQUIRE(WaitFor([&] { return ReadReceived(f.out).records.size() == 2; }));
   auto attempts = Attempts(f.out);
@@ -147,7 +137,7 @@ TEST_CASE("HTTP endpoint: 500s and a wrong echoed id are retried with the same r
   for (const auto& a : attempts) CHECK(a.rfind(id + " ", 0) == 0);  // stable across retries
   CHECK(attempts[2].find(" 200 ok") != std::string::npos);
 
-  SetMode(f.receiver->port(), "wrong-id", 1);
+  REQUIRE(test::SetPeerMode(f.receiver->port(), "wrong-id", 1));
   f.Put({"three"});
   REQUIRE(WaitFor([&] { return ReadReceived(f.out).records.size() == 3; }));
   attempts = Attempts(f.out);
@@ -156,10 +146,10 @@ TEST_CASE("HTTP endpoint: 500s and a wrong echoed id are retried with the same r
   CHECK(attempts[3].substr(0, 28) == attempts[4].substr(0, 28));
   CHECK(f.server->log().find("is not the request's") != std::string::npos);
 
-  SetMode(f.receiver->port(), "garbage", 1);
+  REQUIRE(test::SetPeerMode(f.receiver->port(), "garbage", 1));
   f.Put({"four"});
   REQUIRE(WaitFor([&] { return ReadReceived(f.out).records.size() == 4; }));
-  SetMode(f.receiver->port(), "huge", 1);  // a 4 MiB answer: refused, not buffered
+  REQUIRE(test::SetPeerMode(f.receiver->port(), "huge", 1));  // a 4 MiB answer: refused, not buffered
   f.Put({"five"});
   REQUIRE(WaitFor([&] { return ReadReceived(f.out).records.size() == 5; }));
   CHECK(f.server->log().find("HttpEndpoint.ResponseTooLarge") != std::string::npos);
@@ -168,7 +158,7 @@ TEST_CASE("HTTP endpoint: 500s and a wrong echoed id are retried with the same r
 
 TEST_CASE("HTTP endpoint: a hanging endpoint times out and is retried", "[integration][http]") {
   Fixture f("retry_duration_s = 60\n", "request_timeout_s = 1\n");
-  SetMode(f.receiver->port(), "hang", 1);
+  REQUIRE(test::SetPeerMode(f.receiver->port(), "hang", 1));
   f.Put({"slow"});
   REQUIRE(WaitFor([&] { return ReadReceived(f.out).records.size() == 1; }));
   CHECK(f.server->log().find("HttpEndpoint.RequestTimeout") != std::string::npos);
@@ -178,13 +168,13 @@ TEST_CASE("HTTP endpoint: a hanging endpoint times out and is retried", "[integr
 TEST_CASE("HTTP endpoint: 413 and a spent retry budget go to the backup store; REPLAY delivers them",
           "[integration][http]") {
   Fixture f("retry_duration_s = 1\n");
-  SetMode(f.receiver->port(), "413", 1);
+  REQUIRE(test::SetPeerMode(f.receiver->port(), "413", 1));
   f.Put({"big"});
   REQUIRE(WaitFor([&] { return f.Admin("BACKUPS h").find("records") != std::string::npos; }));
   // The log line follows the backup files by a moment.
   CHECK(WaitFor([&] { return f.server->log().find("HttpEndpoint.PayloadTooLarge: status 413") != std::string::npos; }));
 
-  SetMode(f.receiver->port(), "fail500");  // until told otherwise
+  REQUIRE(test::SetPeerMode(f.receiver->port(), "fail500"));  // until told otherwise
   f.Put({"unlucky-1", "unlucky-2"});
   auto backups = [&] {
     std::string b = f.Admin("BACKUPS h");
@@ -208,7 +198,7 @@ TEST_CASE("HTTP endpoint: 413 and a spent retry budget go to the backup store; R
   CHECK(errors.find("\"errorCode\":\"HttpEndpoint.RetriesExhausted\"") != std::string::npos);
   CHECK(errors.find("receiver told to fail") != std::string::npos);  // the endpoint's errorMessage
 
-  SetMode(f.receiver->port(), "ok");
+  REQUIRE(test::SetPeerMode(f.receiver->port(), "ok"));
   CHECK(f.Admin("REPLAY h").find("+OK replaying " + std::to_string(backups()) + " files") != std::string::npos);
   REQUIRE(WaitFor([&] { return ReadReceived(f.out).records.size() == 3; }));
   auto got = ReadReceived(f.out).records;

@@ -81,15 +81,6 @@ size_t Count(const std::map<std::string, std::vector<std::string>>& m) {
   return n;
 }
 
-void SetMode(uint16_t port, const std::string& mode, int n = -1) {
-  test::RawSocket s(port);
-  REQUIRE(s.connected());
-  std::string q = "/__mode?m=" + mode + (n >= 0 ? "&n=" + std::to_string(n) : "");
-  REQUIRE(s.Send("GET " + q + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-  bool closed = false;
-  REQUIRE(s.ReadUntilClose(5000, &closed).find("200 OK") != std::string::npos);
-}
-
 std::string Json(int seq, const std::string& customer, const std::string& extra = "") {
   return "{\"seq\":" + std::to_string(seq) + ",\"customer\":\"" + customer + "\"" + extra + "}";
 }
@@ -221,7 +212,7 @@ TEST_CASE("processors: every malformed or failed answer of the function is retri
   SECTION("once: the retry succeeds") {
     for (const auto& [mode, code] : modes) {
       INFO(mode);
-      SetMode(f.function->port(), mode, 1);
+      REQUIRE(test::SetPeerMode(f.function->port(), mode, 1));
       f.Put({"{\"seq\":1,\"m\":\"" + mode + "\"}", "{\"seq\":2,\"m\":\"" + mode + "\"}"});
       delivered += 2;
       REQUIRE(WaitFor([&] { return test::DeliveredRecords(f.delivered).size() == delivered; }));
@@ -233,7 +224,7 @@ TEST_CASE("processors: every malformed or failed answer of the function is retri
     for (const auto& [mode, code] : modes) {
       if (mode == "late" || mode == "huge") continue;  // slow ones: covered by the section above
       INFO(mode);
-      SetMode(f.function->port(), mode);
+      REQUIRE(test::SetPeerMode(f.function->port(), mode));
       size_t before = ReadErrors(f.backup).size();
       f.Put({"{\"seq\":3,\"m\":\"" + mode + "\"}"});
       REQUIRE(WaitFor([&] { return ReadErrors(f.backup).size() == before + 1; }));

@@ -32,4 +32,13 @@ size_t PutRecords(uint16_t port, const std::string& stream, const std::vector<st
   return failed;
 }
 
+bool SetPeerMode(uint16_t port, const std::string& mode, int n) {
+  RawSocket s(port);
+  if (!s.connected()) return false;
+  std::string q = "/__mode?m=" + mode + (n >= 0 ? "&n=" + std::to_string(n) : "");
+  if (!s.Send("GET " + q + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) return false;
+  bool closed = false;
+  return s.ReadUntilClose(5000, &closed).find("200 OK") != std::string::npos;
+}
+
 }  // namespace sluice::test

@@ -14,4 +14,8 @@ std::string AdminAsk(uint16_t admin_port, const std::string& bytes);
 // were not acknowledged (all of them when the connection fails).
 size_t PutRecords(uint16_t port, const std::string& stream, const std::vector<std::string>& records);
 
+// Tells a misbehaving test peer (tests/peers/*.js) how to answer: GET /__mode?m=<mode>&n=<n>
+// (n < 0: until told otherwise). Returns false when the peer did not answer 200.
+bool SetPeerMode(uint16_t port, const std::string& mode, int n = -1);
+
 }  // namespace sluice::test

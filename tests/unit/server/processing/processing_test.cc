@@ -160,6 +160,17 @@ TEST_CASE("processing: the Lambda response is validated in full", "[server][proc
   r.timed_out = true;
   CHECK_FALSE(ClassifyLambdaResponse(r, ids, &out, &f));
   CHECK(f.code == "Lambda.Timeout");
+  CHECK(f.unavailable);  // slows the stream to one probe at a time
+  r = HttpResponse{};
+  r.status = 503;
+  CHECK_FALSE(ClassifyLambdaResponse(r, ids, &out, &f));
+  CHECK(f.code == "Lambda.ServiceException");
+  CHECK(f.unavailable);
+  r.status = 200;
+  r.body = "garbage";
+  CHECK_FALSE(ClassifyLambdaResponse(r, ids, &out, &f));
+  CHECK(f.code == "Lambda.JsonProcessingException");
+  CHECK_FALSE(f.unavailable);  // it answered: up, but wrong
   r = HttpResponse{};
   r.status = 200;
   r.headers = {{"x-amz-function-error", "Unhandled"}};
