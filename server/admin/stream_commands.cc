@@ -303,6 +303,7 @@ void CmdStats(CommandContext& ctx) {
   p.Add("DeliveryTo" + kind + ".Records", d->records.load());
   p.Add("DeliveryTo" + kind + ".Bytes", d->bytes.load());
   p.Add("DeliveryTo" + kind + ".Success", Ratio(d->segments.load(), d->attempts.load()));
+  if (kind != "HttpEndpoint") p.Add("DeliveryTo" + kind + ".ObjectCount", d->segments.load());
   p.Add("DeliveryTo" + kind + ".DataFreshness", static_cast<uint64_t>(oldest ? std::max<int64_t>(0, now - oldest) / 1000 : 0));
   p.Add(backup + ".Records", d->backup_records.load());
   p.Add(backup + ".Segments", d->backup_segments.load());
@@ -349,6 +350,7 @@ void CmdSegments(CommandContext& ctx) {
     p.Add("attempts", seg.attempts);
     p.Add("next_attempt_in_ms", static_cast<uint64_t>(std::max<int64_t>(0, seg.next_attempt_ms - now)));
     p.Add("last_error", seg.last_error);
+    if (seg.is_partition()) p.Add("partition", seg.partition);
     p.Reply(ctx.out);
   }
 }
