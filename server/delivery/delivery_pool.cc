@@ -148,16 +148,18 @@ base::Status DeliveryPool::Start() {
   size_t loaded = 0, orphaned = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    std::vector<storage::SegmentDescriptor> partition_segments;  // told to Partitions after the scan
     RETURN_IF_ERROR(store_->ForEachSegment([&](const storage::SegmentDescriptor& d) {
       if (!runtimes_.count(d.stream_id)) {
         orphaned++;  // its stream is no longer configured: kept in storage, not delivered
         return base::Status::Ok();
       }
-      if (d.is_partition()) runtimes_.at(d.stream_id)->partitions->Load(d);
+      if (d.is_partition()) partition_segments.push_back(d);
       EnqueueLocked(d);
       loaded++;
       return base::Status::Ok();
     }));
+    for (const storage::SegmentDescriptor& d : partition_segments) runtimes_.at(d.stream_id)->partitions->Load(d);
   }
   if (loaded || orphaned)
     SLUICE_LOG_INFO("delivery", "resuming %zu sealed segments%s", loaded,
