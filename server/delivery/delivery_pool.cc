@@ -377,13 +377,15 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
   // Raw records (for the backup store) and the processed object body.
   std::string raw;
   std::vector<std::pair<size_t, size_t>> spans;
+  // Per-record arrival times only for the processors (the Lambda event, timestamp prefixes).
+  const bool staged = !d.is_partition() && cfg.processing.staged();
   std::vector<int64_t> arrivals;
   spans.reserve(d.record_count);
-  arrivals.reserve(d.record_count);
+  if (staged) arrivals.reserve(d.record_count);
   base::Status read = store_->ReadSegment(d, [&](const storage::RecordKey&, const storage::ChunkView& c) {
     c.ForEach([&](std::string_view r) {
       spans.emplace_back(raw.size(), r.size());
-      arrivals.push_back(c.arrival_unix_ms());
+      if (staged) arrivals.push_back(c.arrival_unix_ms());
       raw.append(r);
     });
     return base::Status::Ok();
@@ -410,7 +412,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
            "the delivery stream was deleted with FORCE before this segment was delivered");
     return;
   }
-  if (!d.is_partition() && cfg.processing.staged()) {
+  if (staged) {
     Process(job, std::move(d), records, arrivals);
     return;
   }
