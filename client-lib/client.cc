@@ -203,7 +203,7 @@ base::Result<PutResult> Client::ReceivePutResult() {
     if (!e.ok()) return Broken("malformed Error frame: " + e.status().message());
     std::string msg = e.value()->message() ? e.value()->message()->str() : "";
     if (e.value()->closing() || h.request_id != expect.request_id)
-      return Broken("server closed the connection: " + proto::FromWire(e.value()->code(), msg).ToString());
+      return Broken("server closed the connection: " + proto::FromWire(e.value()->code(), msg).message());
     out.failed_count = expect.record_count;
     out.records.assign(expect.record_count, RecordResult{0, e.value()->code(), msg});
   } else if (h.type == proto::MessageType::kPutRecordBatchResponse) {

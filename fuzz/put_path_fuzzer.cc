@@ -80,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (env->puts->has_pending()) commit = env->puts->Commit();
     uint32_t stored = 0;
     for (const auto& c : env->puts->committed()) stored += c.records;
-    if (commit.ok() && put.seq != 0 && stored != put.record_count - put.rejected.size()) __builtin_trap();
+    if (commit.ok() && put.seq != 0 && stored != put.record_count - put.failed_count()) __builtin_trap();
     std::string out;
     env->puts->EncodeResponse(put, f.header.request_id, commit, &env->encoder, &out);
     auto reply = proto::DecodeFrame(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(out.data()), out.size()),
@@ -92,7 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(rbuf.data()), reply.value()->body.size()));
     if (!resp.ok()) __builtin_trap();
     uint32_t failed = resp.value()->failed_put_count();
-    if (commit.ok() && failed != put.rejected.size()) __builtin_trap();
+    if (commit.ok() && failed != put.failed_count()) __builtin_trap();
     if (resp.value()->results()->size() != put.record_count) __builtin_trap();
   }
   return 0;

@@ -64,6 +64,8 @@ base::Status FromWire(uint16_t code, std::string_view message) {
     case WireError::kThrottled: return {Code::kThrottled, msg};
     case WireError::kStorageFailure: return {Code::kIOError, msg};
     case WireError::kShuttingDown: return {Code::kShuttingDown, msg};
+    case WireError::kTimeout:
+    case WireError::kTooManyConnections: return {Code::kUnavailable, msg};
     case WireError::kUnauthenticated: return {Code::kUnauthenticated, msg};
     case WireError::kUnknownStream: return {Code::kNotFound, msg};
     case WireError::kRecordTooLarge:

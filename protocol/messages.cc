@@ -70,7 +70,9 @@ void PutResponseEncoder::Finish(uint32_t request_id, std::string* out) {
   std::vector<flatbuffers::Offset<wire::RecordError>> errs;
   errs.reserve(errors_.size());
   for (auto& [index, msg] : errors_)
-    errs.push_back(wire::CreateRecordError(fbb_, index, fbb_.CreateString(msg)));
+    // Shared: a batch that fails for one reason carries its message once, so a response stays
+    // a small multiple of its request (24 bytes a failed record, not 24 + the message).
+    errs.push_back(wire::CreateRecordError(fbb_, index, fbb_.CreateSharedString(msg)));
   auto results = fbb_.CreateVectorOfStructs(results_);
   auto errors = errs.empty() ? 0 : fbb_.CreateVector(errs);
   fbb_.Finish(wire::CreatePutRecordBatchResponse(fbb_, static_cast<uint32_t>(errors_.size()),

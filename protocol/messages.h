@@ -42,6 +42,7 @@ class PutResponseEncoder {
  public:
   void Reset(size_t expected);
   void AddStored(uint64_t record_id);
+  // Identical messages within one response are stored once (FlatBuffers shared strings).
   void AddFailed(WireError code, std::string_view message);
   // Appends the frame and resets the encoder.
   void Finish(uint32_t request_id, std::string* out);

@@ -36,7 +36,7 @@ base::Result<const wire::PutRecordBatch*> VerifyPutRecordBatch(std::span<const u
                    VerifyRoot<wire::PutRecordBatch>(body, limits.max_batch_records + 8,
                                                     "PutRecordBatch"));
   const auto* records = batch->records();
-  if (records->size() == 0) return base::InvalidArgument("PutRecordBatch has no records");
+  // An empty batch is valid: it is answered with an empty response (docs/protocol.md).
   if (records->size() > limits.max_batch_records)
     return base::TooLarge("batch has " + std::to_string(records->size()) +
                           " records, limit is " + std::to_string(limits.max_batch_records));

@@ -13,7 +13,10 @@
 namespace sluice::server {
 namespace {
 
+// "file:line" of a node. Settings given as admin arguments (origin "") have no useful line:
+// their errors say "stream settings", and the command's own name comes from the handler.
 std::string Where(const std::string& origin, const toml::node& node) {
+  if (origin.empty()) return "stream settings";
   const auto& src = node.source();
   return origin + ":" + std::to_string(src.begin.line);
 }
@@ -251,7 +254,7 @@ bool IsValidExtension(std::string_view ext) {
 base::Status ValidateStream(const StreamConfig& s, bool fault_injection) {
   const std::string ctx = "stream '" + s.name + "': ";
   if (!IsValidStreamName(s.name))
-    return base::InvalidArgument("stream name '" + s.name + "' must be 1..64 characters of [a-zA-Z0-9_.-]");
+    return base::InvalidArgument("stream name '" + s.name.substr(0, 80) + "' must be 1..64 characters of [a-zA-Z0-9_.-], not starting with '.'");
   if (s.destination != "directory" && s.destination != "s3" && s.destination != "http")
     return base::InvalidArgument(ctx + "destination must be one of: directory, s3, http; got '" + s.destination + "'");
   auto valid_bucket = [](const std::string& b) {
@@ -347,7 +350,9 @@ base::Status ValidateStream(const StreamConfig& s, bool fault_injection) {
 bool StreamConfig::partitioned() const { return !ReferencedKeys(prefix()).empty(); }
 
 bool IsValidStreamName(std::string_view name) {
-  if (name.empty() || name.size() > proto::kMaxStreamNameBytes) return false;
+  // A name is also a directory name (delivered/<name>, backup/<name>): ".", ".." and hidden
+  // names are refused so no stream can reach outside or hide inside the data directory.
+  if (name.empty() || name.size() > proto::kMaxStreamNameBytes || name[0] == '.') return false;
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '.' || c == '-';
@@ -400,8 +405,33 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
                             {"data_dir", "bind", "port", "shards", "durability", "auth_token", "delivery_threads",
                              "admin_port", "admin_bind", "admin_password", "admin_allow_remote_without_password",
                              "max_record_bytes", "max_batch_records", "max_batch_bytes",
-                             "connection_output_budget", "shard_commit_budget", "min_free_mib", "stream"},
+                             "connection_output_budget", "shard_commit_budget", "min_free_mib", "stream",
+                             "max_connections", "max_client_memory_mib", "read_timeout_s", "write_timeout_s",
+                             "shutdown_timeout_s", "log_level", "replay_roots"},
                             origin, "the top level"));
+  for (const auto& [k, v] : root)
+    if (k.str() != "stream") cfg->origins[std::string(k.str())] = Where(origin, v);
+  RETURN_IF_ERROR(Get(root, "max_connections", origin, &cfg->max_connections));
+  if (root.contains("max_client_memory_mib")) {
+    uint32_t mib = 0;
+    RETURN_IF_ERROR(Get(root, "max_client_memory_mib", origin, &mib));
+    cfg->max_client_memory_bytes = uint64_t(mib) << 20;
+  }
+  RETURN_IF_ERROR(Get(root, "read_timeout_s", origin, &cfg->read_timeout_s));
+  RETURN_IF_ERROR(Get(root, "write_timeout_s", origin, &cfg->write_timeout_s));
+  RETURN_IF_ERROR(Get(root, "shutdown_timeout_s", origin, &cfg->shutdown_timeout_s));
+  RETURN_IF_ERROR(Get(root, "log_level", origin, &cfg->log_level));
+  if (const toml::node* roots = root.get("replay_roots")) {
+    const toml::array* arr = roots->as_array();
+    if (arr == nullptr || arr->size() > 64)
+      return base::InvalidArgument(Where(origin, *roots) + ": replay_roots must be a list of at most 64 directory paths");
+    cfg->replay_roots.clear();
+    for (const toml::node& n : *arr) {
+      if (!n.is_string() || n.as_string()->get().empty())
+        return base::InvalidArgument(Where(origin, n) + ": replay_roots entries must be non-empty strings");
+      cfg->replay_roots.push_back(n.as_string()->get());
+    }
+  }
   RETURN_IF_ERROR(Get(root, "data_dir", origin, &cfg->data_dir));
   RETURN_IF_ERROR(Get(root, "bind", origin, &cfg->bind));
   RETURN_IF_ERROR(Get(root, "port", origin, &cfg->port));
@@ -437,6 +467,7 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
       if (!n.is_table()) return base::InvalidArgument(Where(origin, n) + ": [[stream]] entries must be tables");
       StreamConfig s;
       RETURN_IF_ERROR(LoadStream(*n.as_table(), origin, &s));
+      s.origin = Where(origin, n);
       cfg->streams.push_back(std::move(s));
     }
   }
@@ -464,8 +495,8 @@ base::Result<StreamConfig> ParseStreamConfig(std::string_view text, const std::s
   try {
     t = toml::parse(text, origin);
   } catch (const toml::parse_error& e) {
-    return base::InvalidArgument(origin + ":" + std::to_string(e.source().begin.line) + ": " +
-                                 std::string(e.description()));
+    return base::InvalidArgument((origin.empty() ? "stream settings" : origin + ":" + std::to_string(e.source().begin.line)) +
+                                 ": " + std::string(e.description()));
   }
   StreamConfig s;
   RETURN_IF_ERROR(LoadStream(t, origin, &s));
@@ -615,27 +646,53 @@ void ServerConfig::ApplyDefaults() {
 }
 
 base::Status ServerConfig::Validate() const {
-  if (data_dir.empty()) return base::InvalidArgument("data_dir must not be empty");
-  if (shards > 256) return base::InvalidArgument("shards must be 0..256 (0 = number of cores), got " + std::to_string(shards));
-  RETURN_IF_ERROR(limits.Validate());
+  // A setting read from the config file is named with its file and line.
+  auto err = [&](const std::string& key, const std::string& msg) {
+    auto it = origins.find(key);
+    return base::InvalidArgument(it == origins.end() ? msg : it->second + ": " + msg);
+  };
+  if (data_dir.empty()) return err("data_dir", "data_dir must not be empty");
+  if (shards > 256) return err("shards", "shards must be 0..256 (0 = number of cores), got " + std::to_string(shards));
+  if (base::Status st = limits.Validate(); !st.ok()) {
+    for (const char* k : {"max_record_bytes", "max_batch_records", "max_batch_bytes"})
+      if (st.message().find(k) != std::string::npos) return err(k, st.message());
+    return st;
+  }
   if (connection_output_budget < 64 * 1024)
-    return base::InvalidArgument("connection_output_budget must be at least 65536 bytes");
+    return err("connection_output_budget", "connection_output_budget must be at least 65536 bytes");
   if (shard_commit_budget < limits.MaxFrameBody())
-    return base::InvalidArgument("shard_commit_budget must be at least one maximal frame (" +
-                                 std::to_string(limits.MaxFrameBody()) + " bytes)");
+    return err("shard_commit_budget", "shard_commit_budget must be at least one maximal frame (" +
+                                          std::to_string(limits.MaxFrameBody()) + " bytes)");
+  if (max_connections < 1 || max_connections > 1'000'000)
+    return err("max_connections", "max_connections must be 1..1000000, got " + std::to_string(max_connections));
+  if (max_client_memory_bytes < (16ull << 20) || max_client_memory_bytes > (1ull << 40) ||
+      max_client_memory_bytes < 2ull * limits.MaxFrameBody())
+    return err("max_client_memory_mib", "max_client_memory_mib must be 16..1048576 and hold two maximal frames (" +
+                                            std::to_string((2ull * limits.MaxFrameBody() >> 20) + 1) + " MiB), got " +
+                                            std::to_string(max_client_memory_bytes >> 20));
+  if (read_timeout_s < 1 || read_timeout_s > 3600)
+    return err("read_timeout_s", "read_timeout_s must be 1..3600, got " + std::to_string(read_timeout_s));
+  if (write_timeout_s < 1 || write_timeout_s > 3600)
+    return err("write_timeout_s", "write_timeout_s must be 1..3600, got " + std::to_string(write_timeout_s));
+  if (shutdown_timeout_s > 3600)
+    return err("shutdown_timeout_s", "shutdown_timeout_s must be 0..3600, got " + std::to_string(shutdown_timeout_s));
+  if (log_level != "debug" && log_level != "info" && log_level != "warn" && log_level != "error")
+    return err("log_level", "log_level must be one of debug, info, warn, error; got '" + log_level.substr(0, 64) + "'");
   bool loopback = admin_bind == "127.0.0.1" || admin_bind == "::1" || admin_bind.rfind("127.", 0) == 0;
   if (!loopback && admin_password.empty() && !admin_allow_remote_without_password)
-    return base::InvalidArgument("admin_bind " + admin_bind +
+    return err("admin_bind", "admin_bind " + admin_bind +
                                  " is not a loopback address: set admin_password (or, knowingly, "
                                  "admin_allow_remote_without_password)");
   if (min_free_bytes < (16ull << 20) || min_free_bytes > (1ull << 40))
-    return base::InvalidArgument("min_free_mib must be 16..1048576, got " + std::to_string(min_free_bytes >> 20));
+    return err("min_free_mib", "min_free_mib must be 16..1048576, got " + std::to_string(min_free_bytes >> 20));
   if (delivery_threads < 1 || delivery_threads > 64)
-    return base::InvalidArgument("delivery_threads must be 1..64, got " + std::to_string(delivery_threads));
+    return err("delivery_threads", "delivery_threads must be 1..64, got " + std::to_string(delivery_threads));
   std::set<std::string> names;
   for (const StreamConfig& s : streams) {
-    RETURN_IF_ERROR(ValidateStream(s, enable_fault_injection));
-    if (!names.insert(s.name).second) return base::InvalidArgument("stream '" + s.name + "' is declared twice");
+    base::Status st = ValidateStream(s, enable_fault_injection);
+    if (!st.ok()) return s.origin.empty() ? st : base::InvalidArgument(s.origin + ": " + st.message());
+    if (!names.insert(s.name).second)
+      return base::InvalidArgument((s.origin.empty() ? "" : s.origin + ": ") + "stream '" + s.name + "' is declared twice");
   }
   return base::Status::Ok();
 }

@@ -41,8 +41,11 @@ struct BufferingHints {
 
 // One delivery stream as declared in the config file. Key names follow Firehose's.
 struct StreamConfig {
-  // 1..64 characters of [a-zA-Z0-9_.-] (Firehose's DeliveryStreamName rule).
+  // 1..64 characters of [a-zA-Z0-9_.-] (Firehose's DeliveryStreamName rule), not starting with
+  // '.' (a name is also a directory name).
   std::string name;
+  // Where the stream was declared ("path:line" of its [[stream]] table), for error messages.
+  std::string origin;
   // Destination kind: directory | s3 | http. Default: "directory".
   std::string destination = "directory";
   // none | gzip | zstd | snappy (container and extension as Firehose). Default: none.
@@ -175,6 +178,26 @@ struct ServerConfig {
   // A shard stops reading sockets for the rest of a loop iteration once this many bytes wait to
   // be committed, so one iteration's WriteBatch is bounded. Default: 64 MiB. Reloadable: no.
   uint64_t shard_commit_budget = 64u << 20;
+  // Most put connections open at once; one more is answered with Error TooManyConnections and
+  // closed. 1..1000000. Default: 10000. Reloadable: no.
+  uint32_t max_connections = 10000;
+  // All put connections together hold at most about this much in receive buffers and queued
+  // responses (ClientMemory); above it they take no new frame until some is released.
+  // Config key max_client_memory_mib, 16..1048576 and at least two maximal frames.
+  // Default: 256 MiB. Reloadable: no.
+  uint64_t max_client_memory_bytes = 256u << 20;
+  // A frame whose first bytes arrived must be complete within this many seconds, or the
+  // connection gets Error Timeout and is closed. 1..3600. Default: 30. Reloadable: no.
+  uint32_t read_timeout_s = 30;
+  // A connection whose queued responses make no progress (the client reads nothing) for this
+  // many seconds is closed. 1..3600. Default: 60. Reloadable: no.
+  uint32_t write_timeout_s = 60;
+  // On SIGTERM/SHUTDOWN, how long to wait for delivery attempts in flight before abandoning
+  // them (their segments stay stored and are delivered after the restart). 0..3600.
+  // Default: 30. Reloadable: no.
+  uint32_t shutdown_timeout_s = 30;
+  // debug | info | warn | error. Default: info. Reloadable: yes (CONFIG SET, SIGHUP).
+  std::string log_level = "info";
   // Puts are refused (retryable StorageFailure) while the data dir's file system has less than
   // this free; the store's own writes (segment bookkeeping, deletes after delivery) stop at a
   // quarter of it. 16..1048576 MiB. Default: 256 MiB. Reloadable: no.
@@ -190,13 +213,21 @@ struct ServerConfig {
   bool admin_allow_remote_without_password = false;
   // When set, the chosen admin port is written here once listening. Default: none.
   std::string admin_port_file;
+  // Directories besides the backup stores that REPLAY <path> may read (the backup roots,
+  // <data_dir>/backup and every stream's backup.path, are always allowed). Default: none.
+  // Reloadable: yes (SIGHUP).
+  std::vector<std::string> replay_roots;
   // Delivery worker threads. 1..64. Default: 4. Reloadable: no.
   uint32_t delivery_threads = 4;
   // Allows [stream.fault] sections (tests only). Default: false. Reloadable: no.
   bool enable_fault_injection = false;
   std::vector<StreamConfig> streams;
+  // Where each top-level key was set in the config file ("path:line"), so Validate's range
+  // errors name the file and line as syntax errors do.
+  std::map<std::string, std::string> origins;
 
-  // Returns kInvalidArgument naming the setting and its allowed range.
+  // Returns kInvalidArgument naming the setting and its allowed range (and, for a setting from
+  // the config file, the file and line).
   base::Status Validate() const;
   // Adds the embedded default stream when no stream is declared ("default": directory
   // <data_dir>/delivered/default, newline-delimited, 5 MiB / 10 s buffering), and fills in

@@ -26,7 +26,11 @@ class InputBuffer {
   void Commit(size_t n) { end_ += n; }
   std::span<const uint8_t> Unread() const { return {data() + begin_, end_ - begin_}; }
   void Consume(size_t n);
+  // Frees the storage when nothing unread is left, so an idle connection holds no buffer.
+  void ReleaseIfEmpty();
   size_t capacity() const { return cap_; }
+  // Bytes that can be read in without growing (counting what compaction would reclaim).
+  size_t Room() const { return cap_ - (end_ - begin_); }
 
  private:
   uint8_t* data() const { return reinterpret_cast<uint8_t*>(words_.get()); }
@@ -48,8 +52,13 @@ class Connection {
   base::Status Open(int fd);
   // Encodes every staged response (acks become failures when `commit` failed) and writes them.
   void Flush(const base::Status& commit);
-  // Resumes reading after a commit-budget pause (also parses frames already buffered).
+  // Resumes reading after a commit-budget or client-memory pause (also parses frames already
+  // buffered).
   void ResumeAfterBudget();
+  // Closes a connection that held an incomplete frame longer than read_timeout_s, or whose
+  // unsent responses made no progress for write_timeout_s (a client that stopped reading).
+  void CheckTimeouts(int64_t now_ms);
+  bool paused_for_memory() const { return paused_for_memory_; }
   // Graceful stop: no more reads; close once the queued output is written.
   void BeginDrainAndClose();
   // Immediate close.
@@ -67,6 +76,7 @@ class Connection {
     bool is_put = false;
     std::string frame;  // ready bytes when !is_put
     StagedPut put;
+    size_t charged = 0;  // output bytes charged for it until Flush encodes it
   };
   struct WriteReq {
     uv_write_t req;
@@ -89,6 +99,12 @@ class Connection {
   void Fail(uint32_t request_id, proto::WireError code, const std::string& message);
   size_t UnsentBytes() const;
   void MaybeCloseAfterDrain();
+  // Charges the receive buffer's capacity change to the shared client memory.
+  void SyncInputCharge();
+  // Adds (or with a negative delta, releases) queued response bytes.
+  void ChargeOutput(int64_t delta);
+  // Stops taking frames until the shard's tick finds client memory under budget again.
+  void PauseForMemory();
 
   Shard* shard_;
   const uint64_t id_;
@@ -104,7 +120,15 @@ class Connection {
   bool closing_ = false;
   bool peer_eof_ = false;
   bool handle_open_ = false;
+  bool paused_for_memory_ = false;
   uint32_t pending_writes_ = 0;
+  size_t charged_input_ = 0;   // receive buffer capacity charged to client memory
+  size_t output_bytes_ = 0;    // staged responses (bounds) + bytes handed to uv_write
+  int64_t partial_since_ms_ = 0;  // when the incomplete frame now buffered began; 0 = none
+  uint64_t writes_done_ = 0;      // completed uv_writes (progress for the write timeout)
+  uint64_t writes_seen_ = 0;      // writes_done_ at the last timeout check
+  size_t queue_seen_ = 0;         // write queue size at the last timeout check
+  int64_t write_progress_ms_ = 0; // last time the output made progress
 };
 
 }  // namespace sluice::server

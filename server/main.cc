@@ -15,6 +15,7 @@ using sluice::server::ServerConfig;
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);  // a vanished client must give EPIPE, not kill the broker
+  signal(SIGHUP, SIG_IGN);   // a reload before the handlers exist must not kill the broker
   sluice::server::GlobalInitCurl();  // before any thread exists (libcurl's rule)
   // Every client, admin client and RocksDB file is a descriptor: take the whole hard limit
   // (typically 1024 soft / 524288 hard on Debian) as Redis does for maxclients.
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"sluiced: durable streaming-delivery broker"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // later flags win
-  std::string config_file, data_dir, bind, port_file, durability, auth_token, log_level = "info";
+  std::string config_file, data_dir, bind, port_file, durability, auth_token, log_level;
   int64_t port = -1, shards = -1, max_record = -1, max_records = -1, max_batch = -1, delivery_threads = -1;
   bool fault_injection = false, admin_allow_remote = false;
   std::string admin_bind, admin_password, admin_port_file;
@@ -52,53 +53,64 @@ int main(int argc, char** argv) {
   int64_t min_free_mib = -1;
   app.add_option("--min-free-mib", min_free_mib, "refuse puts below this much free disk (default 256)")
       ->check(CLI::Range(16, 1 << 20));
-  app.add_option("--log-level", log_level, "debug | info | warn | error")
+  app.add_option("--log-level", log_level, "debug | info | warn | error (default info)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  bool version = false;
+  app.add_flag("--version", version, "print the version and exit");
   CLI11_PARSE(app, argc, argv);
-
-  sluice::base::SetLogLevelByName(log_level);
-
-  ServerConfig cfg;
-  if (!config_file.empty()) {
-    sluice::base::Status st = sluice::server::LoadConfigFile(config_file, &cfg);
-    if (!st.ok()) {
-      std::fprintf(stderr, "sluiced: %s\n", st.ToString().c_str());
-      return 2;
-    }
+  if (version) {
+    std::printf("sluiced %s\n", SLUICE_VERSION);
+    return 0;
   }
-  if (!data_dir.empty()) cfg.data_dir = data_dir;
-  if (!bind.empty()) cfg.bind = bind;
-  if (port >= 0) cfg.port = static_cast<uint16_t>(port);
-  if (!port_file.empty()) cfg.port_file = port_file;
-  if (shards >= 0) cfg.shards = static_cast<uint32_t>(shards);
-  if (!auth_token.empty()) cfg.auth_token = auth_token;
-  if (min_free_mib > 0) cfg.min_free_bytes = uint64_t(min_free_mib) << 20;
-  if (delivery_threads > 0) cfg.delivery_threads = static_cast<uint32_t>(delivery_threads);
-  if (fault_injection) cfg.enable_fault_injection = true;
-  if (admin_port >= 0) cfg.admin_port = static_cast<uint16_t>(admin_port);
-  if (!admin_bind.empty()) cfg.admin_bind = admin_bind;
-  if (!admin_password.empty()) cfg.admin_password = admin_password;
-  if (!admin_port_file.empty()) cfg.admin_port_file = admin_port_file;
-  if (admin_allow_remote) cfg.admin_allow_remote_without_password = true;
-  if (max_record > 0) cfg.limits.max_record_bytes = static_cast<uint32_t>(std::min<int64_t>(max_record, UINT32_MAX));
-  if (max_records > 0) cfg.limits.max_batch_records = static_cast<uint32_t>(std::min<int64_t>(max_records, UINT32_MAX));
-  if (max_batch > 0) cfg.limits.max_batch_bytes = static_cast<uint32_t>(std::min<int64_t>(max_batch, UINT32_MAX));
-  if (!durability.empty()) {
-    auto d = sluice::server::ParseDurability(durability);
-    if (!d.ok()) {
-      std::fprintf(stderr, "sluiced: --durability: %s\n", d.status().message().c_str());
-      return 2;
+
+  // The configuration as the config file says, then the flags: built at startup and again on
+  // SIGHUP, so a reload sees the same flags.
+  auto build = [&]() -> sluice::base::Result<ServerConfig> {
+    ServerConfig cfg;
+    if (!config_file.empty()) RETURN_IF_ERROR(sluice::server::LoadConfigFile(config_file, &cfg));
+    // A flag overrides the file: its errors must not name the file's line.
+    auto flag = [&](const char* key) { cfg.origins.erase(key); };
+    if (!data_dir.empty()) cfg.data_dir = data_dir, flag("data_dir");
+    if (!bind.empty()) cfg.bind = bind, flag("bind");
+    if (port >= 0) cfg.port = static_cast<uint16_t>(port), flag("port");
+    if (!port_file.empty()) cfg.port_file = port_file;
+    if (shards >= 0) cfg.shards = static_cast<uint32_t>(shards), flag("shards");
+    if (!auth_token.empty()) cfg.auth_token = auth_token, flag("auth_token");
+    if (min_free_mib > 0) cfg.min_free_bytes = uint64_t(min_free_mib) << 20, flag("min_free_mib");
+    if (delivery_threads > 0) cfg.delivery_threads = static_cast<uint32_t>(delivery_threads), flag("delivery_threads");
+    if (fault_injection) cfg.enable_fault_injection = true;
+    if (admin_port >= 0) cfg.admin_port = static_cast<uint16_t>(admin_port), flag("admin_port");
+    if (!admin_bind.empty()) cfg.admin_bind = admin_bind, flag("admin_bind");
+    if (!admin_password.empty()) cfg.admin_password = admin_password, flag("admin_password");
+    if (!admin_port_file.empty()) cfg.admin_port_file = admin_port_file;
+    if (admin_allow_remote) cfg.admin_allow_remote_without_password = true;
+    if (max_record > 0)
+      cfg.limits.max_record_bytes = static_cast<uint32_t>(std::min<int64_t>(max_record, UINT32_MAX)), flag("max_record_bytes");
+    if (max_records > 0)
+      cfg.limits.max_batch_records = static_cast<uint32_t>(std::min<int64_t>(max_records, UINT32_MAX)), flag("max_batch_records");
+    if (max_batch > 0)
+      cfg.limits.max_batch_bytes = static_cast<uint32_t>(std::min<int64_t>(max_batch, UINT32_MAX)), flag("max_batch_bytes");
+    if (!log_level.empty()) cfg.log_level = log_level, flag("log_level");
+    if (!durability.empty()) {
+      auto d = sluice::server::ParseDurability(durability);
+      if (!d.ok()) return d.status().WithContext("--durability");
+      cfg.durability = d.value();
+      flag("durability");
     }
-    cfg.durability = d.value();
-  }
-  cfg.ApplyDefaults();
-  if (sluice::base::Status st = cfg.Validate(); !st.ok()) {
-    std::fprintf(stderr, "sluiced: invalid configuration: %s\n", st.message().c_str());
+    cfg.ApplyDefaults();
+    RETURN_IF_ERROR(cfg.Validate().WithContext("invalid configuration"));
+    return cfg;
+  };
+  auto built = build();
+  if (!built.ok()) {
+    std::fprintf(stderr, "sluiced: %s\n", built.status().message().c_str());
     return 2;
   }
+  ServerConfig cfg = std::move(built).value();
+  sluice::base::SetLogLevelByName(cfg.log_level);
 
   if (cfg.enable_fault_injection) sluice::base::ArmFaultPoints();  // before any thread starts
-  sluice::server::Server server(std::move(cfg));
+  sluice::server::Server server(std::move(cfg), config_file.empty() ? sluice::server::Server::ConfigSource() : build);
   if (sluice::base::Status st = server.Start(); !st.ok()) {
     std::fprintf(stderr, "sluiced: cannot start: %s\n", st.ToString().c_str());
     return 1;

@@ -22,11 +22,9 @@ StagedPut PutHandler::Stage(const wire::PutRecordBatch& batch, int64_t now_unix_
   std::string_view name(batch.stream()->data(), batch.stream()->size());
   const StreamInfo* stream = (*streams_)->Find(name);
   if (stream == nullptr || !stream->accepts_puts()) {
-    std::string msg = "delivery stream '" + std::string(name.substr(0, 128)) +
-                      (stream ? "' is being deleted" : "' does not exist");
-    proto::WireError code = stream ? proto::WireError::kStreamDeleting : proto::WireError::kUnknownStream;
-    put.rejected.reserve(put.record_count);
-    for (uint32_t i = 0; i < put.record_count; i++) put.rejected.push_back({i, code, msg});
+    put.all_failed = stream ? proto::WireError::kStreamDeleting : proto::WireError::kUnknownStream;
+    put.all_failed_message = "delivery stream '" + std::string(name.substr(0, 128)) +
+                             (stream ? "' is being deleted" : "' does not exist");
     return put;
   }
   chunk_.Start(now_unix_ms);
@@ -84,7 +82,9 @@ void PutHandler::EncodeResponse(const StagedPut& put, uint32_t request_id,
   std::string failure;
   if (!commit.ok()) failure = "records not stored: " + commit.ToString();
   for (uint32_t i = 0; i < put.record_count; i++) {
-    if (next_rejected < put.rejected.size() && put.rejected[next_rejected].index == i) {
+    if (put.all_failed != proto::WireError::kOk) {
+      enc->AddFailed(put.all_failed, put.all_failed_message);
+    } else if (next_rejected < put.rejected.size() && put.rejected[next_rejected].index == i) {
       const auto& r = put.rejected[next_rejected++];
       enc->AddFailed(r.code, r.message);
     } else if (commit.ok()) {

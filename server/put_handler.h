@@ -27,7 +27,24 @@ struct StagedPut {
   uint32_t record_count = 0;
   uint64_t seq = 0;  // storage sequence of the chunk holding the accepted records; 0 = none
   uint64_t accepted_bytes = 0;
-  std::vector<Rejected> rejected;  // ascending index
+  // A batch refused as a whole (unknown or deleting stream): every record fails with this code
+  // and one shared message, so a refused batch costs no memory per record while it waits.
+  proto::WireError all_failed = proto::WireError::kOk;
+  std::string all_failed_message;
+  std::vector<Rejected> rejected;  // ascending index (records refused one by one)
+
+  uint32_t failed_count() const {
+    return all_failed != proto::WireError::kOk ? record_count : static_cast<uint32_t>(rejected.size());
+  }
+  // An upper bound of the encoded response, counted against the connection's output budget
+  // before the response exists: header and tables, 16 bytes a result, 16 a RecordError, and
+  // each distinct message once.
+  size_t ResponseBytesBound() const {
+    size_t n = 256 + 16 * size_t(record_count) + all_failed_message.size();
+    if (all_failed != proto::WireError::kOk) n += 16 * size_t(record_count);
+    for (const Rejected& r : rejected) n += 24 + r.message.size();
+    return n;
+  }
 };
 
 // Owns the shard's pending WriteBatch and its sequence counter.

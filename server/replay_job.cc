@@ -5,6 +5,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/thread_entry.h"
 
 namespace sluice::server {
 
@@ -18,8 +19,19 @@ base::Status ReplayJob::Start(std::vector<std::string> files, std::string target
   state_.target = std::move(target);
   state_.progress.files_total = files.size();
   state_.started_ms = base::Clock::Real()->NowUnixMillis();
-  thread_ = std::thread([this, files = std::move(files), put = std::move(put)]() mutable {
-    Run(std::move(files), std::move(put));
+  thread_ = std::thread([this, files = std::move(files), put = std::move(put)]() mutable noexcept {
+    base::RunThreadEntry("replay", [&] {
+      try {
+        Run(std::move(files), std::move(put));
+      } catch (const std::exception& e) {
+        // A replay that fails ends as a failed replay (INFO replay says why), not a crash.
+        SLUICE_LOG_ERROR("replay", "replay failed: %s", e.what());
+        std::lock_guard<std::mutex> lock(mu_);
+        state_.progress.first_error = std::string("replay failed: ") + e.what();
+        state_.running = false;
+        state_.finished_ms = base::Clock::Real()->NowUnixMillis();
+      }
+    });
   });
   return base::Status::Ok();
 }
@@ -32,12 +44,11 @@ void ReplayJob::Run(std::vector<std::string> files, client::ClientOptions put) {
     last.connection_ok = false;
     last.first_error = "cannot connect to the put port: " + connected.status().ToString();
   } else {
-    last = client::ReplayFiles(**connected, files, "",
-                               [&](const std::string& path, bool all_acked, const client::ReplayProgress& p) {
-                                 bool renamed = all_acked && std::rename(path.c_str(), (path + ".replayed").c_str()) == 0;
+    last = client::ReplayFiles(**connected, files, "", /*mark_replayed=*/true,
+                               [&](const std::string&, bool, const client::ReplayProgress& p) {
                                  std::lock_guard<std::mutex> lock(mu_);
                                  state_.progress = p;
-                                 state_.files_renamed += renamed;
+                                 state_.files_renamed = p.files_renamed;
                                });
   }
   SLUICE_LOG_INFO("replay", "replay finished: %llu of %zu files, %llu records acked, %llu failed%s%s",

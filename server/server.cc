@@ -1,6 +1,7 @@
 // Server: startup, the signal-driven main loop, and the ordered shutdown.
 #include "server/server.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,15 +14,25 @@
 #include "base/clock.h"
 #include "base/constant_time.h"
 #include "base/log.h"
+#include "protocol/messages.h"
+#include "base/thread_entry.h"
 
 namespace sluice::server {
 
-Server::Server(ServerConfig cfg) : cfg_(std::move(cfg)) {
+Server::Server(ServerConfig cfg, ConfigSource reload)
+    : cfg_(std::move(cfg)), reload_(std::move(reload)), client_memory_(cfg_.max_client_memory_bytes) {
   SLUICE_CHECK(uv_loop_init(&loop_) == 0);
 }
 
 Server::~Server() {
   // Shutdown() has run when Run() returned; on a failed Start, stop what did start.
+  if (handles_ready_ && !shutting_down_) {
+    shutting_down_ = true;
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&reaper_), reinterpret_cast<uv_handle_t*>(&sigterm_),
+                           reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigusr1_),
+                           reinterpret_cast<uv_handle_t*>(&sighup_)})
+      if (h->type != UV_UNKNOWN_HANDLE && !uv_is_closing(h)) uv_close(h, nullptr);
+  }
   for (auto& s : shards_) s->RequestStop();
   for (auto& s : shards_) s->Join();
   shards_.clear();
@@ -53,38 +64,76 @@ base::Status Server::Start() {
 
   uint32_t n = cfg_.shards ? cfg_.shards : std::max(1u, std::thread::hardware_concurrency());
   for (uint32_t i = 0; i < n; i++)
-    shards_.push_back(
-        std::make_unique<Shard>(static_cast<uint16_t>(i), cfg_, store_.get(), &streams_, pool_.get()));
+    shards_.push_back(std::make_unique<Shard>(static_cast<uint16_t>(i), cfg_, store_.get(), &streams_, pool_.get(),
+                                              &client_memory_));
   for (auto& s : shards_) RETURN_IF_ERROR(s->Start());
 
-  listener_ = std::make_unique<Listener>(&loop_, [this](int fd) {
-    shards_[next_shard_++ % shards_.size()]->AdoptConnection(fd);
-  });
+  // Signals are handled before anything announces the server (the port files): a SIGTERM
+  // from a supervisor that saw the port file always means a clean shutdown.
+  RETURN_IF_ERROR(InstallSignals());
+  listener_ = std::make_unique<Listener>(&loop_, [this](int fd) { AcceptPutConnection(fd); });
   RETURN_IF_ERROR(listener_->Listen(cfg_.bind, cfg_.port));
   admin_ = std::make_unique<admin::AdminServer>(&loop_, this);
   RETURN_IF_ERROR(admin_->Listen(cfg_.admin_bind, cfg_.admin_port));
-  RETURN_IF_ERROR(WritePortFile(cfg_.admin_port_file, admin_->port()));
-  RETURN_IF_ERROR(WritePortFile(cfg_.port_file, port()));
+  if (!IsLoopback(cfg_.bind) && cfg_.auth_token.empty())
+    SLUICE_LOG_WARN("server", "WARNING: the put port listens on %s, which is not a loopback address, and has no "
+                    "auth_token: anyone who can reach it can put records into every stream. Set auth_token "
+                    "(--auth-token) or bind to 127.0.0.1", cfg_.bind.c_str());
 
-  if (cfg_.durability.mode == DurabilityMode::kInterval) syncer_ = std::thread([this] { SyncLoop(); });
-
-  uv_timer_init(&loop_, &reaper_);
-  reaper_.data = this;
-  uv_timer_start(&reaper_, OnReaperTimer, 100, 100);
-  uv_unref(reinterpret_cast<uv_handle_t*>(&reaper_));  // never what keeps the loop alive
-  uv_signal_init(&loop_, &sigterm_);
-  uv_signal_init(&loop_, &sigint_);
-  uv_signal_init(&loop_, &sigusr1_);
-  sigterm_.data = sigint_.data = sigusr1_.data = this;
-  uv_signal_start(&sigterm_, OnSignal, SIGTERM);
-  uv_signal_start(&sigint_, OnSignal, SIGINT);
-  uv_signal_start(&sigusr1_, OnFlushSignal, SIGUSR1);
+  if (cfg_.durability.mode == DurabilityMode::kInterval) syncer_ = std::thread([this]() noexcept { base::RunThreadEntry("wal-syncer", [this] { SyncLoop(); }); });
 
   start_ms_ = base::Clock::Real()->NowUnixMillis();
+  RETURN_IF_ERROR(WritePortFile(cfg_.admin_port_file, admin_->port()));
+  RETURN_IF_ERROR(WritePortFile(cfg_.port_file, port()));
   SLUICE_LOG_INFO("server", "sluiced listening on %s:%u, admin on %s:%u (shards=%u, durability=%s, streams=%zu, data_dir=%s)",
                   cfg_.bind.c_str(), port(), cfg_.admin_bind.c_str(), admin_->port(), n,
                   ToString(cfg_.durability).c_str(), streams_.Current()->size(), cfg_.data_dir.c_str());
   return base::Status::Ok();
+}
+
+base::Status Server::InstallSignals() {
+  auto check = [](int rc, const char* what) {
+    return rc == 0 ? base::Status::Ok() : base::IOError(std::string(what) + ": " + uv_strerror(rc));
+  };
+  RETURN_IF_ERROR(check(uv_timer_init(&loop_, &reaper_), "reaper timer"));
+  reaper_.data = this;
+  handles_ready_ = true;
+  RETURN_IF_ERROR(check(uv_timer_start(&reaper_, OnReaperTimer, 100, 100), "reaper timer"));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&reaper_));  // never what keeps the loop alive
+  struct {
+    uv_signal_t* handle;
+    uv_signal_cb cb;
+    int signum;
+  } signals[] = {{&sigterm_, OnSignal, SIGTERM}, {&sigint_, OnSignal, SIGINT}, {&sigusr1_, OnFlushSignal, SIGUSR1},
+                 {&sighup_, OnReloadSignal, SIGHUP}};
+  for (auto& s : signals) {
+    RETURN_IF_ERROR(check(uv_signal_init(&loop_, s.handle), "signal handler"));
+    s.handle->data = this;
+    RETURN_IF_ERROR(check(uv_signal_start(s.handle, s.cb, s.signum), "signal handler"));
+  }
+  return base::Status::Ok();
+}
+
+bool IsLoopback(const std::string& addr) { return addr == "::1" || addr.rfind("127.", 0) == 0 || addr == "localhost"; }
+
+void Server::AcceptPutConnection(int fd) {
+  uint64_t open = 0;
+  for (auto& s : shards_) open += s->stats().connections_open.load(std::memory_order_relaxed);
+  if (open >= cfg_.max_connections) {
+    // Told why, without a read or a shard: one small frame the socket buffer always takes.
+    std::string frame;
+    proto::EncodeError(0, proto::WireError::kTooManyConnections,
+                       "max_connections (" + std::to_string(cfg_.max_connections) + ") reached; retry later", true, &frame);
+    ssize_t sent = ::send(fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)sent;  // best effort: the close below is the answer either way
+    ::close(fd);
+    refused_connections_++;
+    if (refused_connections_ == 1 || refused_connections_ % 1000 == 0)
+      SLUICE_LOG_WARN("server", "put port: max_connections (%u) reached; %llu connections refused so far",
+                      cfg_.max_connections, static_cast<unsigned long long>(refused_connections_));
+    return;
+  }
+  shards_[next_shard_++ % shards_.size()]->AdoptConnection(fd);
 }
 
 namespace {
@@ -158,12 +207,12 @@ base::Result<StreamPtr> Server::PersistAndPublish(StreamInfo info) {
 
 base::Result<StreamPtr> Server::CreateStream(const std::string& name, const Settings& settings) {
   if (!IsValidStreamName(name))
-    return base::InvalidArgument("stream name '" + name.substr(0, 80) + "' must be 1..64 characters of [a-zA-Z0-9_.-]");
+    return base::InvalidArgument("stream name '" + name.substr(0, 80) + "' must be 1..64 characters of [a-zA-Z0-9_.-], not starting with '.'");
   if (const StreamInfo* existing = streams_.Current()->Find(name))
     return base::Status(base::Code::kAlreadyExists,
                         "stream '" + name + "' exists" + (existing->accepts_puts() ? "" : " and is being deleted"));
   ASSIGN_OR_RETURN(std::string text, ApplyStreamSettings("", name, settings));
-  ASSIGN_OR_RETURN(StreamConfig parsed, ParseStreamConfig(text, "STREAM CREATE", cfg_));
+  ASSIGN_OR_RETURN(StreamConfig parsed, ParseStreamConfig(text, "", cfg_));
   int64_t now = base::Clock::Real()->NowUnixMillis();
   auto entry = store_->CreateStream(name, parsed.toml, 0, now);
   if (!entry.ok() && entry.status().code() == base::Code::kAlreadyExists) {
@@ -190,7 +239,7 @@ base::Result<StreamPtr> Server::UpdateStream(const std::string& name, uint32_t e
                                  " is not the stream's current version " + std::to_string(s->version) +
                                  " (it changed since you read it: STREAM DESCRIBE, then retry)");
   ASSIGN_OR_RETURN(std::string text, ApplyStreamSettings(s->cfg->toml, name, settings));
-  ASSIGN_OR_RETURN(StreamConfig parsed, ParseStreamConfig(text, "STREAM UPDATE", cfg_));
+  ASSIGN_OR_RETURN(StreamConfig parsed, ParseStreamConfig(text, "", cfg_));
   StreamInfo info = *s;
   if (parsed.toml == s->cfg->toml) return set->Get(s->id);  // nothing changed: same version
   info.version++;
@@ -273,13 +322,16 @@ base::Result<size_t> Server::StartReplay(const std::string& target) {
       return base::InvalidArgument("stream '" + target + "' backs up to the bucket " +
                                    (s->cfg->backup.bucket.empty() ? s->cfg->s3.bucket : s->cfg->backup.bucket) +
                                    "; REPLAY reads local files: download its .sseg files and REPLAY that directory");
+    std::error_code ec;
+    if (!std::filesystem::exists(s->cfg->backup.path, ec)) return size_t{0};
     paths.push_back(s->cfg->backup.path);
   } else {
+    RETURN_IF_ERROR(CheckReplayPath(target));
     paths.push_back(target);
   }
-  std::error_code ec;
-  if (paths[0] != target && !std::filesystem::exists(paths[0], ec)) return size_t{0};
-  ASSIGN_OR_RETURN(std::vector<std::string> files, client::CollectSegmentFiles(paths));
+  std::vector<std::string> skipped;
+  ASSIGN_OR_RETURN(std::vector<std::string> files, client::CollectSegmentFiles(paths, &skipped));
+  for (const std::string& s : skipped) SLUICE_LOG_WARN("replay", "REPLAY %s: skipped %s", target.c_str(), s.c_str());
   if (files.empty()) return size_t{0};
   client::ClientOptions put;
   put.host = cfg_.bind == "0.0.0.0" ? "127.0.0.1" : cfg_.bind == "::" ? "::1" : cfg_.bind;
@@ -289,6 +341,44 @@ base::Result<size_t> Server::StartReplay(const std::string& target) {
   size_t n = files.size();
   RETURN_IF_ERROR(replay_.Start(std::move(files), target, std::move(put)));
   return n;
+}
+
+namespace {
+// True when `path` is `root` or inside it (both canonical: absolute, no symlinks, no ..).
+bool IsUnder(const std::filesystem::path& path, const std::filesystem::path& root) {
+  auto r = root.begin(), p = path.begin();
+  for (; r != root.end(); ++r, ++p) {
+    if (r->empty() && std::next(r) == root.end()) break;  // a trailing '/' of the root
+    if (p == path.end() || *p != *r) return false;
+  }
+  return true;
+}
+}  // namespace
+
+std::vector<std::string> Server::ReplayRoots() const {
+  std::vector<std::string> roots{cfg_.data_dir + "/backup"};
+  streams_.Current()->ForEach([&](const StreamInfo& s) { roots.push_back(s.cfg->backup.path); });
+  for (const std::string& r : cfg_.replay_roots) roots.push_back(r);
+  return roots;
+}
+
+base::Status Server::CheckReplayPath(const std::string& target) const {
+  namespace fs = std::filesystem;
+  if (target.empty() || target.size() > 4096) return base::InvalidArgument("REPLAY needs a stream name, a file or a directory");
+  std::error_code ec;
+  // Resolves symlinks and "..", so a path cannot reach outside a root through either.
+  fs::path canonical = fs::weakly_canonical(fs::absolute(target, ec), ec);
+  if (ec) return base::IOError("cannot resolve " + target.substr(0, 256) + ": " + ec.message());
+  std::string listed;
+  for (const std::string& root : ReplayRoots()) {
+    std::error_code rec;
+    fs::path r = fs::weakly_canonical(fs::absolute(root, rec), rec);
+    if (rec) continue;
+    if (IsUnder(canonical, r)) return base::Status::Ok();
+    if (listed.size() < 512) listed += (listed.empty() ? "" : ", ") + r.string();
+  }
+  return base::InvalidArgument("'" + target.substr(0, 256) + "' is neither a stream nor under a backup root (" + listed +
+                               "); add its directory to replay_roots in the config file to allow it");
 }
 
 std::vector<std::pair<std::string, std::string>> Server::ConfigValues() const {
@@ -329,6 +419,94 @@ base::Status Server::SetConfig(const std::string& key, const std::string& value)
       return base::InvalidArgument("'" + key + "' cannot change at run time (set it in the config file and "
                                    "restart); settable: log_level, admin_password");
   return base::InvalidArgument("unknown setting '" + key.substr(0, 64) + "' (CONFIG GET * lists them)");
+}
+
+namespace {
+// Settings that only a restart changes, as text, to tell an operator what a reload skipped.
+std::vector<std::pair<std::string, std::string>> RestartOnlySettings(const ServerConfig& c) {
+  auto n = [](uint64_t v) { return std::to_string(v); };
+  return {{"data_dir", c.data_dir}, {"bind", c.bind}, {"port", n(c.port)}, {"shards", n(c.shards)},
+          {"durability", ToString(c.durability)}, {"auth_token", c.auth_token}, {"delivery_threads", n(c.delivery_threads)},
+          {"admin_port", n(c.admin_port)}, {"admin_bind", c.admin_bind},
+          {"max_record_bytes", n(c.limits.max_record_bytes)}, {"max_batch_records", n(c.limits.max_batch_records)},
+          {"max_batch_bytes", n(c.limits.max_batch_bytes)}, {"connection_output_budget", n(c.connection_output_budget)},
+          {"shard_commit_budget", n(c.shard_commit_budget)}, {"min_free_mib", n(c.min_free_bytes >> 20)},
+          {"max_connections", n(c.max_connections)}, {"max_client_memory_mib", n(c.max_client_memory_bytes >> 20)},
+          {"read_timeout_s", n(c.read_timeout_s)}, {"write_timeout_s", n(c.write_timeout_s)},
+          {"shutdown_timeout_s", n(c.shutdown_timeout_s)}};
+}
+}  // namespace
+
+void Server::Reload() {
+  if (!reload_) {
+    SLUICE_LOG_INFO("server", "SIGHUP: sluiced runs without --config; nothing to reload");
+    return;
+  }
+  base::Result<ServerConfig> fresh = reload_();
+  if (!fresh.ok()) {
+    SLUICE_LOG_ERROR("server", "SIGHUP: configuration not reloaded, nothing changed: %s", fresh.status().ToString().c_str());
+    return;
+  }
+  ServerConfig& next = fresh.value();
+  int changes = 0;
+  if (next.log_level != base::LogLevelName()) {
+    SLUICE_LOG_INFO("server", "SIGHUP: log_level %s -> %s", base::LogLevelName(), next.log_level.c_str());
+    base::SetLogLevelByName(next.log_level);
+    changes++;
+  }
+  if (next.replay_roots != cfg_.replay_roots) {
+    SLUICE_LOG_INFO("server", "SIGHUP: replay_roots now lists %zu directories", next.replay_roots.size());
+    cfg_.replay_roots = next.replay_roots;  // read on main's thread only (REPLAY)
+    changes++;
+  }
+  auto before = RestartOnlySettings(cfg_), after = RestartOnlySettings(next);
+  std::string restart;
+  for (size_t i = 0; i < before.size(); i++)
+    if (before[i].second != after[i].second) restart += (restart.empty() ? "" : ", ") + before[i].first;
+  if (!restart.empty()) SLUICE_LOG_WARN("server", "SIGHUP: changed settings that need a restart (ignored until then): %s", restart.c_str());
+  // The file's streams: new ones are registered, changed ones get a new version (as STREAM UPDATE).
+  int64_t now = base::Clock::Real()->NowUnixMillis();
+  std::set<std::string> declared;
+  for (const StreamConfig& s : next.streams) {
+    declared.insert(s.name);
+    StreamSetPtr set = streams_.Current();
+    const StreamInfo* existing = set->Find(s.name);
+    if (existing != nullptr && existing->cfg->toml == s.toml && existing->from_config) continue;
+    if (existing != nullptr && !existing->accepts_puts()) {
+      SLUICE_LOG_WARN("server", "SIGHUP: stream %s is being deleted; its new settings apply after that", s.name.c_str());
+      continue;
+    }
+    base::Result<StreamPtr> published = base::Status::Ok();
+    if (existing != nullptr) {
+      StreamInfo info = *existing;
+      info.version++;
+      info.updated_ms = now;
+      info.from_config = true;
+      info.cfg = std::make_shared<const StreamConfig>(s);
+      published = PersistAndPublish(std::move(info));
+    } else {
+      auto entry = store_->RegisterStream(s.name, s.toml, now);
+      if (entry.ok()) {
+        entry->flags = (entry->flags | kStreamFromConfig) & ~(kStreamDeleting | kStreamForceDelete);
+        published = PersistAndPublish(InfoFromEntry(entry.value(), std::make_shared<const StreamConfig>(s)));
+      } else {
+        published = entry.status();
+      }
+    }
+    if (!published.ok()) {
+      SLUICE_LOG_ERROR("server", "SIGHUP: stream %s not applied: %s", s.name.c_str(), published.status().ToString().c_str());
+      continue;
+    }
+    SLUICE_LOG_INFO("server", "SIGHUP: stream %s %s (version %u)", s.name.c_str(), existing ? "updated" : "created",
+                    published.value()->version);
+    changes++;
+  }
+  streams_.Current()->ForEach([&](const StreamInfo& s) {
+    if (s.from_config && !declared.count(s.name))
+      SLUICE_LOG_WARN("server", "SIGHUP: stream %s is no longer in the config file; it keeps running until the restart",
+                      s.name.c_str());
+  });
+  SLUICE_LOG_INFO("server", "SIGHUP: configuration reloaded (%d changes applied)", changes);
 }
 
 base::Status Server::SealUnsealedTails() {
@@ -395,6 +573,10 @@ void Server::OnSignal(uv_signal_t* handle, int signum) noexcept {
   static_cast<Server*>(handle->data)->BeginShutdown(signum);
 }
 
+void Server::OnReloadSignal(uv_signal_t* handle, int) noexcept {
+  static_cast<Server*>(handle->data)->Reload();
+}
+
 void Server::OnFlushSignal(uv_signal_t* handle, int) noexcept {
   auto* self = static_cast<Server*>(handle->data);
   SLUICE_LOG_INFO("server", "SIGUSR1: flushing every stream");
@@ -412,6 +594,7 @@ void Server::BeginShutdown(int signum) {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigusr1_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
 }
 
@@ -428,7 +611,15 @@ base::Status Server::Shutdown() {
   uint64_t stored = 0;
   for (auto& s : shards_) stored += s->stats().records_stored.load();
   replay_.Join();  // its connection was closed with the shards'
-  if (pool_) pool_->Stop();
+  if (pool_ && !pool_->Stop(cfg_.shutdown_timeout_s * 1000)) {
+    // A worker is stuck outside any transfer: the store cannot be closed under it. Everything
+    // acknowledged is in the WAL; make it durable and end the process (as after a crash, the
+    // next start recovers and redelivers what was in flight).
+    base::Status synced = store_->SyncWal();
+    SLUICE_LOG_ERROR("server", "stopped without closing storage (WAL sync: %s); the next start recovers",
+                     synced.ToString().c_str());
+    std::_Exit(1);
+  }
   // Objects are destroyed only after every thread that used them has been joined.
   shards_.clear();
   pool_.reset();

@@ -4,6 +4,7 @@
 #include <uv.h>
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,10 +25,15 @@
 
 namespace sluice::server {
 
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopback(const std::string& addr);
+
 // Thread: main. Shards run on their own threads; the WAL syncer (durability interval) on its own.
 class Server final : public admin::AdminServices {
  public:
-  explicit Server(ServerConfig cfg);
+  // Builds the configuration as at startup (config file, then flags); SIGHUP calls it again.
+  using ConfigSource = std::function<base::Result<ServerConfig>()>;
+  explicit Server(ServerConfig cfg, ConfigSource reload = nullptr);
   ~Server();
 
   // Startup order: lock the data dir, open storage (WAL recovery), register the configured
@@ -67,6 +73,15 @@ class Server final : public admin::AdminServices {
  private:
   static void OnSignal(uv_signal_t* handle, int signum) noexcept;
   static void OnFlushSignal(uv_signal_t* handle, int signum) noexcept;
+  static void OnReloadSignal(uv_signal_t* handle, int signum) noexcept;
+  base::Status InstallSignals();
+  // Hands an accepted put socket to a shard, or refuses it past max_connections.
+  void AcceptPutConnection(int fd);
+  // SIGHUP: re-reads the configuration (ConfigSource) and applies what can change at run time:
+  // the config file's stream settings (new, changed), log_level, replay_roots. Logs each change
+  // and each setting that differs but needs a restart. A file that does not validate changes
+  // nothing.
+  void Reload();
   void BeginShutdown(int signum);
   base::Status Shutdown();
   base::Status RegisterStreams();
@@ -78,14 +93,24 @@ class Server final : public admin::AdminServices {
   void ReapDeletedStreams();
   base::Status SealUnsealedTails();
   static base::Status WritePortFile(const std::string& path, uint16_t port);
+  // The directories REPLAY may read: <data_dir>/backup, every stream's backup.path, and the
+  // operator's replay_roots.
+  std::vector<std::string> ReplayRoots() const;
+  // kInvalidArgument unless `target` (a file or directory) lies under one of ReplayRoots().
+  base::Status CheckReplayPath(const std::string& target) const;
   void SyncLoop();
 
   ServerConfig cfg_;
   uv_loop_t loop_;
-  uv_signal_t sigterm_;
-  uv_signal_t sigint_;
-  uv_signal_t sigusr1_;  // flush: seal every open segment now
-  uv_timer_t reaper_;    // finishes STREAM DELETE (see ReapDeletedStreams)
+  uv_signal_t sigterm_{};
+  uv_signal_t sigint_{};
+  uv_signal_t sigusr1_{};  // flush: seal every open segment now
+  uv_signal_t sighup_{};   // reload the configuration
+  bool handles_ready_ = false;  // the timer and signal handles exist (InstallSignals ran)
+  ConfigSource reload_;
+  ClientMemory client_memory_;
+  uint64_t refused_connections_ = 0;
+  uv_timer_t reaper_{};    // finishes STREAM DELETE (see ReapDeletedStreams)
   std::optional<storage::DataDirLock> lock_;
   std::unique_ptr<storage::Store> store_;
   StreamRegistry streams_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "base/fault_point.h"
+#include "base/thread_entry.h"
 #include "base/log.h"
 #include "server/connection.h"
 #include "server/delivery/delivery_pool.h"
@@ -18,9 +19,11 @@ constexpr uint64_t kSealTickMs = 100;
 }  // namespace
 
 Shard::Shard(uint16_t id, const ServerConfig& cfg, storage::Store* store,
-             const StreamRegistry* streams, DeliveryPool* pool)
+             const StreamRegistry* streams, DeliveryPool* pool, ClientMemory* memory)
     : id_(id), cfg_(cfg), store_(store), streams_(streams), seen_generation_(streams_->generation()),
-      puts_(id, cfg, store, &streams_), segmenter_(id, &streams_), pool_(pool) {
+      puts_(id, cfg, store, &streams_), segmenter_(id, &streams_), pool_(pool),
+      own_memory_(memory ? nullptr : std::make_unique<ClientMemory>(cfg.max_client_memory_bytes)),
+      memory_(memory ? memory : own_memory_.get()) {
   // The loop and its handles are initialised here, on main, before the thread exists; from
   // Start() on they are touched only by the shard thread (and async_ through uv_async_send).
   SLUICE_CHECK(uv_loop_init(&loop_) == 0);
@@ -55,7 +58,7 @@ Shard::~Shard() {
 
 base::Status Shard::Start() {
   RETURN_IF_ERROR(puts_.Init());
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this]() noexcept { base::RunThreadEntry("shard", [this] { Run(); }); });
   return base::Status::Ok();
 }
 
@@ -133,6 +136,11 @@ void Shard::PauseForBudget(Connection* conn) {
   budget_paused_.push_back(conn);
 }
 
+void Shard::PauseForMemory(Connection* conn) {
+  if (std::find(memory_paused_.begin(), memory_paused_.end(), conn) == memory_paused_.end())
+    memory_paused_.push_back(conn);
+}
+
 void Shard::OnConnectionClosed(Connection* conn) {
   SLUICE_DCHECK_OWNER(owner_);
   connections_.erase(conn);
@@ -140,6 +148,7 @@ void Shard::OnConnectionClosed(Connection* conn) {
   if (conn->in_dirty_list) dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), conn), dirty_.end());
   budget_paused_.erase(std::remove(budget_paused_.begin(), budget_paused_.end(), conn),
                        budget_paused_.end());
+  memory_paused_.erase(std::remove(memory_paused_.begin(), memory_paused_.end(), conn), memory_paused_.end());
   if (stopping_) MaybeFinishStop();
 }
 
@@ -228,7 +237,20 @@ void Shard::MaybeFinishStop() {
 
 void Shard::OnSealTimer(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Shard*>(handle->data);
-  if (!self->stopping_) self->SealAndSubmit(false);
+  if (self->stopping_) return;
+  self->SealAndSubmit(false);
+  // Connections held back for client memory take frames again once there is room.
+  if (!self->memory_paused_.empty() && !self->memory_->Over()) {
+    std::vector<Connection*> paused;
+    paused.swap(self->memory_paused_);
+    for (Connection* c : paused) c->ResumeAfterBudget();
+  }
+  // Once a second: close connections stalled mid-frame or not reading their responses.
+  if (++self->ticks_ % 10 == 0) {
+    int64_t now = base::Clock::Real()->NowUnixMillis();
+    std::vector<Connection*> conns(self->connections_.begin(), self->connections_.end());
+    for (Connection* c : conns) c->CheckTimeouts(now);
+  }
 }
 
 void Shard::RefreshStreams() {

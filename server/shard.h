@@ -29,6 +29,7 @@
 #include "base/status.h"
 #include "base/thread_owner.h"
 #include "protocol/messages.h"
+#include "server/client_memory.h"
 #include "server/config.h"
 #include "server/put_handler.h"
 #include "server/segmenter.h"
@@ -54,14 +55,17 @@ struct ShardStats {
   std::atomic<uint64_t> budget_pauses{0};
   std::atomic<uint64_t> segments_sealed{0};
   std::atomic<uint64_t> seal_failures{0};
+  std::atomic<uint64_t> timeouts{0};  // connections closed by read_timeout_s / write_timeout_s
 };
 
 class Shard {
  public:
   // Created and destroyed by main. `store`, `streams`, `cfg` and `pool` must outlive the shard.
   // Sealed segments are written to storage, then handed to `pool` (may be null in tests).
+  // `memory` (shared by every shard; may be null: the shard then has its own) bounds what
+  // put connections hold.
   Shard(uint16_t id, const ServerConfig& cfg, storage::Store* store, const StreamRegistry* streams,
-        DeliveryPool* pool);
+        DeliveryPool* pool, ClientMemory* memory = nullptr);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -104,6 +108,10 @@ class Shard {
   bool OverCommitBudget() const;
   // Remembers a connection whose reading was stopped for the commit budget.
   void PauseForBudget(Connection* conn);
+  // Remembers a connection held back because client memory is over budget; the seal tick
+  // resumes it once the budget has room.
+  void PauseForMemory(Connection* conn);
+  ClientMemory& client_memory() { return *memory_; }
   void OnConnectionClosed(Connection* conn);
   bool stopping() const { return stopping_; }
 
@@ -152,6 +160,10 @@ class Shard {
   std::unordered_set<Connection*> connections_;
   std::vector<Connection*> dirty_;
   std::vector<Connection*> budget_paused_;
+  std::vector<Connection*> memory_paused_;
+  std::unique_ptr<ClientMemory> own_memory_;  // when none was given
+  ClientMemory* memory_;
+  uint32_t ticks_ = 0;
   bool stopping_ = false;
   bool handles_closed_ = false;
 };

@@ -27,7 +27,7 @@ void Render(const redisReply* r, bool tty, int depth, const std::string& indent,
       return;
     case REDIS_REPLY_ERROR:
       *is_error = true;
-      out->append("(error) ").append(r->str, r->len).append("\n");
+      out->append(tty ? "(error) " : "").append(r->str, r->len).append("\n");
       return;
     case REDIS_REPLY_INTEGER:
       out->append(tty ? "(integer) " : "").append(std::to_string(r->integer)).append("\n");
@@ -60,7 +60,8 @@ bool IsShutdown(std::string word) {
 
 // Waits for one reply and prints it. Returns 0, 1 for an error reply, 2 when the connection
 // failed. After SHUTDOWN the server may close without a reply: that is success (redis-cli too).
-int PrintReply(redisContext* c, bool tty, bool shutdown = false) {
+// `quiet`: print only an error reply (AUTH before a one-shot command, as redis-cli -a).
+int PrintReply(redisContext* c, bool tty, bool shutdown = false, bool quiet = false) {
   void* raw = nullptr;
   if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
     if (shutdown && c->err == REDIS_ERR_EOF) return 0;
@@ -72,12 +73,13 @@ int PrintReply(redisContext* c, bool tty, bool shutdown = false) {
   bool is_error = false;
   Render(reply, tty, 0, "", &out, &is_error);
   freeReplyObject(reply);
+  if (quiet && !is_error) return 0;
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
   return is_error ? 1 : 0;
 }
 
-int SendArgv(redisContext* c, const std::vector<std::string>& words, bool tty) {
+int SendArgv(redisContext* c, const std::vector<std::string>& words, bool tty, bool quiet = false) {
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   for (const std::string& w : words) {
@@ -88,7 +90,7 @@ int SendArgv(redisContext* c, const std::vector<std::string>& words, bool tty) {
     std::fprintf(stderr, "sluice admin: %s\n", c->errstr);
     return 2;
   }
-  return PrintReply(c, tty, !words.empty() && IsShutdown(words[0]));
+  return PrintReply(c, tty, !words.empty() && IsShutdown(words[0]), quiet);
 }
 
 }  // namespace
@@ -112,7 +114,7 @@ int RunAdmin(const AdminOptions& opts) {
   redisSetTimeout(c, io_timeout);
   const bool tty = isatty(STDOUT_FILENO);
   int rc = 0;
-  if (!opts.password.empty()) rc = SendArgv(c, {"AUTH", opts.password}, false);
+  if (!opts.password.empty()) rc = SendArgv(c, {"AUTH", opts.password}, tty, /*quiet=*/true);
   if (rc == 0 && !opts.command.empty()) {
     rc = SendArgv(c, opts.command, tty);
   } else if (rc == 0) {

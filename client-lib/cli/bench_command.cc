@@ -45,6 +45,7 @@ struct ConnResult {
   uint64_t batches = 0;
   std::vector<uint32_t> latency_us;  // one per acked batch
   std::string first_error;
+  bool stopped_on_error = false;  // a non-retryable per-record error ended this connection early
 };
 
 struct Percentiles {
@@ -109,18 +110,22 @@ void RunConnection(const BenchOptions& o, const client::ClientOptions& co, int i
     uint64_t ok = r->records.size() - r->failed_count;
     out->records_acked += ok;
     progress->fetch_add(ok, std::memory_order_relaxed);
+    bool permanent = false;
     if (r->failed_count) {
       for (const auto& rec : r->records) {
         if (rec.ok()) continue;
-        if (rec.error_code == static_cast<uint16_t>(proto::WireError::kThrottled)) out->records_throttled++;
+        auto code = static_cast<proto::WireError>(rec.error_code);
+        if (code == proto::WireError::kThrottled) out->records_throttled++;
         else out->records_failed++;
+        // UnknownStream, RecordTooLarge...: every later batch would fail the same way.
+        permanent |= !proto::IsRetryable(code);
         if (out->first_error.empty())
-          out->first_error = std::string(proto::WireErrorName(static_cast<proto::WireError>(rec.error_code))) + ": " +
-                             rec.error_message;
+          out->first_error = std::string(proto::WireErrorName(code)) + ": " + rec.error_message;
       }
     }
     out->latency_us.push_back(static_cast<uint32_t>(std::min<int64_t>((now - t0) / 1000, UINT32_MAX)));
-    return true;
+    if (permanent) out->stopped_on_error = true;
+    return !permanent;
   };
   bool ok = true;
   for (;;) {

@@ -33,13 +33,11 @@ int RunInspect(const InspectOptions& opts) {
     if (!opts.stream.empty() && s.name != opts.stream) continue;
     found = true;
     uint64_t records = 0, bytes = 0, chunks = 0;
-    std::set<uint16_t> shards;
     base::Status st = store.value()->ScanStream(
         s.id, [&](const storage::RecordKey& key, const storage::ChunkView& chunk) {
           records += chunk.count();
           bytes += chunk.payload_bytes();
           chunks++;
-          shards.insert(key.shard);
           if (opts.dump) {
             chunk.ForEach([](std::string_view r) {
               std::fwrite(r.data(), 1, r.size(), stdout);
@@ -57,13 +55,19 @@ int RunInspect(const InspectOptions& opts) {
       std::fprintf(stderr, "sluice inspect: stream %s: %s\n", s.name.c_str(), sealed.status().ToString().c_str());
       return 1;
     }
-    // Until the delivery pipeline seals segments, every (stream, shard) with records is one
-    // open segment.
-    if (!opts.dump)
+    // Open: the (stream, shard) record runs past the last sealed segment, as recovery sees them.
+    size_t open = 0;
+    if (!opts.dump) {
+      auto tails = store.value()->FindUnsealedTails();
+      if (!tails.ok()) {
+        std::fprintf(stderr, "sluice inspect: stream %s: %s\n", s.name.c_str(), tails.status().ToString().c_str());
+        return 1;
+      }
+      for (const auto& t : tails.value()) open += t.stream_id == s.id;
       std::printf("%-32s %6u %12llu %14llu %8llu %8zu %8llu\n", s.name.c_str(), s.id,
                   static_cast<unsigned long long>(records), static_cast<unsigned long long>(bytes),
-                  static_cast<unsigned long long>(chunks), shards.size(),
-                  static_cast<unsigned long long>(sealed.value()));
+                  static_cast<unsigned long long>(chunks), open, static_cast<unsigned long long>(sealed.value()));
+    }
   }
   if (!found) {
     std::fprintf(stderr, "sluice inspect: no stream named '%s' in %s\n", opts.stream.c_str(), opts.data_dir.c_str());

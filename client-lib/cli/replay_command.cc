@@ -4,10 +4,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <deque>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "client-lib/cli/put_command.h"
 #include "protocol/error_codes.h"
@@ -18,19 +14,12 @@
 namespace sluice::cli {
 namespace {
 
-bool ReadAll(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
-
 }  // namespace
 
 int RunReplay(const ReplayOptions& opts) {
-  auto files = client::CollectSegmentFiles(opts.paths);
+  std::vector<std::string> skipped;
+  auto files = client::CollectSegmentFiles(opts.paths, &skipped);
+  for (const std::string& s : skipped) std::fprintf(stderr, "sluice replay: skipped %s\n", s.c_str());
   if (!files.ok() || files->empty()) {
     std::fprintf(stderr, "sluice replay: %s\n", files.ok() ? "no .sseg files found" : files.status().message().c_str());
     return 2;
@@ -39,7 +28,7 @@ int RunReplay(const ReplayOptions& opts) {
   if (!connected) return 2;
   const bool tty = isatty(STDERR_FILENO);
   client::ReplayProgress p = client::ReplayFiles(
-      *connected, files.value(), opts.stream, [&](const std::string&, bool, const client::ReplayProgress& p) {
+      *connected, files.value(), opts.stream, /*mark_replayed=*/true, [&](const std::string&, bool, const client::ReplayProgress& p) {
         if (tty)
           std::fprintf(stderr, "\rsluice replay: %llu/%zu files, %llu records acked, %llu failed",
                        static_cast<unsigned long long>(p.files_done), p.files_total,
@@ -47,18 +36,20 @@ int RunReplay(const ReplayOptions& opts) {
                        static_cast<unsigned long long>(p.records_failed));
       });
   if (tty) std::fputc('\n', stderr);
-  std::fprintf(stderr, "sluice replay: %llu of %zu files replayed, %llu records acked, %llu failed, %llu files unreadable\n",
+  std::fprintf(stderr,
+               "sluice replay: %llu of %zu files replayed, %llu records acked, %llu failed, %llu files unreadable; "
+               "%llu fully acked files renamed to *.sseg.replayed (a second replay skips them)\n",
                static_cast<unsigned long long>(p.files_done), p.files_total,
                static_cast<unsigned long long>(p.records_acked), static_cast<unsigned long long>(p.records_failed),
-               static_cast<unsigned long long>(p.files_bad));
+               static_cast<unsigned long long>(p.files_bad), static_cast<unsigned long long>(p.files_renamed));
   if (!p.first_error.empty()) std::fprintf(stderr, "sluice replay: first error: %s\n", p.first_error.c_str());
   return (p.records_failed == 0 && p.files_bad == 0 && p.connection_ok && p.files_done == p.files_total) ? 0 : 1;
 }
 
 int RunInspectSegmentFile(const std::string& path, bool dump) {
   std::string bytes;
-  if (!ReadAll(path, &bytes)) {
-    std::fprintf(stderr, "sluice inspect: cannot read %s\n", path.c_str());
+  if (base::Status read = client::ReadSegmentFileBytes(path, &bytes); !read.ok()) {
+    std::fprintf(stderr, "sluice inspect: %s\n", read.message().c_str());
     return 2;
   }
   auto seg = proto::ParseSegmentFile(bytes);

@@ -2,6 +2,8 @@
 // arity, flags and authentication before a handler runs.
 #include "server/admin/command_table.h"
 
+#include "base/log.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -71,7 +73,20 @@ void Dispatch(CommandContext& ctx) {
     ReplyError(ctx.out, "wrong number of arguments for '" + full + "' command (usage: " + found->usage + ")");
     return;
   }
-  found->handler(ctx);
+  // A handler must not throw, but one that does (a std::filesystem call without an
+  // error_code, bad_alloc) fails its command, not the server: exceptions stop here.
+  const size_t reply_start = ctx.out->size();
+  try {
+    found->handler(ctx);
+  } catch (const std::exception& e) {
+    ctx.out->resize(reply_start);
+    SLUICE_LOG_ERROR("admin", "command %s failed with an exception: %s", found->name, e.what());
+    ReplyError(ctx.out, std::string("internal error in ") + found->name + ": " + e.what());
+  } catch (...) {
+    ctx.out->resize(reply_start);
+    SLUICE_LOG_ERROR("admin", "command %s failed with an unknown exception", found->name);
+    ReplyError(ctx.out, std::string("internal error in ") + found->name);
+  }
 }
 
 }  // namespace sluice::server::admin

@@ -50,8 +50,11 @@ void CmdPing(CommandContext& ctx) {
 void CmdHelp(CommandContext& ctx) {
   std::vector<std::string> lines;
   std::string want = ctx.argv.size() > 1 ? Upper(ctx.argv[1]) : "";
+  std::string want_sub = ctx.argv.size() > 2 ? Upper(ctx.argv[2]) : "";
   for (const CommandSpec& c : AllCommands()) {
     if (!want.empty() && want != c.name) continue;
+    // HELP STREAM CREATE shows that subcommand only; HELP STREAM all of them.
+    if (!want_sub.empty() && want_sub != c.sub) continue;
     lines.push_back(std::string(c.usage) + "  -  " + c.summary);
   }
   if (lines.empty()) {

@@ -42,7 +42,7 @@ BackupStore::BackupStore(std::shared_ptr<S3Destination> s3, std::string error_pr
 
 base::Status BackupStore::Put(const std::string& relative, std::string_view bytes) const {
   if (s3_) return s3_->Upload(relative, bytes);
-  return WriteFileAtomically(root_ + "/" + relative, bytes);
+  return WriteFileUnder(root_, relative, bytes);
 }
 
 base::Status BackupStore::Write(std::string_view stream, const storage::SegmentDescriptor& d,

@@ -1,12 +1,15 @@
 // DeliveryPool: scheduling, attempts, retry with backoff, backup, delete-after-confirm.
 #include "server/delivery/delivery_pool.h"
 
+#include <chrono>
 #include <algorithm>
 #include <random>
 
 #include "base/fault_point.h"
 #include "base/log.h"
+#include "base/thread_entry.h"
 #include "server/delivery/backoff.h"
+#include "server/delivery/http_client.h"
 #include "server/delivery/codec.h"
 #include "server/delivery/directory_destination.h"
 #include "server/delivery/fault_destination.h"
@@ -164,7 +167,12 @@ base::Status DeliveryPool::Start() {
   if (loaded || orphaned)
     SLUICE_LOG_INFO("delivery", "resuming %zu sealed segments%s", loaded,
                     orphaned ? " (some belong to streams no longer configured and stay stored)" : "");
-  for (uint32_t i = 0; i < threads_; i++) workers_.emplace_back([this] { WorkerLoop(); });
+  for (uint32_t i = 0; i < threads_; i++)
+    workers_.emplace_back([this]() noexcept {
+      base::RunThreadEntry("delivery", [this] { WorkerLoop(); });
+      std::lock_guard<std::mutex> lock(mu_);
+      exited_workers_++;
+    });
   return base::Status::Ok();
 }
 
@@ -229,15 +237,55 @@ DeliveryPool::PartitionSummary DeliveryPool::partitions(uint32_t stream_id) cons
 
 void DeliveryPool::Poke() { cv_.notify_all(); }
 
-void DeliveryPool::Stop() {
+bool DeliveryPool::Stop(uint32_t timeout_ms) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && workers_.empty()) return;
+    if (stopping_ && workers_.empty()) return true;
     stopping_ = true;
   }
   cv_.notify_all();
+  using Steady = std::chrono::steady_clock;
+  const auto start = Steady::now();
+  const auto deadline = timeout_ms == UINT32_MAX ? Steady::time_point::max() : start + std::chrono::milliseconds(timeout_ms);
+  auto next_log = start;
+  bool aborted = false;
+  std::unique_lock<std::mutex> lock(mu_);
+  // Polled (every 100 ms): a shutdown is the only waiter, and workers need no extra signal.
+  while (exited_workers_ < workers_.size()) {
+    auto now = Steady::now();
+    if (in_flight_ > 0 && now >= next_log) {
+      std::string which;
+      size_t listed = 0;
+      for (const auto& [token, d] : in_flight_segments_)
+        if (listed++ < 5) which += (which.empty() ? "" : ", ") + std::string("stream ") + std::to_string(d.stream_id) + " segment " + d.Id();
+      long waited = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(now - start).count());
+      SLUICE_LOG_INFO("delivery", "shutdown: waiting for %zu delivery attempts in flight (%s) for %lds%s", in_flight_,
+                      which.c_str(), waited,
+                      timeout_ms == UINT32_MAX ? "" : ("; abandoning them after shutdown_timeout_s " + std::to_string(timeout_ms / 1000)).c_str());
+      next_log = now + std::chrono::seconds(5);
+    }
+    if (!aborted && now >= deadline) {
+      aborted = true;
+      SLUICE_LOG_WARN("delivery", "shutdown: abandoning %zu delivery attempts after %u s; their segments stay stored and are "
+                      "delivered after the restart", in_flight_, timeout_ms / 1000);
+      AbortAllTransfers();
+    }
+    if (aborted && now >= deadline + std::chrono::seconds(5)) {
+      SLUICE_LOG_ERROR("delivery", "shutdown: %zu delivery workers are still busy outside any transfer; leaving them",
+                       workers_.size() - exited_workers_);
+      lock.unlock();
+      for (auto& t : workers_) t.detach();
+      workers_.clear();
+      return false;
+    }
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    lock.lock();
+  }
+  lock.unlock();
   for (auto& t : workers_) t.join();
   workers_.clear();
+  return true;
 }
 
 size_t DeliveryPool::pending() const {

@@ -101,7 +101,12 @@ class DeliveryPool {
   // Thread-safe.
   void FlushPartitions(uint32_t stream_id);
   // Lets in-flight attempts finish and joins the workers; queued segments stay in storage.
-  void Stop();
+  // Waits at most `timeout_ms` for attempts in flight (logging which, every 5 s), then aborts
+  // their transfers (AbortAllTransfers: they end as retryable failures, their segments stay
+  // stored). Returns false when a worker still did not stop 5 s after that (blocked outside
+  // libcurl): its thread is detached and the caller must end the process without destroying
+  // the pool or the store.
+  bool Stop(uint32_t timeout_ms = UINT32_MAX);
 
   // Segments queued or in flight (of one stream).
   size_t pending() const;
@@ -185,6 +190,7 @@ class DeliveryPool {
   std::multimap<QueueKey, storage::SegmentDescriptor> queue_;  // GUARDED_BY(mu_)
   uint64_t order_ = 0;                                         // GUARDED_BY(mu_)
   size_t in_flight_ = 0;                                       // GUARDED_BY(mu_)
+  uint32_t exited_workers_ = 0;                                // GUARDED_BY(mu_)
   std::map<uint64_t, storage::SegmentDescriptor> in_flight_segments_;  // GUARDED_BY(mu_), by token
   bool stopping_ = false;                                      // GUARDED_BY(mu_)
   int64_t next_partition_seal_ms_ = 0;                         // GUARDED_BY(mu_)

@@ -62,4 +62,27 @@ base::Status WriteFileAtomically(const std::string& path, std::string_view data)
   return base::Status::Ok();
 }
 
+base::Status CheckRelativePath(std::string_view relative) {
+  if (relative.empty()) return base::InvalidArgument("the path is empty");
+  if (relative[0] == '/') return base::InvalidArgument("'" + std::string(relative.substr(0, 128)) + "' is absolute");
+  for (unsigned char c : relative)
+    if (c < 0x20 || c == 0x7f)
+      return base::InvalidArgument("'" + std::string(relative.substr(0, 128)) + "' contains a control character");
+  size_t start = 0;
+  while (start <= relative.size()) {
+    size_t slash = relative.find('/', start);
+    std::string_view seg = relative.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (seg == "." || seg == "..")
+      return base::InvalidArgument("'" + std::string(relative.substr(0, 128)) + "' has a '" + std::string(seg) + "' segment");
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return base::Status::Ok();
+}
+
+base::Status WriteFileUnder(const std::string& root, std::string_view relative, std::string_view data) {
+  RETURN_IF_ERROR(CheckRelativePath(relative).WithContext("refusing to write outside " + root));
+  return WriteFileAtomically(root + "/" + std::string(relative), data);
+}
+
 }  // namespace sluice::server

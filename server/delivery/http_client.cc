@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 
+#include <atomic>
 #include <algorithm>
 #include <cctype>
 
@@ -75,6 +76,16 @@ void HttpClient::Release(CURL* h) {
   idle_.push_back(h);
 }
 
+namespace {
+std::atomic<bool> g_abort_transfers{false};
+
+int OnProgress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return g_abort_transfers.load(std::memory_order_relaxed) ? 1 : 0;  // non-zero aborts
+}
+}  // namespace
+
+void AbortAllTransfers() { g_abort_transfers.store(true, std::memory_order_relaxed); }
+
 HttpResponse HttpClient::Send(const HttpRequest& req) {
   HttpResponse resp;
   CURL* h = Acquire();
@@ -92,8 +103,12 @@ HttpResponse HttpClient::Send(const HttpRequest& req) {
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_ms));
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout_ms));
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.low_speed_time_s));
+  if (options_.low_speed_time_s > 0) {
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.low_speed_time_s));
+  }
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
   curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 300L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
@@ -126,7 +141,9 @@ HttpResponse HttpClient::Send(const HttpRequest& req) {
     resp.status = 0;
     resp.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
     resp.too_large = sink.overflow;
-    if (sink.overflow)
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+      resp.error = "aborted: sluiced is shutting down (the segment stays stored and is retried after the restart)";
+    else if (sink.overflow)
       resp.error = "response body larger than " + std::to_string(options_.max_response_bytes) + " bytes";
     else
       resp.error = std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");

@@ -25,6 +25,11 @@ namespace sluice::server {
 // Once per process, before any thread uses libcurl (main).
 void GlobalInitCurl();
 
+// Makes every transfer in progress, and every later one, fail at once ("aborted for
+// shutdown"): how a shutdown that waited shutdown_timeout_s abandons deliveries in flight
+// (their segments stay stored). Thread-safe.
+void AbortAllTransfers();
+
 struct HttpRequest {
   std::string method = "POST";
   std::string url;
@@ -50,7 +55,9 @@ struct HttpResponse {
 struct HttpClientOptions {
   uint32_t connect_timeout_ms = 10'000;
   uint32_t request_timeout_ms = 180'000;  // whole request (Firehose gives endpoints 3 minutes)
-  uint32_t low_speed_time_s = 30;         // abort when under 1 byte/s for this long
+  // Abort when under 1 byte/s for this long; 0 (the default) leaves it to request_timeout_ms,
+  // since an endpoint that thinks for a minute before answering also sends nothing meanwhile.
+  uint32_t low_speed_time_s = 0;
   size_t max_response_bytes = 1u << 20;
   std::string ca_file;                    // extra CA bundle for https (private CAs)
   bool verify_tls = true;

@@ -1,6 +1,8 @@
 // Prefix expression evaluation and object naming.
 #include "server/delivery/object_key.h"
 
+#include "server/delivery/file_util.h"
+
 #include <xxhash.h>
 
 #include <cstdio>
@@ -90,6 +92,10 @@ base::Status Walk(std::string_view tmpl, TextFn on_text, ExprFn on_expr) {
 
 }  // namespace
 
+namespace {
+base::Status Evaluate(std::string_view tmpl, const PrefixContext& ctx, bool strict, std::string* out);
+}  // namespace
+
 base::Status ValidatePrefix(std::string_view tmpl, bool is_error_prefix) {
   if (tmpl.size() > 512) return base::InvalidArgument("prefix is longer than 512 characters");
   bool any_expr = false, has_error_type = false;
@@ -129,6 +135,21 @@ base::Status ValidatePrefix(std::string_view tmpl, bool is_error_prefix) {
   if (is_error_prefix && any_expr && !has_error_type)
     return base::InvalidArgument("error_output_prefix '" + std::string(tmpl) +
                                  "' uses expressions, so it must contain !{firehose:error-output-type}");
+  // The literal text must not leave the destination's root ("../x", "/etc/"): evaluated with
+  // placeholder values, the prefix must be a plain relative path. Values that come from records
+  // are checked again per record (EvaluatePartitionPrefix), and every file write checks the
+  // final path (WriteFileUnder), so no expression can bypass this.
+  std::map<std::string, std::string> placeholder_keys;
+  PrefixKeys keys = ReferencedKeys(tmpl);
+  for (const auto& k : keys.query) placeholder_keys[k] = "k";
+  std::map<std::string, std::string> placeholder_lambda;
+  for (const auto& k : keys.lambda) placeholder_lambda[k] = "k";
+  PrefixContext ctx{0, "segment", is_error_prefix ? "processing-failed" : "", &placeholder_keys, &placeholder_lambda};
+  std::string sample;
+  Evaluate(tmpl, ctx, false, &sample).IgnoreError();  // validated above: cannot fail
+  if (base::Status safe = CheckRelativePath(sample); !sample.empty() && !safe.ok())
+    return base::InvalidArgument(std::string(is_error_prefix ? "error_output_prefix '" : "prefix '") +
+                                 std::string(tmpl.substr(0, 128)) + "' would leave its root directory: " + safe.message());
   return base::Status::Ok();
 }
 
@@ -201,18 +222,7 @@ base::Result<std::string> EvaluatePartitionPrefix(std::string_view tmpl, const P
   std::string out;
   RETURN_IF_ERROR(Evaluate(tmpl, ctx, true, &out));
   if (out.size() > 1024) return base::InvalidArgument("the evaluated prefix is longer than 1024 bytes");
-  if (!out.empty() && out[0] == '/') return base::InvalidArgument("the evaluated prefix starts with '/'");
-  for (unsigned char c : out)
-    if (c < 0x20 || c == 0x7f) return base::InvalidArgument("the evaluated prefix contains a control character");
-  size_t start = 0;
-  while (start <= out.size()) {
-    size_t slash = out.find('/', start);
-    std::string_view seg = std::string_view(out).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (seg == "." || seg == "..")
-      return base::InvalidArgument("the evaluated prefix '" + out.substr(0, 128) + "' has a '" + std::string(seg) + "' segment");
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
+  RETURN_IF_ERROR(CheckRelativePath(out).WithContext("the evaluated prefix"));
   return out;
 }
 

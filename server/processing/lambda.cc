@@ -136,7 +136,6 @@ LambdaInvoker::LambdaInvoker(std::string url, uint32_t timeout_s, std::string st
       client_([&] {
         HttpClientOptions o;
         o.request_timeout_ms = timeout_s * 1000;
-        o.low_speed_time_s = std::max<uint32_t>(timeout_s, 30);
         o.max_response_bytes = kMaxLambdaPayloadBytes;
         return o;
       }()) {}

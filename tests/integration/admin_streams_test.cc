@@ -2,6 +2,7 @@
 // commands): create, put, FLUSH, update with VERSION, PAUSE across a restart, DELETE with and
 // without FORCE, BACKUPS and REPLAY, CONFIG GET/SET.
 #include <catch2/catch.hpp>
+#include <sys/stat.h>
 
 #include <sys/resource.h>
 
@@ -9,6 +10,7 @@
 #include <fstream>
 
 #include "sluice/client.h"
+#include "sluice/replay.h"
 #include "tests/support/clients.h"
 #include "tests/support/delivered.h"
 #include "tests/support/raw_socket.h"
@@ -141,7 +143,7 @@ TEST_CASE("Admin streams: create, put, FLUSH, update with VERSION, pause across 
   CHECK(server.Stop() == 0);
 }
 
-TEST_CASE("Admin streams: DELETE FORCE backs up what was undelivered; BACKUPS and REPLAY bring it back",
+TEST_CASE("Admin streams: DELETE FORCE backs up what was undelivered and BACKUPS and REPLAY bring it back",
           "[integration][admin][streams]") {
   TempDir tmp;
   TestServer server(tmp.Sub("data"));
@@ -167,7 +169,7 @@ TEST_CASE("Admin streams: DELETE FORCE backs up what was undelivered; BACKUPS an
   CHECK(Contains(backups, "records\n4\n"));
   CHECK(Contains(Admin(server, {"BACKUPS"}), ".sseg"));
   int rc = 0;
-  CHECK(Contains(Admin(server, {"REPLAY", tmp.Sub("no-such-dir")}, &rc), "no such file or directory"));
+  CHECK(Contains(Admin(server, {"REPLAY", tmp.Sub("data") + "/backup/no-such-dir"}, &rc), "no such file or directory"));
   CHECK(rc == 1);
   CHECK(Contains(Admin(server, {"REPLAY", "t"}), "OK replaying 1 files in the background"));
   REQUIRE(WaitFor([&] { return Contains(Admin(server, {"INFO", "replay"}), "replay_running:0"); }));
@@ -185,6 +187,65 @@ TEST_CASE("Admin streams: DELETE FORCE backs up what was undelivered; BACKUPS an
   CHECK(Admin(server, {"BACKUPS", "t"}).empty());
   CHECK(Contains(Admin(server, {"REPLAY", "t"}), "nothing to replay"));
   CHECK(server.Stop() == 0);
+}
+
+// Issue 13: REPLAY of an entry that cannot be stat'ed aborted sluiced (an uncaught
+// std::filesystem_error). Hostile paths now get an error naming what they are, and REPLAY
+// reads only under the backup roots (or the operator's replay_roots).
+TEST_CASE("Admin streams: REPLAY refuses hostile paths with a clear error and sluiced stays up",
+          "[integration][admin][replay][regression]") {
+  TempDir tmp;
+  const std::string data = tmp.Sub("data");
+  const std::string extra = tmp.Sub("extra");
+  std::filesystem::create_directories(extra);
+  {
+    std::ofstream cfg(tmp.Sub("s.toml"));
+    cfg << "replay_roots = [\"" << extra << "\"]\n";
+  }
+  TestServer server(data, {"--config", tmp.Sub("s.toml")});
+  REQUIRE(server.Start());
+  const std::string backup = data + "/backup/default";
+  std::filesystem::create_directories(backup + "/loop");
+  // A symlink loop, a dangling link and a FIFO named like segment files, in the backup store.
+  std::filesystem::create_symlink("a.sseg", backup + "/b.sseg");
+  std::filesystem::create_symlink("b.sseg", backup + "/a.sseg");
+  std::filesystem::create_symlink("/nonexistent/x", backup + "/dangling.sseg");
+  std::filesystem::create_directory_symlink(backup, backup + "/loop/up");
+  REQUIRE(::mkfifo((backup + "/fifo.sseg").c_str(), 0600) == 0);
+  int rc = 0;
+  // Outside every root: refused before anything is read, whatever it is.
+  for (const char* p : {"/proc", "/etc/passwd", "/dev/null", "/", "/proc/self/fd/0"}) {
+    std::string reply = Admin(server, {"REPLAY", p}, &rc);
+    INFO(p << " -> " << reply);
+    CHECK(Contains(reply, "neither a stream nor under a backup root"));
+    CHECK(rc == 1);
+  }
+  // ".." cannot climb out of a root.
+  CHECK(Contains(Admin(server, {"REPLAY", backup + "/../../../"}, &rc), "neither a stream nor under a backup root"));
+  // Inside a root, a FIFO or device is named for what it is (and never opened, which would block).
+  CHECK(Contains(Admin(server, {"REPLAY", backup + "/fifo.sseg"}, &rc), "is a FIFO"));
+  CHECK(rc == 1);
+  // A link inside a root that points outside it is judged by its target.
+  std::filesystem::create_symlink("/dev/null", extra + "/null.sseg");
+  CHECK(Contains(Admin(server, {"REPLAY", extra + "/null.sseg"}, &rc), "neither a stream nor under a backup root"));
+  CHECK(Contains(Admin(server, {"REPLAY", backup + "/a.sseg"}, &rc), "symbolic links"));
+  CHECK(rc == 1);
+  // The stream's backup store, with all of the above inside: the bad entries are skipped.
+  CHECK(Contains(Admin(server, {"REPLAY", "default"}, &rc), "nothing to replay"));
+  CHECK(Contains(Admin(server, {"REPLAY", backup}, &rc), "nothing to replay"));
+  Admin(server, {"BACKUPS", "default"}, &rc);
+  CHECK(rc == 0);
+  // A root the operator listed is allowed (empty: nothing to replay, but no refusal).
+  CHECK(Contains(Admin(server, {"REPLAY", extra}, &rc), "nothing to replay"));
+  CHECK(Admin(server, {"PING"}) == "PONG\n");
+  CHECK(server.Stop() == 0);
+  // The same walk `sluice replay` uses, on a device and a FIFO given directly.
+  auto dev = client::CollectSegmentFiles({"/dev/null"});
+  REQUIRE(!dev.ok());
+  CHECK(Contains(dev.status().message(), "is a character device"));
+  std::string bytes;
+  base::Status fifo = client::ReadSegmentFileBytes(backup + "/fifo.sseg", &bytes);
+  CHECK(Contains(fifo.message(), "is a FIFO"));
 }
 
 TEST_CASE("Admin streams: CONFIG GET and SET", "[integration][admin]") {

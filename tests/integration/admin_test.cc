@@ -58,7 +58,7 @@ TEST_CASE("Admin: inline commands from telnet/nc get RESP2 replies", "[integrati
   CHECK(server.Stop() == 0);
 }
 
-TEST_CASE("Admin: bad commands get -ERR naming the problem; garbage closes only its connection",
+TEST_CASE("Admin: bad commands get -ERR naming the problem and garbage closes only its connection",
           "[integration][admin]") {
   TempDir tmp;
   TestServer server(tmp.Sub("data"));

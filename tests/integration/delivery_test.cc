@@ -176,7 +176,7 @@ buffering = { size_mib = 128, interval_s = 900 }
   CHECK(server.Stop() == 0);
 }
 
-TEST_CASE("Delivery: a failing destination retries, then backs up; replay delivers the backup",
+TEST_CASE("Delivery: a failing destination retries, then backs up and replay delivers the backup",
           "[integration][delivery][backup]") {
   TempDir tmp;
   WriteConfig(tmp.Sub("s.toml"), R"(

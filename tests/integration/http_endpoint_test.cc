@@ -165,7 +165,7 @@ TEST_CASE("HTTP endpoint: a hanging endpoint times out and is retried", "[integr
   CHECK(f.server->Stop() == 0);
 }
 
-TEST_CASE("HTTP endpoint: 413 and a spent retry budget go to the backup store; REPLAY delivers them",
+TEST_CASE("HTTP endpoint: 413 and a spent retry budget go to the backup store and REPLAY delivers them",
           "[integration][http]") {
   Fixture f("retry_duration_s = 1\n");
   REQUIRE(test::SetPeerMode(f.receiver->port(), "413", 1));
@@ -245,7 +245,7 @@ TEST_CASE("HTTP endpoint: settings are validated", "[integration][http]") {
   CHECK(server.Stop() == 0);
 }
 
-TEST_CASE("HTTP endpoint: https verifies the certificate; a private CA is trusted through ca_file",
+TEST_CASE("HTTP endpoint: https verifies the certificate and a private CA is trusted through ca_file",
           "[integration][http]") {
   TempDir tmp;
   REQUIRE_FALSE(test::NodePath().empty());

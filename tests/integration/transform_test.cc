@@ -141,7 +141,7 @@ constexpr const char* kDelimiter = "[[stream.processors]]\ntype = \"AppendDelimi
 
 }  // namespace
 
-TEST_CASE("processors: uppercase, drop every tenth, partition by customer with jq; failures in the error output",
+TEST_CASE("processors: uppercase, drop every tenth, partition by customer with jq and failures in the error output",
           "[integration][processing]") {
   Fixture f(std::string("buffering = { size_mib = 1, interval_s = 1 }\n"
                         "directory = { prefix = \"customer=!{partitionKeyFromQuery:customer}/\" }\n") +
@@ -241,7 +241,7 @@ TEST_CASE("processors: every malformed or failed answer of the function is retri
   CHECK(f.server->Stop() == 0);
 }
 
-TEST_CASE("processors: jq on nested JSON, missing keys, deep JSON, a failing program; bad queries are refused",
+TEST_CASE("processors: jq on nested JSON, missing keys, deep JSON, a failing program and bad queries are refused",
           "[integration][processing][jq]") {
   Fixture f("buffering = { size_mib = 1, interval_s = 0 }\nappend_delimiter = true\n"
             "directory = { prefix = \"k=!{partitionKeyFromQuery:k}/n=!{partitionKeyFromQuery:n}/\" }\n"
@@ -328,7 +328,7 @@ TEST_CASE("processors: partitions beyond the active-partition limit go to active
   CHECK(f.server->Stop() == 0);
 }
 
-TEST_CASE("processors: keys from the function's metadata; open partitions survive kill -9",
+TEST_CASE("processors: keys from the function's metadata and open partitions survive kill -9",
           "[integration][processing]") {
   Fixture f(std::string("buffering = { size_mib = 1, interval_s = 900 }\n"
                         "directory = { prefix = \"region=!{partitionKeyFromLambda:region}/\" }\n") +

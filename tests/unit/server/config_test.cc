@@ -70,6 +70,38 @@ TEST_CASE("ServerConfig: bad input names the key and the allowed range", "[serve
   check("[[stream]]\nname = \"a\"\ndestination = \"kafka\"", "destination must be one of");
   check("[[stream]]\nname = \"a\"\nbuffer = 1", "unknown key 'buffer'");
   check("this is = not toml [", "f.toml:1");
+  // Issue 13: names that are also unsafe directory names, and escaping prefixes.
+  check("[[stream]]\nname = \"..\"", "not starting with '.'");
+  check("[[stream]]\nname = \".\"", "not starting with '.'");
+  check("[[stream]]\nname = \".hidden\"", "not starting with '.'");
+  check("[[stream]]\nname = \"a\"\ndirectory = { prefix = \"../../../escape/\" }", "leave its root");
+  check("[[stream]]\nname = \"a\"\nbackup = { error_output_prefix = \"../e/\" }", "leave its root");
+  // New settings, and range errors that name the file and line.
+  check("max_connections = 0", "max_connections must be 1..");
+  check("read_timeout_s = 0", "read_timeout_s must be 1..3600");
+  check("write_timeout_s = 99999", "write_timeout_s must be 1..3600");
+  check("max_client_memory_mib = 1", "max_client_memory_mib must be");
+  check("log_level = \"loud\"", "log_level must be one of");
+  check("replay_roots = \"x\"", "replay_roots must be a list");
+  check("\n\nshards = 1000", "f.toml:3: shards must be 0..256");
+  check("[[stream]]\nname = \"a\"\n\n[[stream]]\nname = \"b\"\nbuffering = { size_mib = 999 }", "f.toml:4: stream 'b'");
+}
+
+TEST_CASE("ServerConfig: log_level, timeouts and replay_roots load from the file", "[server][config]") {
+  ServerConfig c;
+  REQUIRE(LoadConfigText("log_level = \"debug\"\nread_timeout_s = 5\nwrite_timeout_s = 7\nmax_connections = 3\n"
+                         "max_client_memory_mib = 64\nshutdown_timeout_s = 0\nreplay_roots = [\"/srv/a\", \"/srv/b\"]\n",
+                         "f.toml", &c)
+              .ok());
+  c.ApplyDefaults();
+  REQUIRE(c.Validate().ok());
+  CHECK(c.log_level == "debug");
+  CHECK(c.read_timeout_s == 5);
+  CHECK(c.write_timeout_s == 7);
+  CHECK(c.max_connections == 3);
+  CHECK(c.max_client_memory_bytes == (64u << 20));
+  CHECK(c.shutdown_timeout_s == 0);
+  CHECK(c.replay_roots == std::vector<std::string>{"/srv/a", "/srv/b"});
 }
 
 TEST_CASE("ParseDurability: the three modes", "[server][config]") {

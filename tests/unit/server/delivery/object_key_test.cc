@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "server/delivery/backoff.h"
+#include "server/delivery/file_util.h"
 #include "server/delivery/object_key.h"
 
 using namespace sluice::server;
@@ -54,4 +55,29 @@ TEST_CASE("Backoff: 1 s doubling, +-15% jitter, capped at 120 s", "[server][back
   CHECK(BackoffMs(1, 0.0) == 850);
   CHECK(BackoffMs(1, 0.999999) == 1149);
   CHECK(BackoffMs(8, 0.0) == 102000);
+}
+
+// Issue 13: "directory.prefix ../../../escape/" was accepted and wrote outside directory.path.
+TEST_CASE("ObjectKey: prefixes that would leave the root are refused", "[server][object_key][regression]") {
+  for (const char* p : {"../../../escape/", "a/../../b/", "/etc/", "./x/", "a/./b/", "logs/..", "!{timestamp:yyyy}/../"}) {
+    INFO(p);
+    auto st = ValidatePrefix(p, false);
+    CHECK(!st.ok());
+    CHECK(st.message().find("leave its root") != std::string::npos);
+  }
+  CHECK(!ValidatePrefix("!{firehose:error-output-type}/../", true).ok());
+  // Names with dots that are not whole segments stay allowed.
+  for (const char* p : {"a..b/", "v1.2/", "...x/", "logs/", ""}) {
+    INFO(p);
+    CHECK(ValidatePrefix(p, false).ok());
+  }
+}
+
+TEST_CASE("WriteFileUnder: the final path is checked, whatever built it", "[server][file_util][regression]") {
+  for (const char* rel : {"../x", "a/../../x", "/abs", "a/./b", "", "a\nb", ".."}) {
+    INFO(rel);
+    auto st = sluice::server::WriteFileUnder("/nonexistent-root", rel, "data");
+    CHECK(st.code() == sluice::base::Code::kInvalidArgument);
+  }
+  CHECK(sluice::server::CheckRelativePath("a/b..c/d.e").ok());
 }
