@@ -56,6 +56,14 @@ Connection::Connection(Shard* shard, uint64_t id) : shard_(shard), id_(id) {
   authenticated_ = shard->cfg().auth_token.empty();
 }
 
+uint32_t Connection::EchoedRequestId() const {
+  // The request id of a header that is a Sluice header (its magic matched), even if the rest
+  // of it is refused; 0 when fewer than 24 bytes arrived or they are not a Sluice header.
+  std::span<const uint8_t> unread = in_.Unread();
+  if (unread.size() < proto::kFrameHeaderSize || std::memcmp(unread.data(), proto::kMagic, 4) != 0) return 0;
+  return LoadLE32(unread.data() + 12);
+}
+
 void Connection::SyncInputCharge() {
   size_t cap = in_.capacity();
   if (cap == charged_input_) return;
@@ -169,8 +177,7 @@ void Connection::ProcessInput() {
     if (!decoded.ok()) {
       // The header was readable (DecodeFrame judges a frame only once its 24 bytes are in):
       // answer with the request id it carries.
-      uint32_t req = in_.Unread().size() >= proto::kFrameHeaderSize ? LoadLE32(in_.Unread().data() + 12) : 0;
-      Fail(req, why, decoded.status().message());
+      Fail(EchoedRequestId(), why, decoded.status().message());
       break;
     }
     if (!decoded.value().has_value()) {
@@ -385,7 +392,7 @@ void Connection::CheckTimeouts(int64_t now_ms) {
   if (partial_since_ms_ != 0 && !close_after_drain_ &&
       now_ms - partial_since_ms_ > int64_t(cfg.read_timeout_s) * 1000) {
     std::span<const uint8_t> unread = in_.Unread();
-    uint32_t req = unread.size() >= proto::kFrameHeaderSize ? LoadLE32(unread.data() + 12) : 0;
+    uint32_t req = EchoedRequestId();
     shard_->mutable_stats().timeouts.fetch_add(1, std::memory_order_relaxed);
     SLUICE_LOG_INFO("conn", "shard %u conn %lu: closing: %zu bytes of a frame arrived and the rest did not within read_timeout_s %u",
                     shard_->id(), static_cast<unsigned long>(id_), unread.size(), cfg.read_timeout_s);

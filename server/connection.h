@@ -99,6 +99,8 @@ class Connection {
   void Fail(uint32_t request_id, proto::WireError code, const std::string& message);
   size_t UnsentBytes() const;
   void MaybeCloseAfterDrain();
+  // The request id to answer a refused frame with (see docs/protocol.md, "Errors").
+  uint32_t EchoedRequestId() const;
   // Charges the receive buffer's capacity change to the shared client memory.
   void SyncInputCharge();
   // Adds (or with a negative delta, releases) queued response bytes.

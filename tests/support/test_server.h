@@ -42,6 +42,7 @@ class TestServer {
   // Sends a signal without waiting (e.g. SIGUSR1 to flush).
   void Signal(int signum);
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   uint16_t admin_port() const { return admin_port_; }
   std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
