@@ -476,28 +476,26 @@ void Server::Reload() {
       SLUICE_LOG_WARN("server", "SIGHUP: stream %s is being deleted; its new settings apply after that", s.name.c_str());
       continue;
     }
-    base::Result<StreamPtr> published = base::Status::Ok();
-    if (existing != nullptr) {
-      StreamInfo info = *existing;
-      info.version++;
-      info.updated_ms = now;
-      info.from_config = true;
-      info.cfg = std::make_shared<const StreamConfig>(s);
-      published = PersistAndPublish(std::move(info));
-    } else {
-      auto entry = store_->RegisterStream(s.name, s.toml, now);
-      if (entry.ok()) {
-        entry->flags = (entry->flags | kStreamFromConfig) & ~(kStreamDeleting | kStreamForceDelete);
-        published = PersistAndPublish(InfoFromEntry(entry.value(), std::make_shared<const StreamConfig>(s)));
-      } else {
-        published = entry.status();
+    auto publish = [&]() -> base::Result<StreamPtr> {
+      if (existing != nullptr) {
+        StreamInfo info = *existing;
+        info.version++;
+        info.updated_ms = now;
+        info.from_config = true;
+        info.cfg = std::make_shared<const StreamConfig>(s);
+        return PersistAndPublish(std::move(info));
       }
-    }
+      ASSIGN_OR_RETURN(storage::StreamEntry entry, store_->RegisterStream(s.name, s.toml, now));
+      entry.flags = (entry.flags | kStreamFromConfig) & ~(kStreamDeleting | kStreamForceDelete);
+      return PersistAndPublish(InfoFromEntry(entry, std::make_shared<const StreamConfig>(s)));
+    };
+    const bool updating = existing != nullptr;
+    base::Result<StreamPtr> published = publish();
     if (!published.ok()) {
       SLUICE_LOG_ERROR("server", "SIGHUP: stream %s not applied: %s", s.name.c_str(), published.status().ToString().c_str());
       continue;
     }
-    SLUICE_LOG_INFO("server", "SIGHUP: stream %s %s (version %u)", s.name.c_str(), existing ? "updated" : "created",
+    SLUICE_LOG_INFO("server", "SIGHUP: stream %s %s (version %u)", s.name.c_str(), updating ? "updated" : "created",
                     published.value()->version);
     changes++;
   }

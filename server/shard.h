@@ -112,6 +112,7 @@ class Shard {
   // resumes it once the budget has room.
   void PauseForMemory(Connection* conn);
   ClientMemory& client_memory() { return *memory_; }
+  const ClientMemory& client_memory_view() const { return *memory_; }
   void OnConnectionClosed(Connection* conn);
   bool stopping() const { return stopping_; }
 

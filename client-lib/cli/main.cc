@@ -5,6 +5,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"sluice: client for the Sluice streaming-delivery broker"};
+  app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
   app.require_subcommand(1);
 
   sluice::cli::PutOptions put;

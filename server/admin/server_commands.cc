@@ -137,7 +137,7 @@ void CmdInfo(CommandContext& ctx) {
   std::ostringstream o;
   int64_t now = base::Clock::Real()->NowUnixMillis();
   if (wanted("SERVER")) {
-    o << "# Server\r\nsluice_version:0.1.0\r\nprocess_id:" << getpid() << "\r\nuptime_in_seconds:"
+    o << "# Server\r\nsluice_version:" SLUICE_VERSION "\r\nprocess_id:" << getpid() << "\r\nuptime_in_seconds:"
       << (now - s.start_unix_ms()) / 1000 << "\r\nput_port:" << s.put_port() << "\r\nadmin_port:" << s.admin_port()
       << "\r\nbind:" << cfg.bind << "\r\ndata_dir:" << cfg.data_dir << "\r\ndurability:" << ToString(cfg.durability)
       << "\r\nshards:" << s.shards().size() << "\r\ndelivery_threads:" << cfg.delivery_threads << "\r\n\r\n";
@@ -151,7 +151,13 @@ void CmdInfo(CommandContext& ctx) {
         << st.records_stored.load() << ",bytes_stored=" << st.bytes_stored.load() << ",records_failed="
         << st.records_failed.load() << ",commits=" << st.commits.load() << ",commit_failures="
         << st.commit_failures.load() << ",protocol_errors=" << st.protocol_errors.load() << ",budget_pauses="
-        << st.budget_pauses.load() << ",segments_sealed=" << st.segments_sealed.load() << "\r\n";
+        << st.budget_pauses.load() << ",segments_sealed=" << st.segments_sealed.load()
+        << ",seal_failures=" << st.seal_failures.load() << ",timeouts=" << st.timeouts.load() << "\r\n";
+    }
+    if (!s.shards().empty()) {  // one ClientMemory, shared by every shard
+      const ClientMemory& mem = s.shards().front()->client_memory_view();
+      o << "client_memory_bytes:" << mem.used() << "\r\nclient_memory_budget:" << mem.budget()
+        << "\r\nclient_memory_pauses:" << mem.pauses.load() << "\r\n";
     }
     o << "\r\n";
   }

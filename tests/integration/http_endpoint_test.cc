@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "sluice/client.h"
 #include "tests/support/clients.h"
@@ -76,7 +77,7 @@ struct Fixture {
 
   // `stream_extra` is added to the [[stream]] table (TOML lines).
   explicit Fixture(const std::string& stream_extra = "", const std::string& http_extra = "",
-                   const std::string& buffering = "{ size_mib = 1, interval_s = 0 }") {
+                   const std::string& buffering = "{ size_mib = 1, interval_s = 0 }", const std::string& top_level = "") {
     REQUIRE_FALSE(test::NodePath().empty());  // scripts/setup installs nodejs
     std::filesystem::create_directories(out);
     receiver = std::make_unique<Peer>(
@@ -85,7 +86,7 @@ struct Fixture {
         tmp.Sub("receiver.port"), tmp.Sub("receiver.log"));
     REQUIRE(receiver->Start());
     std::ofstream cfg(tmp.Sub("s.toml"));
-    cfg << "[[stream]]\nname = \"h\"\ndestination = \"http\"\nbuffering = " << buffering << "\n"
+    cfg << top_level << "[[stream]]\nname = \"h\"\ndestination = \"http\"\nbuffering = " << buffering << "\n"
         << stream_extra << "[stream.http]\nurl = \"http://127.0.0.1:" << receiver->port()
         << "/ingest?tenant=a\"\naccess_key = \"secret-key\"\n" << http_extra;
     cfg.close();
@@ -162,6 +163,41 @@ TEST_CASE("HTTP endpoint: a hanging endpoint times out and is retried", "[integr
   f.Put({"slow"});
   REQUIRE(WaitFor([&] { return ReadReceived(f.out).records.size() == 1; }));
   CHECK(f.server->log().find("HttpEndpoint.RequestTimeout") != std::string::npos);
+  CHECK(f.server->Stop() == 0);
+}
+
+// Issue 13: a fixed 30 s low-speed limit gave up on endpoints that answer after 30 s but within
+// request_timeout_s, so they received the same records again and again.
+TEST_CASE("HTTP endpoint: an endpoint that answers after 35 s gets the records once", "[integration][http][slow]") {
+  Fixture f("retry_duration_s = 300\n");
+  REQUIRE(test::SetPeerMode(f.receiver->port(), "slow35", 1));
+  f.Put({"patient"});
+  REQUIRE(WaitFor([&] { return ReadReceived(f.out).records.size() == 1; }, std::chrono::seconds(60)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(Attempts(f.out).size() == 1);
+  CHECK(ReadReceived(f.out).records == std::vector<std::string>{"patient"});
+  CHECK(f.server->Stop() == 0);
+}
+
+// Issue 13: shutdown waited silently for a hung endpoint up to the request timeout.
+TEST_CASE("HTTP endpoint: shutdown says what it waits for and abandons a hung attempt after shutdown_timeout_s",
+          "[integration][http][shutdown]") {
+  Fixture f("retry_duration_s = 300\n", "", "{ size_mib = 1, interval_s = 0 }", "shutdown_timeout_s = 2\n");
+  REQUIRE(test::SetPeerMode(f.receiver->port(), "hang"));
+  f.Put({"held"});
+  REQUIRE(WaitFor([&] { return Attempts(f.out).size() == 1; }));
+  auto start = std::chrono::steady_clock::now();
+  CHECK(f.server->Stop() == 0);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  std::string log = f.server->log();
+  INFO(log);
+  CHECK(took < 15000);  // not the 180 s request timeout
+  CHECK(log.find("shutdown: waiting for 1 delivery attempts in flight") != std::string::npos);
+  CHECK(log.find("shutdown: abandoning 1 delivery attempts") != std::string::npos);
+  // The abandoned segment is still stored and delivered after the restart.
+  REQUIRE(test::SetPeerMode(f.receiver->port(), "ok"));
+  REQUIRE(f.server->Start());
+  REQUIRE(WaitFor([&] { return ReadReceived(f.out).records.size() == 1; }));
   CHECK(f.server->Stop() == 0);
 }
 

@@ -77,6 +77,16 @@ const handler = (req, res) => {
     let m = mode;
     if (remaining === 0) m = 'ok';
     if (remaining > 0) remaining--;
+    if (m.startsWith('slow')) {
+      // slow<N>: think for N seconds, then accept (an endpoint slower than 30 s but within
+      // request_timeout_s must get each record once).
+      fs.appendFileSync(`${outDir}/attempts.log`, `${requestId} ${m}\n`);
+      const secs = Number(m.slice(4)) || 35;
+      return setTimeout(() => {
+        fs.appendFileSync(`${outDir}/received.jsonl`, JSON.stringify({requestId, records, attributes}) + '\n');
+        reply(res, 200, {requestId, timestamp: Date.now()});
+      }, secs * 1000);
+    }
     if (m === 'hang') {
       fs.appendFileSync(`${outDir}/attempts.log`, `${requestId} hang\n`);
       return;  // never answers
