@@ -47,7 +47,7 @@ class AdminConnection {
     bool want = !closing_ && !close_after_write_ && !paused_;
     if (want == reading_) return;
     if (want) {
-      uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),
+      int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),
                     [](uv_handle_t* h, size_t, uv_buf_t* buf) {
                       auto* self = static_cast<AdminConnection*>(h->data);
                       *buf = uv_buf_init(self->rbuf_, sizeof(self->rbuf_));
@@ -57,6 +57,11 @@ class AdminConnection {
                       if (n > 0) self->OnData(std::string_view(self->rbuf_, static_cast<size_t>(n)));
                       else if (n < 0) self->Close();
                     });
+      if (rc != 0) {
+        SLUICE_LOG_WARN("admin", "read start: %s", uv_strerror(rc));
+        Close();
+        return;
+      }
     } else {
       uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
     }
@@ -157,7 +162,11 @@ void AdminServer::OnConnection(uv_stream_t* server, int status) noexcept {
   auto* self = static_cast<AdminServer*>(server->data);
   if (status < 0) return;
   auto* conn = new AdminConnection(self);
-  uv_tcp_init(self->loop_, conn->tcp());
+  if (int rc = uv_tcp_init(self->loop_, conn->tcp()); rc != 0) {
+    SLUICE_LOG_WARN("admin", "cannot accept: %s", uv_strerror(rc));
+    delete conn;
+    return;
+  }
   self->conns_.insert(conn);
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(conn->tcp())) != 0) {
     conn->Close();
