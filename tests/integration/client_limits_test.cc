@@ -24,6 +24,15 @@ using sluice::test::TestServer;
 
 namespace {
 
+// Sanitizer builds (scripts/test --asan/--tsan) keep freed memory in quarantine and add shadow
+// memory, so RSS says nothing about the server's own bound there: the behaviour is still
+// checked, the figure only in plain builds.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kRssMeaningful = false;
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+
 // Resident set size of a process, in MiB (VmRSS of /proc/<pid>/status).
 double RssMib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -114,7 +123,7 @@ TEST_CASE("Client limits: 16 clients that never read their acks add less than 20
   std::printf("16 non-reading clients: RSS %.0f -> peak %.0f MiB, %llu MiB sent\n", before, peak,
               static_cast<unsigned long long>(sent >> 20));
   CHECK(sent > (64u << 20));  // the server did read (and answer) a lot before pushing back
-  CHECK(peak - before < 200);
+  if (kRssMeaningful) CHECK(peak - before < 200);
   // Others are still served while the 16 hold their budgets.
   CHECK(GoodClientPuts(server.port(), 10));
   clients.clear();
@@ -160,7 +169,7 @@ TEST_CASE("Client limits: connections stalled mid-frame are bounded by the memor
   INFO("RSS before " << before << " MiB, peak " << peak << " MiB");
   std::printf("32 stalled frames: RSS %.0f -> peak %.0f MiB\n", before, peak);
   // 32 x 4.2 MiB would be 135 MiB; the budget holds it near 64 MiB (plus kernel-side buffers).
-  CHECK(peak - before < 110);
+  if (kRssMeaningful) CHECK(peak - before < 110);
   // Within read_timeout_s (+ the 1 s check), every stalled connection is told and closed.
   int timeouts = 0;
   for (auto& c : conns) {
