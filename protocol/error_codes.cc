@@ -58,22 +58,27 @@ WireError ToWireError(const base::Status& status) {
 base::Status FromWire(uint16_t code, std::string_view message) {
   using base::Code;
   auto e = static_cast<WireError>(code);
-  std::string msg = std::string(WireErrorName(e)) + ": " + std::string(message);
+  Code c = Code::kInvalidArgument;
   switch (e) {
     case WireError::kOk: return base::Status::Ok();
-    case WireError::kThrottled: return {Code::kThrottled, msg};
-    case WireError::kStorageFailure: return {Code::kIOError, msg};
-    case WireError::kShuttingDown: return {Code::kShuttingDown, msg};
+    case WireError::kThrottled: c = Code::kThrottled; break;
+    case WireError::kStorageFailure: c = Code::kIOError; break;
+    case WireError::kShuttingDown: c = Code::kShuttingDown; break;
     case WireError::kTimeout:
-    case WireError::kTooManyConnections: return {Code::kUnavailable, msg};
-    case WireError::kUnauthenticated: return {Code::kUnauthenticated, msg};
-    case WireError::kUnknownStream: return {Code::kNotFound, msg};
+    case WireError::kTooManyConnections: c = Code::kUnavailable; break;
+    case WireError::kUnauthenticated: c = Code::kUnauthenticated; break;
+    case WireError::kUnknownStream: c = Code::kNotFound; break;
     case WireError::kRecordTooLarge:
     case WireError::kBatchTooLarge:
-    case WireError::kFrameTooLarge: return {Code::kTooLarge, msg};
-    case WireError::kInternal: return {Code::kInternal, msg};
-    default: return {Code::kInvalidArgument, msg};
+    case WireError::kFrameTooLarge: c = Code::kTooLarge; break;
+    case WireError::kInternal: c = Code::kInternal; break;
+    default: break;
   }
+  // The wire name leads the message unless Status::ToString would print the same name anyway
+  // ("Unauthenticated: Unauthenticated: ..." said it twice).
+  std::string_view wire = WireErrorName(e);
+  if (wire == base::ToString(c)) return {c, std::string(message)};
+  return {c, std::string(wire) + ": " + std::string(message)};
 }
 
 }  // namespace sluice::proto

@@ -66,7 +66,7 @@ struct StreamConfig {
     // Overrides the compression's extension (Firehose FileExtension). Default: "".
     std::string file_extension;
   } directory;
-  // [stream.s3]: an S3-compatible object store, SigV4-signed (firehose.md §3.2).
+  // [stream.s3]: an S3-compatible object store, SigV4-signed, objects named as Firehose names them in S3.
   struct S3 {
     // Endpoint URL. Default: https://s3.<region>.amazonaws.com.
     std::string endpoint;
@@ -95,7 +95,7 @@ struct StreamConfig {
     // CA bundle for https with a private CA. Default: the system's.
     std::string ca_file;
   } s3;
-  // [stream.http]: Firehose's HTTP endpoint protocol (firehose.md §4).
+  // [stream.http]: Firehose's HTTP endpoint delivery protocol 1.0.
   struct Http {
     // Endpoint URL, http:// or https://, at most 1000 characters. Required.
     std::string url;

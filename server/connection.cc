@@ -121,13 +121,16 @@ void Connection::UpdateReading() {
 
 void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
   auto* self = static_cast<Connection*>(handle->data);
-  // Growing the buffer (or taking one) needs client memory; over budget, OnRead gets
-  // UV_ENOBUFS and the connection waits. A frame in progress already reserved its size.
-  if (self->in_.Room() < kMinReadRoom && self->shard_->client_memory().Over()) {
+  // Growing the buffer (or taking one) needs client memory; over budget, the room already held
+  // is still used (a frame in progress reserved its size, so it can always finish), and with
+  // none left OnRead gets UV_ENOBUFS and the connection waits.
+  const size_t room = self->in_.Room();
+  const bool over = self->shard_->client_memory().Over();
+  if (room == 0 && over) {
     *buf = uv_buf_init(nullptr, 0);
     return;
   }
-  *buf = self->in_.Reserve(self->in_.Room() >= kMinReadRoom ? 1 : kReadChunk);
+  *buf = self->in_.Reserve(room >= kMinReadRoom || over ? 1 : kReadChunk);
   self->SyncInputCharge();
 }
 
@@ -389,6 +392,12 @@ void Connection::ResumeAfterBudget() {
 void Connection::CheckTimeouts(int64_t now_ms) {
   if (closing_) return;
   const ServerConfig& cfg = shard_->cfg();
+  // Only a frame still arriving can time out: complete frames held back by the server's own
+  // backpressure (output or memory budget) are not the client's delay.
+  std::span<const uint8_t> held = in_.Unread();
+  const bool frame_complete = held.size() >= proto::kFrameHeaderSize &&
+                              held.size() - proto::kFrameHeaderSize >= LoadLE32(held.data() + 8);
+  if (frame_complete) partial_since_ms_ = now_ms;
   if (partial_since_ms_ != 0 && !close_after_drain_ &&
       now_ms - partial_since_ms_ > int64_t(cfg.read_timeout_s) * 1000) {
     std::span<const uint8_t> unread = in_.Unread();

@@ -147,7 +147,7 @@ base::Status AdminServer::Listen(const std::string& host, uint16_t port) {
   tcp_.data = this;
   listening_ = true;
   rc = uv_tcp_bind(&tcp_, reinterpret_cast<sockaddr*>(&addr), 0);
-  // Bind errors are reported by uv_listen in libuv 1.44 (libraries.md §1): check both.
+  // Bind errors are reported by uv_listen in libuv 1.44: check both.
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 128, OnConnection);
   if (rc != 0) return base::IOError("cannot listen on admin port " + where + ": " + uv_strerror(rc));
   sockaddr_storage bound{};

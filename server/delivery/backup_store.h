@@ -22,7 +22,7 @@ struct BackupReason {
 
 class S3Destination;
 
-// One record the processors could not handle (reference §5: the processing-failed error record).
+// One record the processors could not handle (Firehose's processing-failed error record).
 struct RecordFailure {
   std::string_view raw;  // the record as put (rawData)
   int64_t arrival_ms = 0;

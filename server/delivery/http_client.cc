@@ -118,7 +118,8 @@ HttpResponse HttpClient::Send(const HttpRequest& req) {
   } else if (req.method == "DELETE") {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
   } else {
-    // In-memory body: libcurl hashes it correctly for SigV4 (libraries.md §4.3).
+    // In-memory body: libcurl 7.88 hashes a POSTFIELDS body correctly for SigV4 (a read
+    // callback body would be signed as UNSIGNED-PAYLOAD or hashed empty).
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
     if (req.method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());

@@ -1,4 +1,4 @@
-// HttpEndpointDestination: Firehose's HTTP endpoint delivery protocol (firehose.md §4).
+// HttpEndpointDestination: Firehose's HTTP endpoint delivery protocol 1.0 (JSON body of base64 records, X-Amz-Firehose-* headers).
 #pragma once
 
 #include <map>

@@ -2,10 +2,10 @@
 //
 //   <evaluated prefix><stream>-<version>-<yyyy>-<MM>-<dd>-<HH>-<mm>-<ss>-<segment id><ext>
 //
-// Expressions (reference §3.2): !{timestamp:<pattern>} (Java DateTimeFormatter letters
+// Expressions (Firehose's S3 prefix language): !{timestamp:<pattern>} (Java DateTimeFormatter letters
 // yyyy yy MM dd DDD HH mm ss, 'quoted literals', other punctuation as is),
 // !{firehose:random-string} (11 characters), !{firehose:error-output-type} (error prefix only),
-// !{partitionKeyFromQuery:k} and !{partitionKeyFromLambda:k} (dynamic partitioning, §6: the keys
+// !{partitionKeyFromQuery:k} and !{partitionKeyFromLambda:k} (dynamic partitioning: the keys
 // of a record from the MetadataExtraction query or the Lambda's metadata.partitionKeys).
 // Every time is the arrival time of the segment's oldest record, in UTC.
 // Deviation, on purpose: random-string is derived from the segment id and its position, so a

@@ -1,5 +1,5 @@
 // Partitions: one stream's second buffering stage, per evaluated prefix (Firehose's dynamic
-// partitioning, reference §6).
+// partitioning).
 //
 // A staged stream's sealed segments are processed (de-aggregation, Lambda, jq) by a delivery
 // worker, and the output records are appended here: each distinct evaluated prefix is a

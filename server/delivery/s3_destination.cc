@@ -1,4 +1,4 @@
-// S3Destination: PUT or multipart upload, with the libcurl 7.88 SigV4 rules of libraries.md §4.
+// S3Destination: PUT or multipart upload, with libcurl 7.88's SigV4 (x-amz-content-sha256 set by us, in-memory bodies).
 #include "server/delivery/s3_destination.h"
 
 #include <openssl/sha.h>

@@ -1,4 +1,4 @@
-// S3Destination: objects in an S3-compatible store, signed by libcurl's SigV4 (firehose.md §3.2).
+// S3Destination: objects in an S3-compatible store, signed by libcurl's SigV4 (CURLOPT_AWS_SIGV4), path-style or virtual-host keys.
 #pragma once
 
 #include <string>

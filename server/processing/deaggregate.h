@@ -1,4 +1,4 @@
-// Record de-aggregation (Firehose's RecordDeAggregation processor, reference §7.3).
+// Record de-aggregation (Firehose's RecordDeAggregation processor).
 #pragma once
 
 #include <string_view>

@@ -1,4 +1,4 @@
-// The Lambda transformation contract (reference §5), spoken over HTTP to any function runtime:
+// The Lambda transformation contract (Firehose's data transformation event and response), spoken over HTTP to any function runtime:
 // AWS Lambda's runtime interface emulator, a function URL, or any server that takes the event
 // as a POST body and answers the function's return value as JSON.
 //

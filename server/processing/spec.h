@@ -1,6 +1,6 @@
 // ProcessingSpec: a stream's processors (Firehose's ProcessingConfiguration), parsed and checked.
 //
-// Processors run in Firehose's order whatever order they are declared in (reference §7.3):
+// Processors run in Firehose's order whatever order they are declared in:
 //   RecordDeAggregation -> Lambda (an HTTP function) -> MetadataExtraction (jq 1.6)
 //   -> AppendDelimiterToRecord -> compression at the destination.
 // A stream with any of the first three is "staged": its sealed segments are processed first and

@@ -323,7 +323,8 @@ TEST_CASE("sluice admin: the REPL reads lines (quotes as in telnet) and exits 1 
   CHECK(rc == 1);  // NOPE answered an error
   CHECK(out.rfind("two words\nOK\nname\nq\n", 0) == 0);
   CHECK(Contains(out, "directory.prefix\na b/\n"));
-  CHECK(Contains(out, "ERR unknown command 'NOPE'. Try HELP.\nOK\n") && !Contains(out, "(error)"));
+  CHECK(Contains(out, "ERR unknown command 'NOPE'. Try HELP.\nOK\n"));
+  CHECK(!Contains(out, "(error)"));  // piped: no (error) prefix, as redis-cli
   CHECK(!Contains(out, "PONG"));  // nothing is sent after QUIT
   // An unreachable admin port exits 2 and says why.
   rc = test::RunCommand({test::BinaryPath("sluice"), "admin", "--addr", "127.0.0.1:1", "PING"}, &out, &err);

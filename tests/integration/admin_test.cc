@@ -1,6 +1,8 @@
 // Integration: the admin port with raw inline commands, RESP arrays and the real redis-cli.
 #include <catch2/catch.hpp>
 
+#include <regex>
+
 #include <unistd.h>
 
 #include <fstream>
@@ -159,6 +161,25 @@ TEST_CASE("Admin: with --admin-password only AUTH, PING, HELP, COMMAND and QUIT 
         "-WRONGPASS invalid username-password pair\r\n-NOAUTH Authentication required.\r\n");
   CHECK(Ask(p, "AUTH hunter2\r\nSTREAM LIST\r\n") == "+OK\r\n*1\r\n$7\r\ndefault\r\n");
   CHECK(Ask(p, "AUTH default hunter2\r\nSTREAM LIST\r\n") == "+OK\r\n*1\r\n$7\r\ndefault\r\n");
+  // sluice admin --password prints the command's reply only, not AUTH's OK (as redis-cli -a).
+  std::string out1, err1;
+  CHECK(test::RunCommand({test::BinaryPath("sluice"), "admin", "--addr", "127.0.0.1:" + std::to_string(p), "--password",
+                          "hunter2", "STREAM", "LIST"},
+                         &out1, &err1) == 0);
+  CHECK(out1 == "default\n");
+  // Errors carry the command's name once, and no line number of internal TOML.
+  std::string created = Ask(p, "AUTH hunter2\r\nSTREAM CREATE z buffering.size_mib 999\r\nSTREAM CREATE z2 nokey 1\r\n"
+                               "STREAM UPDATE default buffering.size_mib 0\r\n");
+  INFO(created);
+  CHECK(created.find("STREAM CREATE: STREAM CREATE") == std::string::npos);
+  CHECK(created.find("STREAM UPDATE: STREAM UPDATE") == std::string::npos);
+  CHECK_FALSE(std::regex_search(created, std::regex("(CREATE|UPDATE):[0-9]")));
+  CHECK(created.find("-ERR STREAM CREATE: stream 'z': buffering.size_mib must be 1..128, got 999\r\n") != std::string::npos);
+  CHECK(created.find("-ERR STREAM UPDATE: stream 'default': buffering.size_mib must be 1..128, got 0\r\n") != std::string::npos);
+  // HELP of one subcommand shows that one only.
+  std::string help = Ask(p, "HELP STREAM CREATE\r\n");
+  CHECK(help.find("STREAM CREATE") != std::string::npos);
+  CHECK(help.find("STREAM DELETE") == std::string::npos);
   CHECK(server.Stop() == 0);
   // A non-loopback admin bind without a password is refused at start.
   std::string out, err;

@@ -153,6 +153,22 @@ TEST_CASE("Put: with --auth-token only a Hello with the token may put", "[integr
   auto r = c->PutRecordBatch("default", recs);
   REQUIRE(r.ok());
   CHECK(r->failed_count == 0);
+  // Without a token, the refusal says a token is needed, once (no doubled "Unauthenticated:").
+  std::string out, err;
+  {
+    std::ofstream in(tmp.Sub("one.txt"));
+    in << "x\n";
+  }
+  int rc = test::RunCommand({test::BinaryPath("sluice"), "put", "--addr", server.addr()}, &out, &err, tmp.Sub("one.txt"));
+  INFO(err);
+  CHECK(rc != 0);
+  CHECK(err.find("requires an auth token") != std::string::npos);
+  CHECK(err.find("Unauthenticated: Unauthenticated") == std::string::npos);
+  // A put port on a non-loopback address without a token starts, with a loud warning.
+  TestServer open(tmp.Sub("d2"), {"--bind", "0.0.0.0"});
+  REQUIRE(open.Start());
+  CHECK(open.log().find("WARNING: the put port listens on 0.0.0.0") != std::string::npos);
+  CHECK(open.Stop() == 0);
 }
 
 TEST_CASE("CLI: sluice put acks every line and logs acked line numbers", "[integration][cli]") {

@@ -28,10 +28,14 @@ std::vector<std::string> DeliveredFiles(const std::string& root) {
   std::vector<std::string> files;
   std::error_code ec;
   if (!std::filesystem::exists(root, ec)) return files;
-  for (auto& e : std::filesystem::recursive_directory_iterator(root, ec)) {
-    if (!e.is_regular_file()) continue;
-    std::string rel = std::filesystem::relative(e.path(), root).string();
-    if (rel.find(".tmp-") != std::string::npos) continue;
+  // Non-throwing calls only: sluiced renames its temp files while this walks.
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code entry_ec;
+    if (!it->is_regular_file(entry_ec)) continue;
+    std::string name = it->path().string();
+    if (name.find(".tmp-") != std::string::npos) continue;
+    std::string rel = name.substr(root.size() + (root.back() == '/' ? 0 : 1));
     files.push_back(rel);
   }
   std::sort(files.begin(), files.end());
