@@ -9,6 +9,8 @@ namespace sluice::server::admin {
 // One admin client. Deletes itself in its close callback.
 // Thread: main's loop.
 class AdminConnection {
+  friend class AdminServer;  // ResumePaused: CanResume, Resume
+
  public:
   explicit AdminConnection(AdminServer* server) : server_(server) { tcp_.data = this; }
   uv_tcp_t* tcp() { return &tcp_; }
@@ -70,8 +72,23 @@ class AdminConnection {
 
   void OnData(std::string_view bytes) {
     parser_.Feed(bytes);
+    ProcessCommands();
+  }
+
+  // Runs buffered commands until none is complete or the replies waiting for this client (or
+  // for all admin clients) reach their budget: then reading stops until the client reads.
+  void ProcessCommands() {
     std::string out;
     while (!closing_ && !close_after_write_) {
+      // Over the total budget a client with nothing queued still gets its next reply: the
+      // clients that do not read are the ones held back (and closed after kWriteTimeoutMs).
+      const size_t queued = output_bytes_ + out.size();
+      if (queued >= AdminServer::kOutputBudget || (server_->OverTotalBudget() && queued > 0)) {
+        paused_ = true;
+        server_->Paused(this);
+        UpdateReading();
+        break;
+      }
       auto next = parser_.Next();
       if (!next.ok()) {
         // The byte stream cannot be trusted any more: say why and close (Redis does the same).
@@ -90,6 +107,31 @@ class AdminConnection {
     if (!out.empty()) Write(std::move(out));
   }
 
+  // Called by the server once this connection is under both budgets again.
+  bool CanResume() const {
+    return paused_ && output_bytes_ <= AdminServer::kOutputBudget / 2 &&
+           (output_bytes_ == 0 || !server_->OverTotalBudget());
+  }
+
+  // Closes a client whose queued replies made no progress for kWriteTimeoutMs.
+  void CheckStalled(uint64_t now_ms) {
+    if (closing_) return;
+    if (output_bytes_ == 0 || writes_done_ != writes_seen_) {
+      progress_ms_ = now_ms;
+    } else if (now_ms - progress_ms_ > AdminServer::kWriteTimeoutMs) {
+      SLUICE_LOG_INFO("admin", "closing an admin client that read none of its %zu reply bytes for %llu s", output_bytes_,
+                      static_cast<unsigned long long>(AdminServer::kWriteTimeoutMs / 1000));
+      Close();
+      return;
+    }
+    writes_seen_ = writes_done_;
+  }
+  void Resume() {
+    paused_ = false;
+    ProcessCommands();
+    UpdateReading();
+  }
+
   void Write(std::string data) {
     if (closing_ || data.empty()) return;
     auto* w = new WriteReq;
@@ -100,28 +142,23 @@ class AdminConnection {
     if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, [](uv_write_t* req, int status) {
           auto* w = static_cast<WriteReq*>(req->data);
           AdminConnection* self = w->conn;
+          self->output_bytes_ -= w->data.size();
+          self->server_->AddOutput(-static_cast<int64_t>(w->data.size()));
           delete w;
           self->pending_writes_--;
+          self->writes_done_++;
           if (status < 0 || (self->close_after_write_ && self->pending_writes_ == 0)) {
             self->Close();
-            return;
           }
-          if (self->paused_ &&
-              uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&self->tcp_)) < AdminServer::kOutputBudget / 2) {
-            self->paused_ = false;
-            self->UpdateReading();
-          }
+          self->server_->ResumePaused();
         }) != 0) {
       delete w;
       Close();
       return;
     }
+    output_bytes_ += w->data.size();
+    server_->AddOutput(static_cast<int64_t>(w->data.size()));
     pending_writes_++;
-    // A client that sends commands but does not read replies stops being read.
-    if (uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&tcp_)) > AdminServer::kOutputBudget) {
-      paused_ = true;
-      UpdateReading();
-    }
   }
 
   AdminServer* server_;
@@ -130,6 +167,10 @@ class AdminConnection {
   RequestParser parser_;
   Session session_;
   uint32_t pending_writes_ = 0;
+  size_t output_bytes_ = 0;  // queued in libuv, not yet written
+  uint64_t writes_done_ = 0;
+  uint64_t writes_seen_ = 0;
+  uint64_t progress_ms_ = 0;
   bool reading_ = false;
   bool paused_ = false;
   bool close_after_write_ = false;
@@ -150,6 +191,14 @@ base::Status AdminServer::Listen(const std::string& host, uint16_t port) {
   // Bind errors are reported by uv_listen in libuv 1.44: check both.
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 128, OnConnection);
   if (rc != 0) return base::IOError("cannot listen on admin port " + where + ": " + uv_strerror(rc));
+  rc = uv_timer_init(loop_, &stall_timer_);
+  if (rc == 0) {
+    stall_timer_.data = this;
+    timer_ready_ = true;
+    rc = uv_timer_start(&stall_timer_, OnStallTimer, 1000, 1000);
+  }
+  if (rc != 0) return base::IOError("admin port timer: " + std::string(uv_strerror(rc)));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&stall_timer_));
   sockaddr_storage bound{};
   int len = sizeof(bound);
   uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&bound), &len);
@@ -181,10 +230,29 @@ void AdminServer::OnConnection(uv_stream_t* server, int status) noexcept {
   conn->Start();
 }
 
+void AdminServer::OnStallTimer(uv_timer_t* handle) noexcept {
+  auto* self = static_cast<AdminServer*>(handle->data);
+  uint64_t now = uv_now(self->loop_);
+  std::vector<AdminConnection*> all(self->conns_.begin(), self->conns_.end());
+  for (AdminConnection* c : all) c->CheckStalled(now);
+}
+
+void AdminServer::ResumePaused() {
+  if (paused_.empty()) return;
+  std::vector<AdminConnection*> ready;
+  for (AdminConnection* c : paused_)
+    if (c->CanResume()) ready.push_back(c);
+  for (AdminConnection* c : ready) {
+    paused_.erase(c);
+    c->Resume();
+  }
+}
+
 void AdminServer::Close() {
   if (!listening_) return;
   listening_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), nullptr);
+  if (timer_ready_) uv_close(reinterpret_cast<uv_handle_t*>(&stall_timer_), nullptr);
   std::vector<AdminConnection*> all(conns_.begin(), conns_.end());
   for (auto* c : all) c->Close();
 }

@@ -32,13 +32,30 @@ class AdminServer {
   // --- Used by AdminConnection ---
   AdminServices& services() { return *services_; }
   uv_loop_t* loop() { return loop_; }
-  void Forget(AdminConnection* c) { conns_.erase(c); }
+  void Forget(AdminConnection* c) {
+    conns_.erase(c);
+    paused_.erase(c);
+  }
+  // Replies queued on every admin connection together, and the connections that stopped
+  // reading because of it or of their own budget.
+  void AddOutput(int64_t delta) { output_bytes_ = static_cast<size_t>(static_cast<int64_t>(output_bytes_) + delta); }
+  bool OverTotalBudget() const { return output_bytes_ >= kTotalOutputBudget; }
+  void Paused(AdminConnection* c) { paused_.insert(c); }
+  // After a write completed: resumes paused connections that are under both budgets again.
+  void ResumePaused();
 
   static constexpr size_t kMaxConnections = 1024;
+  // Replies waiting for one client; past it the connection takes no new command.
   static constexpr size_t kOutputBudget = 1u << 20;
+  // Replies waiting for all admin clients together (so 1,024 clients that never read hold at
+  // most this, not 1,024 x kOutputBudget).
+  static constexpr size_t kTotalOutputBudget = 32u << 20;
+  // A client whose queued replies make no progress this long is closed.
+  static constexpr uint64_t kWriteTimeoutMs = 60'000;
 
  private:
   static void OnConnection(uv_stream_t* server, int status) noexcept;
+  static void OnStallTimer(uv_timer_t* handle) noexcept;
 
   uv_loop_t* loop_;
   AdminServices* services_;
@@ -46,6 +63,10 @@ class AdminServer {
   bool listening_ = false;
   uint16_t port_ = 0;
   std::unordered_set<AdminConnection*> conns_;
+  std::unordered_set<AdminConnection*> paused_;
+  uv_timer_t stall_timer_{};
+  bool timer_ready_ = false;
+  size_t output_bytes_ = 0;
 };
 
 }  // namespace sluice::server::admin
