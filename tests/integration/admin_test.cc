@@ -13,6 +13,7 @@
 #include "tests/support/delivered.h"
 #include "tests/support/raw_socket.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/skip.h"
 #include "tests/support/test_server.h"
 
 using namespace sluice;
@@ -90,10 +91,7 @@ TEST_CASE("Admin: bad commands get -ERR naming the problem and garbage closes on
 
 TEST_CASE("Admin: redis-cli drives streams: STATS, FLUSH, STREAM DESCRIBE, INFO, SHUTDOWN",
           "[integration][admin][redis-cli]") {
-  if (!HaveRedisCli()) {
-    WARN("redis-cli not installed (scripts/setup installs redis-tools); skipped");
-    return;
-  }
+  if (!HaveRedisCli()) SLUICE_SKIP("redis-cli not installed (scripts/setup installs redis-tools)");
   TempDir tmp;
   {
     std::ofstream cfg(tmp.Sub("s.toml"));
