@@ -1,6 +1,14 @@
 # Build helpers shared by every folder: warnings, sanitizers, library and test wrappers.
 
 set(SLUICE_WARNINGS -Wall -Wextra -Wno-unused-parameter -Wnon-virtual-dtor -Wimplicit-fallthrough)
+# Clang's thread-safety analysis over the SLUICE_GUARDED_BY annotations (base/mutex.h), as errors:
+# scripts/check-threads builds with it (CI does too).
+if(SLUICE_THREAD_SAFETY)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "SLUICE_THREAD_SAFETY needs clang (CXX=clang++-14)")
+  endif()
+  list(APPEND SLUICE_WARNINGS -Wthread-safety -Werror=thread-safety)
+endif()
 
 if(SLUICE_ASAN)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)

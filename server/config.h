@@ -97,7 +97,7 @@ struct StreamConfig {
   } s3;
   // [stream.http]: Firehose's HTTP endpoint delivery protocol 1.0.
   struct Http {
-    // Endpoint URL, http:// or https://, at most 1000 characters. Required.
+    // Endpoint URL, http:// or https:// at most 1000 characters. Required.
     std::string url;
     // Display name (Firehose EndpointConfiguration.Name). Default: "".
     std::string name;

@@ -10,7 +10,7 @@
 namespace sluice::server {
 
 base::Status ReplayJob::Start(std::vector<std::string> files, std::string target, client::ClientOptions put) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   if (state_.running)
     return base::Status(base::Code::kBusy, "a replay of '" + state_.target + "' is running (see INFO replay)");
   if (thread_.joinable()) thread_.join();  // the previous one has finished
@@ -26,7 +26,7 @@ base::Status ReplayJob::Start(std::vector<std::string> files, std::string target
       } catch (const std::exception& e) {
         // A replay that fails ends as a failed replay (INFO replay says why), not a crash.
         SLUICE_LOG_ERROR("replay", "replay failed: %s", e.what());
-        std::lock_guard<std::mutex> lock(mu_);
+        base::MutexLock lock(mu_);
         state_.progress.first_error = std::string("replay failed: ") + e.what();
         state_.running = false;
         state_.finished_ms = base::Clock::Real()->NowUnixMillis();
@@ -46,7 +46,7 @@ void ReplayJob::Run(std::vector<std::string> files, client::ClientOptions put) {
   } else {
     last = client::ReplayFiles(**connected, files, "", /*mark_replayed=*/true,
                                [&](const std::string&, bool, const client::ReplayProgress& p) {
-                                 std::lock_guard<std::mutex> lock(mu_);
+                                 base::MutexLock lock(mu_);
                                  state_.progress = p;
                                  state_.files_renamed = p.files_renamed;
                                });
@@ -56,14 +56,14 @@ void ReplayJob::Run(std::vector<std::string> files, client::ClientOptions put) {
                   static_cast<unsigned long long>(last.records_acked),
                   static_cast<unsigned long long>(last.records_failed), last.first_error.empty() ? "" : "; first error: ",
                   last.first_error.c_str());
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   state_.progress = last;
   state_.running = false;
   state_.finished_ms = base::Clock::Real()->NowUnixMillis();
 }
 
 ReplayJob::Snapshot ReplayJob::status() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   return state_;
 }
 

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "sluice/client.h"
 #include "sluice/replay.h"
@@ -44,8 +45,8 @@ class ReplayJob {
  private:
   void Run(std::vector<std::string> files, client::ClientOptions put);
 
-  mutable std::mutex mu_;
-  Snapshot state_;  // GUARDED_BY(mu_)
+  mutable base::Mutex mu_;
+  Snapshot state_ SLUICE_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

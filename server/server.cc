@@ -551,7 +551,7 @@ void Server::Flush(const StreamInfo* stream) {
 }
 
 void Server::SyncLoop() {
-  std::unique_lock<std::mutex> lock(sync_mu_);
+  base::UniqueMutexLock lock(sync_mu_);
   while (!sync_stop_) {
     sync_cv_.wait_for(lock, std::chrono::milliseconds(cfg_.durability.interval_ms));
     if (sync_stop_) break;
@@ -623,7 +623,7 @@ base::Status Server::Shutdown() {
   pool_.reset();
   if (syncer_.joinable()) {
     {
-      std::lock_guard<std::mutex> lock(sync_mu_);
+      base::MutexLock lock(sync_mu_);
       sync_stop_ = true;
     }
     sync_cv_.notify_all();

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "server/admin/admin_server.h"
 #include "server/admin/admin_services.h"
@@ -125,9 +126,9 @@ class Server final : public admin::AdminServices {
   bool shutting_down_ = false;
 
   std::thread syncer_;
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  bool sync_stop_ = false;  // GUARDED_BY(sync_mu_)
+  base::Mutex sync_mu_;
+  base::CondVar sync_cv_;
+  bool sync_stop_ SLUICE_GUARDED_BY(sync_mu_) = false;
 };
 
 }  // namespace sluice::server

@@ -74,7 +74,7 @@ void Shard::Join() {
 
 bool Shard::Post(std::function<void()> fn) {
   // The send happens under the lock so it can never race with MaybeFinishStop closing async_.
-  std::lock_guard<std::mutex> lock(post_mu_);
+  base::MutexLock lock(post_mu_);
   if (!accepting_posts_) return false;
   posted_.push_back(std::move(fn));
   uv_async_send(&async_);
@@ -89,7 +89,7 @@ void Shard::DrainPosted() {
   SLUICE_DCHECK_OWNER(owner_);
   std::vector<std::function<void()>> work;
   {
-    std::lock_guard<std::mutex> lock(post_mu_);
+    base::MutexLock lock(post_mu_);
     work.swap(posted_);
   }
   for (auto& fn : work) fn();
@@ -192,7 +192,7 @@ void Shard::Commit() {
 }
 
 void Shard::RequestStop() {
-  std::lock_guard<std::mutex> lock(post_mu_);
+  base::MutexLock lock(post_mu_);
   if (!accepting_posts_) return;
   posted_.push_back([this] { OpStop(); });
   accepting_posts_ = false;  // OpStop is the last work this shard takes
@@ -225,7 +225,7 @@ void Shard::MaybeFinishStop() {
   handles_closed_ = true;
   DrainPosted();  // run (and so close the fds of) anything posted before the door shut
   {
-    std::lock_guard<std::mutex> lock(post_mu_);
+    base::MutexLock lock(post_mu_);
     accepting_posts_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   }

@@ -26,6 +26,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_owner.h"
 #include "protocol/messages.h"
@@ -149,9 +150,9 @@ class Shard {
   std::thread thread_;
   ShardStats stats_;
 
-  std::mutex post_mu_;
-  std::vector<std::function<void()>> posted_;  // GUARDED_BY(post_mu_)
-  bool accepting_posts_ = true;                 // GUARDED_BY(post_mu_)
+  base::Mutex post_mu_;
+  std::vector<std::function<void()>> posted_ SLUICE_GUARDED_BY(post_mu_);
+  bool accepting_posts_ SLUICE_GUARDED_BY(post_mu_) = true;
 
   PutHandler puts_;
   Segmenter segmenter_;

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/mutex.h"
 #include "server/config.h"
 
 namespace sluice::server {
@@ -133,7 +134,7 @@ class StreamRegistry {
   }
 
   StreamSetPtr Current() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     return current_;
   }
   // Cheap check for a newer set than the one a reader holds.
@@ -141,14 +142,14 @@ class StreamRegistry {
 
  private:
   void Publish(std::shared_ptr<StreamSet> next) {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     next->generation_ = current_->generation_ + 1;
     current_ = std::move(next);
     generation_.store(current_->generation_, std::memory_order_release);
   }
 
-  mutable std::mutex mu_;
-  StreamSetPtr current_;  // GUARDED_BY(mu_)
+  mutable base::Mutex mu_;
+  StreamSetPtr current_ SLUICE_GUARDED_BY(mu_);
   std::atomic<uint64_t> generation_{0};
 };
 

@@ -105,8 +105,11 @@ std::unique_ptr<DeliveryPool::Runtime> DeliveryPool::MakeRuntime(StreamPtr s) co
 
 base::Status DeliveryPool::Init(const StreamSet& streams, DestinationFactory factory) {
   factory_ = std::move(factory);
-  std::lock_guard<std::mutex> lock(mu_);
-  streams.ForEach([&](const StreamInfo& s) { runtimes_[s.id] = MakeRuntime(streams.Get(s.id)); });
+  base::MutexLock lock(mu_);
+  // The analysis does not follow the lock into lambdas: this one runs under `lock` above.
+  streams.ForEach([&](const StreamInfo& s) SLUICE_NO_THREAD_SAFETY_ANALYSIS {
+    runtimes_[s.id] = MakeRuntime(streams.Get(s.id));
+  });
   return base::Status::Ok();
 }
 
@@ -116,7 +119,7 @@ void DeliveryPool::UpsertStream(StreamPtr s) {
   const uint32_t id = s->id;
   bool seal = s->status == StreamStatus::kDeleting;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     auto it = runtimes_.find(s->id);
     if (it == runtimes_.end()) {
       runtimes_[s->id] = std::move(fresh);
@@ -137,7 +140,7 @@ void DeliveryPool::UpsertStream(StreamPtr s) {
 }
 
 bool DeliveryPool::RemoveStream(uint32_t stream_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   auto it = runtimes_.find(stream_id);
   if (it == runtimes_.end()) return true;
   if (it->second->in_flight > 0) return false;
@@ -150,9 +153,10 @@ bool DeliveryPool::RemoveStream(uint32_t stream_id) {
 base::Status DeliveryPool::Start() {
   size_t loaded = 0, orphaned = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     std::vector<storage::SegmentDescriptor> partition_segments;  // told to Partitions after the scan
-    RETURN_IF_ERROR(store_->ForEachSegment([&](const storage::SegmentDescriptor& d) {
+    // Runs under `lock` above (the analysis does not follow locks into lambdas).
+    RETURN_IF_ERROR(store_->ForEachSegment([&](const storage::SegmentDescriptor& d) SLUICE_NO_THREAD_SAFETY_ANALYSIS {
       if (!runtimes_.count(d.stream_id)) {
         orphaned++;  // its stream is no longer configured: kept in storage, not delivered
         return base::Status::Ok();
@@ -170,7 +174,7 @@ base::Status DeliveryPool::Start() {
   for (uint32_t i = 0; i < threads_; i++)
     workers_.emplace_back([this]() noexcept {
       base::RunThreadEntry("delivery", [this] { WorkerLoop(); });
-      std::lock_guard<std::mutex> lock(mu_);
+      base::MutexLock lock(mu_);
       exited_workers_++;
     });
   return base::Status::Ok();
@@ -178,7 +182,7 @@ base::Status DeliveryPool::Start() {
 
 void DeliveryPool::Submit(storage::SegmentDescriptor d) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     if (!runtimes_.count(d.stream_id)) return;
     EnqueueLocked(std::move(d));
   }
@@ -193,7 +197,7 @@ void DeliveryPool::EnqueueLocked(storage::SegmentDescriptor d) {
 void DeliveryPool::SubmitAll(std::vector<storage::SegmentDescriptor> sealed) {
   if (sealed.empty()) return;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     for (storage::SegmentDescriptor& d : sealed) EnqueueLocked(std::move(d));
   }
   cv_.notify_all();
@@ -202,7 +206,7 @@ void DeliveryPool::SubmitAll(std::vector<storage::SegmentDescriptor> sealed) {
 void DeliveryPool::SealPartitions(int64_t now, uint32_t only_stream, bool all) {
   std::vector<std::pair<std::shared_ptr<Partitions>, int64_t>> targets;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     for (const auto& [id, rt] : runtimes_) {
       if (only_stream != 0 && id != only_stream) continue;
       bool deleting = rt->info->status == StreamStatus::kDeleting;
@@ -217,7 +221,7 @@ void DeliveryPool::SealPartitions(int64_t now, uint32_t only_stream, bool all) {
 void DeliveryPool::FlushPartitions(uint32_t stream_id) {
   const int64_t now = clock_->NowUnixMillis();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     for (const auto& [id, rt] : runtimes_)
       if (stream_id == 0 || id == stream_id) rt->partitions->RequestFlush(now);
   }
@@ -227,7 +231,7 @@ void DeliveryPool::FlushPartitions(uint32_t stream_id) {
 DeliveryPool::PartitionSummary DeliveryPool::partitions(uint32_t stream_id) const {
   std::shared_ptr<Partitions> p;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     auto it = runtimes_.find(stream_id);
     if (it == runtimes_.end()) return {};
     p = it->second->partitions;
@@ -239,7 +243,7 @@ void DeliveryPool::Poke() { cv_.notify_all(); }
 
 bool DeliveryPool::Stop(uint32_t timeout_ms) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     if (stopping_ && workers_.empty()) return true;
     stopping_ = true;
   }
@@ -249,7 +253,7 @@ bool DeliveryPool::Stop(uint32_t timeout_ms) {
   const auto deadline = timeout_ms == UINT32_MAX ? Steady::time_point::max() : start + std::chrono::milliseconds(timeout_ms);
   auto next_log = start;
   bool aborted = false;
-  std::unique_lock<std::mutex> lock(mu_);
+  base::UniqueMutexLock lock(mu_);
   // Polled (every 100 ms): a shutdown is the only waiter, and workers need no extra signal.
   while (exited_workers_ < workers_.size()) {
     auto now = Steady::now();
@@ -289,12 +293,12 @@ bool DeliveryPool::Stop(uint32_t timeout_ms) {
 }
 
 size_t DeliveryPool::pending() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   return queue_.size() + in_flight_;
 }
 
 size_t DeliveryPool::pending(uint32_t stream_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   size_t n = 0;
   for (const auto& [token, d] : in_flight_segments_) n += d.stream_id == stream_id;
   for (const auto& [key, d] : queue_) n += d.stream_id == stream_id;
@@ -302,13 +306,13 @@ size_t DeliveryPool::pending(uint32_t stream_id) const {
 }
 
 std::shared_ptr<const DeliveryStats> DeliveryPool::stats(uint32_t stream_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   auto it = runtimes_.find(stream_id);
   return it == runtimes_.end() ? nullptr : it->second->stats;
 }
 
 std::vector<storage::SegmentDescriptor> DeliveryPool::PendingSegments(uint32_t stream_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   std::vector<storage::SegmentDescriptor> out;
   for (const auto& [token, d] : in_flight_segments_)
     if (d.stream_id == stream_id) out.push_back(d);
@@ -356,7 +360,7 @@ bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int6
 }
 
 void DeliveryPool::WorkerLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  base::UniqueMutexLock lock(mu_);
   while (!stopping_) {
     storage::SegmentDescriptor d;
     int64_t wait_ms = kMaxWaitMs;
@@ -389,7 +393,7 @@ void DeliveryPool::Requeue(storage::SegmentDescriptor d) {
   base::Status st = store_->UpdateSegment(d);
   if (!st.ok()) SLUICE_LOG_WARN("delivery", "segment %s: cannot persist attempt state: %s", d.Id().c_str(), st.ToString().c_str());
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     EnqueueLocked(std::move(d));
   }
   cv_.notify_one();
@@ -404,14 +408,14 @@ bool DeliveryPool::Backup(const Job& job, const storage::SegmentDescriptor& d,
   if (st.ok()) {
     job.stats->backup_segments.fetch_add(1, std::memory_order_relaxed);
     job.stats->backup_records.fetch_add(records.size(), std::memory_order_relaxed);
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     rt->backup_failures = 0;
     return true;
   }
   job.stats->backup_failures.fetch_add(1, std::memory_order_relaxed);
   SLUICE_LOG_ERROR("delivery", "stream %s: backup of segment %s failed, pausing the stream: %s",
                    job.info->name.c_str(), d.Id().c_str(), st.ToString().c_str());
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   rt->backup_failures++;
   rt->paused_until_ms = clock_->NowUnixMillis() + BackoffMs(rt->backup_failures, BackoffUnit());
   return false;
@@ -506,7 +510,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
       stats.bytes.fetch_add(d.bytes, std::memory_order_relaxed);
       stats.segments.fetch_add(1, std::memory_order_relaxed);
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        base::MutexLock lock(mu_);
         job.rt->failing = 0;
       }
       cv_.notify_all();  // the stream's other segments may go again, all at once
@@ -516,7 +520,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
     {
       // Only a destination that asks for a retry (down, timing out, 5xx) slows the stream to
       // one probe at a time; a permanent answer (413, a bad record) means it is up and answering.
-      std::lock_guard<std::mutex> lock(mu_);
+      base::MutexLock lock(mu_);
       if (result.outcome == Outcome::kRetry) {
         job.rt->failing++;
         job.rt->probe_after_ms = now + BackoffMs(job.rt->failing, BackoffUnit());
@@ -556,7 +560,7 @@ void DeliveryPool::GiveUp(const Job& job, storage::SegmentDescriptor d, const st
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     d.next_attempt_ms = job.rt->paused_until_ms;  // the backup store failed: the stream waits
   }
   Requeue(std::move(d));

@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "server/delivery/backup_store.h"
@@ -125,21 +126,21 @@ class DeliveryPool {
 
  private:
   struct Runtime {
-    StreamPtr info;                            // GUARDED_BY(mu_)
-    std::shared_ptr<Destination> destination;  // GUARDED_BY(mu_)
-    std::shared_ptr<BackupStore> backup;       // GUARDED_BY(mu_)
-    std::shared_ptr<LambdaInvoker> lambda;     // GUARDED_BY(mu_): null without a Lambda processor
-    std::shared_ptr<JqExtractor> jq;           // GUARDED_BY(mu_): null without MetadataExtraction
+    StreamPtr info;  // GUARDED_BY(DeliveryPool::mu_)
+    std::shared_ptr<Destination> destination;  // GUARDED_BY(DeliveryPool::mu_)
+    std::shared_ptr<BackupStore> backup;  // GUARDED_BY(DeliveryPool::mu_)
+    std::shared_ptr<LambdaInvoker> lambda;  // GUARDED_BY(DeliveryPool::mu_): null without a Lambda processor
+    std::shared_ptr<JqExtractor> jq;  // GUARDED_BY(DeliveryPool::mu_): null without MetadataExtraction
     std::shared_ptr<Partitions> partitions;    // set once; kept across stream versions
     std::shared_ptr<DeliveryStats> stats = std::make_shared<DeliveryStats>();
-    uint32_t in_flight = 0;        // GUARDED_BY(mu_)
-    int64_t paused_until_ms = 0;   // GUARDED_BY(mu_): set while its backup store fails
-    uint32_t backup_failures = 0;  // GUARDED_BY(mu_): consecutive
+    uint32_t in_flight = 0;  // GUARDED_BY(DeliveryPool::mu_)
+    int64_t paused_until_ms = 0;  // GUARDED_BY(DeliveryPool::mu_): set while its backup store fails
+    uint32_t backup_failures = 0;  // GUARDED_BY(DeliveryPool::mu_): consecutive
     // Consecutive failed attempts of the stream (any segment) and, while it is failing, when the
     // next probe may go: a failing destination gets one attempt at a time at the backoff rate,
     // never one per queued segment (no retry storm when it recovers).
-    uint32_t failing = 0;          // GUARDED_BY(mu_)
-    int64_t probe_after_ms = 0;    // GUARDED_BY(mu_)
+    uint32_t failing = 0;  // GUARDED_BY(DeliveryPool::mu_)
+    int64_t probe_after_ms = 0;  // GUARDED_BY(DeliveryPool::mu_)
   };
   // What one attempt uses, copied under mu_ when the segment is picked.
   struct Job {
@@ -156,8 +157,9 @@ class DeliveryPool {
 
   void WorkerLoop();
   // Chooses the next due segment. REQUIRES: mu_ held. Returns false with *wait_ms set otherwise.
-  bool PickLocked(int64_t now, storage::SegmentDescriptor* out, int64_t* wait_ms, uint64_t* token);
-  void EnqueueLocked(storage::SegmentDescriptor d);
+  bool PickLocked(int64_t now, storage::SegmentDescriptor* out, int64_t* wait_ms, uint64_t* token)
+      SLUICE_REQUIRES(mu_);
+  void EnqueueLocked(storage::SegmentDescriptor d) SLUICE_REQUIRES(mu_);
   // One delivery attempt of a segment this worker owns; re-queues it unless it left storage.
   void Attempt(const Job& job, storage::SegmentDescriptor d);
   // Returns true when the segment is safely in the backup store.
@@ -183,17 +185,17 @@ class DeliveryPool {
   const uint32_t threads_;
   DestinationFactory factory_;  // set by Init
 
-  std::unordered_map<uint32_t, std::unique_ptr<Runtime>> runtimes_;  // GUARDED_BY(mu_)
+  std::unordered_map<uint32_t, std::unique_ptr<Runtime>> runtimes_ SLUICE_GUARDED_BY(mu_);
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::multimap<QueueKey, storage::SegmentDescriptor> queue_;  // GUARDED_BY(mu_)
-  uint64_t order_ = 0;                                         // GUARDED_BY(mu_)
-  size_t in_flight_ = 0;                                       // GUARDED_BY(mu_)
-  uint32_t exited_workers_ = 0;                                // GUARDED_BY(mu_)
-  std::map<uint64_t, storage::SegmentDescriptor> in_flight_segments_;  // GUARDED_BY(mu_), by token
-  bool stopping_ = false;                                      // GUARDED_BY(mu_)
-  int64_t next_partition_seal_ms_ = 0;                         // GUARDED_BY(mu_)
+  mutable base::Mutex mu_;
+  base::CondVar cv_;
+  std::multimap<QueueKey, storage::SegmentDescriptor> queue_ SLUICE_GUARDED_BY(mu_);
+  uint64_t order_ SLUICE_GUARDED_BY(mu_) = 0;
+  size_t in_flight_ SLUICE_GUARDED_BY(mu_) = 0;
+  uint32_t exited_workers_ SLUICE_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, storage::SegmentDescriptor> in_flight_segments_ SLUICE_GUARDED_BY(mu_);  // by token
+  bool stopping_ SLUICE_GUARDED_BY(mu_) = false;
+  int64_t next_partition_seal_ms_ SLUICE_GUARDED_BY(mu_) = 0;
   std::vector<std::thread> workers_;
 };
 

@@ -61,7 +61,7 @@ HttpClient::~HttpClient() {
 
 CURL* HttpClient::Acquire() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     if (!idle_.empty()) {
       CURL* h = idle_.back();
       idle_.pop_back();
@@ -72,7 +72,7 @@ CURL* HttpClient::Acquire() {
 }
 
 void HttpClient::Release(CURL* h) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   idle_.push_back(h);
 }
 

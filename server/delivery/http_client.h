@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 
 typedef void CURL;
@@ -77,8 +78,8 @@ class HttpClient {
   void Release(CURL* handle);
 
   const HttpClientOptions options_;
-  std::mutex mu_;
-  std::vector<CURL*> idle_;  // GUARDED_BY(mu_)
+  base::Mutex mu_;
+  std::vector<CURL*> idle_ SLUICE_GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::server

@@ -10,7 +10,7 @@
 namespace sluice::server {
 
 struct HttpEndpointOptions {
-  std::string url;         // http:// or https://, used exactly as configured
+  std::string url;         // http:// or https:// used exactly as configured
   std::string access_key;  // X-Amz-Firehose-Access-Key, verbatim
   std::map<std::string, std::string> common_attributes;
   bool gzip = false;       // Content-Encoding: gzip

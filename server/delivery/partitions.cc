@@ -30,7 +30,7 @@ void Partitions::SealLocked(Partition& p, int64_t now_ms, std::vector<storage::S
 base::Status Partitions::Commit(const storage::SegmentDescriptor& source, std::span<const Record> records,
                                 uint32_t stream_version, uint32_t limit, uint64_t size_hint, int64_t now_ms,
                                 const BeforeWrite& before_write, std::vector<storage::SegmentDescriptor>* sealed) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   // Group the records by prefix, in order of first appearance; assign slots to new prefixes while
   // the limit allows.
   std::vector<std::string_view> order;
@@ -130,18 +130,18 @@ base::Status Partitions::Commit(const storage::SegmentDescriptor& source, std::s
 }
 
 void Partitions::SealDue(int64_t now_ms, int64_t interval_ms, bool all, std::vector<storage::SegmentDescriptor>* sealed) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   for (auto& [slot, p] : slots_)
     if (p.open && (all || now_ms - p.d.oldest_arrival_ms >= interval_ms)) SealLocked(p, now_ms, sealed);
 }
 
 void Partitions::RequestFlush(int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   flush_before_ms_ = std::max(flush_before_ms_, now_ms);
 }
 
 void Partitions::Load(const storage::SegmentDescriptor& d) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   const uint16_t slot = static_cast<uint16_t>(d.shard - storage::kPartitionShardBase);
   Partition& p = slots_[slot];
   if (p.pending == 0 && !p.open) {
@@ -152,7 +152,7 @@ void Partitions::Load(const storage::SegmentDescriptor& d) {
 }
 
 void Partitions::Done(const storage::SegmentDescriptor& d) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   auto it = slots_.find(static_cast<uint16_t>(d.shard - storage::kPartitionShardBase));
   if (it == slots_.end()) return;
   Partition& p = it->second;
@@ -165,12 +165,12 @@ void Partitions::Done(const storage::SegmentDescriptor& d) {
 }
 
 size_t Partitions::active() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   return slots_.size();
 }
 
 int64_t Partitions::oldest_open_ms() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   int64_t oldest = 0;
   for (const auto& [slot, p] : slots_)
     if (p.open && (oldest == 0 || p.d.oldest_arrival_ms < oldest)) oldest = p.d.oldest_arrival_ms;

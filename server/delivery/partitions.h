@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "storage/store.h"
 
@@ -73,17 +74,17 @@ class Partitions {
     storage::SegmentDescriptor d;  // the open buffer, when open
     uint32_t pending = 0;          // sealed segments queued or in flight
   };
-  base::Result<uint64_t> NextSeqLocked(uint16_t slot);
-  uint16_t FreeSlotLocked(const std::map<uint16_t, Partition>& also_taken) const;
-  void SealLocked(Partition& p, int64_t now_ms, std::vector<storage::SegmentDescriptor>* sealed);
+  base::Result<uint64_t> NextSeqLocked(uint16_t slot) SLUICE_REQUIRES(mu_);
+  uint16_t FreeSlotLocked(const std::map<uint16_t, Partition>& also_taken) const SLUICE_REQUIRES(mu_);
+  void SealLocked(Partition& p, int64_t now_ms, std::vector<storage::SegmentDescriptor>* sealed) SLUICE_REQUIRES(mu_);
 
   storage::Store* const store_;
   const uint32_t stream_id_;
-  mutable std::mutex mu_;
-  std::map<uint16_t, Partition> slots_;                   // GUARDED_BY(mu_)
-  std::unordered_map<std::string, uint16_t> by_prefix_;   // GUARDED_BY(mu_)
-  std::unordered_map<uint16_t, uint64_t> next_seq_;       // GUARDED_BY(mu_)
-  int64_t flush_before_ms_ = 0;                           // GUARDED_BY(mu_)
+  mutable base::Mutex mu_;
+  std::map<uint16_t, Partition> slots_ SLUICE_GUARDED_BY(mu_);
+  std::unordered_map<std::string, uint16_t> by_prefix_ SLUICE_GUARDED_BY(mu_);
+  std::unordered_map<uint16_t, uint64_t> next_seq_ SLUICE_GUARDED_BY(mu_);
+  int64_t flush_before_ms_ SLUICE_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sluice::server

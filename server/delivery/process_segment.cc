@@ -10,6 +10,7 @@
 // Firehose). Nothing leaves storage before every record is in a partition or the error output.
 #include <chrono>
 
+#include "base/mutex.h"
 #include "base/fault_point.h"
 #include "base/log.h"
 #include "server/delivery/backoff.h"
@@ -110,7 +111,7 @@ void DeliveryPool::Process(const Job& job, storage::SegmentDescriptor d, const s
         {
           // An unreachable function gets one probe at a time, like a failing destination; one
           // that answers (wrongly) is up, and its other segments go on.
-          std::lock_guard<std::mutex> lock(mu_);
+          base::MutexLock lock(mu_);
           if (failure.unavailable) {
             job.rt->failing++;
             job.rt->probe_after_ms = clock_->NowUnixMillis() + BackoffMs(job.rt->failing, BackoffUnit());
@@ -143,7 +144,7 @@ void DeliveryPool::Process(const Job& job, storage::SegmentDescriptor d, const s
       }
       stats.invocations_ok.fetch_add(1, std::memory_order_relaxed);
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        base::MutexLock lock(mu_);
         job.rt->failing = 0;
       }
       for (size_t i = lo; i < hi; i++) {
@@ -239,7 +240,7 @@ void DeliveryPool::Process(const Job& job, storage::SegmentDescriptor d, const s
     stats.backup_failures.fetch_add(1, std::memory_order_relaxed);
     int64_t now = clock_->NowUnixMillis();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      base::MutexLock lock(mu_);
       job.rt->backup_failures++;
       job.rt->paused_until_ms = now + BackoffMs(job.rt->backup_failures, BackoffUnit());
       d.next_attempt_ms = job.rt->paused_until_ms;
@@ -250,7 +251,7 @@ void DeliveryPool::Process(const Job& job, storage::SegmentDescriptor d, const s
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     job.rt->backup_failures = 0;
   }
   const size_t exceeded_count = refused.size();

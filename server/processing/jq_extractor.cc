@@ -69,7 +69,7 @@ JqExtractor::~JqExtractor() = default;
 
 std::unique_ptr<JqExtractor::State> JqExtractor::Acquire(base::Status* error) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     if (!idle_.empty()) {
       auto s = std::move(idle_.back());
       idle_.pop_back();
@@ -82,7 +82,7 @@ std::unique_ptr<JqExtractor::State> JqExtractor::Acquire(base::Status* error) {
 }
 
 void JqExtractor::Release(std::unique_ptr<State> s) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   idle_.push_back(std::move(s));
 }
 

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 
 struct jq_state;
@@ -51,8 +52,8 @@ class JqExtractor {
   void Release(std::unique_ptr<State> s);
 
   const std::string query_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<State>> idle_;  // GUARDED_BY(mu_)
+  base::Mutex mu_;
+  std::vector<std::unique_ptr<State>> idle_ SLUICE_GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::server

@@ -127,7 +127,11 @@ int TestServer::Wait() {
 int TestServer::Stop() {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
-  return Wait();
+  int rc = Wait();
+  // An unclean stop (a sanitizer report is exit 66, a crash 128+signal) says why in the test's
+  // output, since the log goes away with the temp dir.
+  if (rc != 0) std::fprintf(stderr, "sluiced exited %d; its log:\n%s\n", rc, log().c_str());
+  return rc;
 }
 
 void TestServer::Kill() {
