@@ -8,7 +8,7 @@
 #include "base/fault_point.h"
 #include "base/log.h"
 #include "server/config.h"
-#include "server/delivery/http_client.h"
+#include "server/net/http_client.h"
 #include "server/server.h"
 
 using sluice::server::ServerConfig;

@@ -67,7 +67,4 @@ class BackupStore {
   const std::shared_ptr<S3Destination> s3_;
 };
 
-// Escapes `s` as the contents of a JSON string (no surrounding quotes).
-std::string JsonEscape(std::string_view s);
-
 }  // namespace sluice::server

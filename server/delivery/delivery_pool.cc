@@ -9,7 +9,7 @@
 #include "base/log.h"
 #include "base/thread_entry.h"
 #include "server/delivery/backoff.h"
-#include "server/delivery/http_client.h"
+#include "server/net/http_client.h"
 #include "server/delivery/codec.h"
 #include "server/delivery/directory_destination.h"
 #include "server/delivery/fault_destination.h"

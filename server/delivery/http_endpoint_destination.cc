@@ -5,8 +5,8 @@
 #include <simdjson.h>
 
 #include "base/clock.h"
-#include "server/delivery/backup_store.h"
 #include "server/delivery/codec.h"
+#include "server/encoding/json_escape.h"
 
 namespace sluice::server {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "server/delivery/destination.h"
-#include "server/delivery/http_client.h"
+#include "server/net/http_client.h"
 
 namespace sluice::server {
 

@@ -5,8 +5,8 @@
 
 #include <unordered_map>
 
-#include "server/delivery/backup_store.h"
-#include "server/processing/base64.h"
+#include "server/encoding/json_escape.h"
+#include "server/encoding/base64.h"
 
 namespace sluice::server {
 namespace {

@@ -23,7 +23,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/delivery/http_client.h"
+#include "server/net/http_client.h"
 #include "server/processing/jq_extractor.h"
 
 namespace sluice::server {

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <set>
 
-#include "server/processing/base64.h"
+#include "server/encoding/base64.h"
 #include "server/processing/jq_extractor.h"
 
 namespace sluice::server {

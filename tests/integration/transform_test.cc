@@ -12,7 +12,7 @@
 #include <map>
 #include <set>
 
-#include "server/processing/base64.h"
+#include "server/encoding/base64.h"
 #include "tests/support/clients.h"
 #include "tests/support/delivered.h"
 #include "tests/support/peer.h"

@@ -8,7 +8,7 @@
 #include "server/config.h"
 #include "server/delivery/object_key.h"
 #include "server/delivery/partitions.h"
-#include "server/processing/base64.h"
+#include "server/encoding/base64.h"
 #include "server/processing/deaggregate.h"
 #include "server/processing/jq_extractor.h"
 #include "server/processing/lambda.h"

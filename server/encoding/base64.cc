@@ -1,6 +1,6 @@
 // Base64 with OpenSSL's encoder and a strict decoder (EVP_DecodeBlock accepts whitespace and
 // does not report padding, so untrusted input is checked here).
-#include "server/processing/base64.h"
+#include "server/encoding/base64.h"
 
 #include <openssl/evp.h>
 

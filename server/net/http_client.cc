@@ -1,5 +1,5 @@
 // HttpClient: libcurl easy handles with timeouts, capped responses and no redirects.
-#include "server/delivery/http_client.h"
+#include "server/net/http_client.h"
 
 #include <curl/curl.h>
 

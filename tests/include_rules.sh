@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# ctest include_rules: each folder includes only what its layer may (docs/architecture.md,
+# "Layout"). Checks every #include "..." of the project's own headers and the few system
+# headers that mark a layer (uv.h, rocksdb/). Prints each violation; exit 1 if any.
+#
+#   base/                     base/
+#   protocol/                 base/, protocol/
+#   storage/                  base/, storage/ (and rocksdb/, which nothing else includes)
+#   client-lib/ (library)     base/, protocol/, client-lib/, sluice/ — never server/ or storage/
+#   client-lib/cli/           the library, storage/ (sluice inspect) — never server/
+#   server/encoding, net/     base/ and themselves
+#   server/processing/        base/, protocol/, server/encoding/, server/net/, server/processing/
+#   server/delivery/, config  no uv.h, nothing of the loops: server/admin/, shard, connection,
+#                             listener, server, put_handler, segmenter, replay_job
+set -uo pipefail
+root="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
+cd "$root" || exit 2
+bad=0
+violation() { echo "include_rules: $1: includes \"$2\" ($3)"; bad=1; }
+
+# check <files...> -- allowed-prefix regex -- reason
+check_dir() {
+  local dir="$1" allowed="$2" reason="$3"
+  while IFS= read -r line; do
+    file="${line%%:*}"
+    inc=$(sed -E 's/.*#include "([^"]+)".*/\1/' <<<"$line")
+    [[ "$inc" =~ $allowed ]] || violation "$file" "$inc" "$reason"
+  done < <(grep -rn --include='*.h' --include='*.cc' -E '^\s*#include "' $dir 2>/dev/null | sed -E 's/^([^:]+):[0-9]+:/\1:/')
+}
+
+check_dir base '^base/' "base includes only base/"
+check_dir protocol '^(base|protocol)/' "protocol sees base/ and protocol/ only"
+check_dir storage '^(base|storage)/' "storage sees RocksDB and base/ only"
+check_dir "client-lib/client.cc client-lib/replay.cc client-lib/include" '^(base|protocol|client-lib|sluice)/' \
+  "libsluice never includes server/ or storage/"
+check_dir client-lib/cli '^(base|protocol|storage|client-lib|sluice)/' "the CLI never includes server/"
+check_dir "server/encoding server/net" '^(base|server/(encoding|net))/' "encodings and the HTTP client depend on base/ only"
+check_dir server/processing '^(base|protocol|server/(encoding|net|processing))/' \
+  "processors do not reach into delivery or the loops"
+check_dir "server/delivery server/config.h server/config.cc server/stream_registry.h" \
+  '^(base|protocol|storage|server/(encoding|net|processing|delivery|config\.h|stream_registry\.h))' \
+  "the delivery library has no libuv and no loops"
+
+# System headers that mark a layer.
+while IFS= read -r hit; do violation "${hit%%:*}" "rocksdb/..." "only storage/ includes RocksDB"; done \
+  < <(grep -rln --include='*.h' --include='*.cc' -E '^\s*#include <rocksdb/' base protocol client-lib server 2>/dev/null)
+while IFS= read -r hit; do violation "${hit%%:*}" "uv.h" "the delivery library runs without libuv"; done \
+  < <(grep -rln --include='*.h' --include='*.cc' -E '^\s*#include <uv\.h>' server/delivery server/processing server/encoding \
+        server/net server/config.h server/config.cc server/stream_registry.h storage protocol base 2>/dev/null)
+
+if [ "$bad" -ne 0 ]; then
+  echo "include_rules: FAILED (see docs/architecture.md, Layout)"
+  exit 1
+fi
+echo "include_rules: every folder includes only what its layer may"
