@@ -1,5 +1,5 @@
 // libsluice: blocking sockets, framing through protocol/, request/response matching.
-#include "sluice/client.h"
+#include "client-lib/client.h"
 
 #include <netdb.h>
 #include <netinet/in.h>

@@ -1,5 +1,5 @@
 // Replay: segment files -> pipelined PutRecordBatch requests.
-#include "sluice/replay.h"
+#include "client-lib/replay.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 
 #include "protocol/error_codes.h"
 #include "protocol/segment_file.h"
-#include "sluice/client.h"
+#include "client-lib/client.h"
 
 namespace sluice::client {
 namespace {

@@ -13,8 +13,8 @@
 
 #include "base/mutex.h"
 #include "base/status.h"
-#include "sluice/client.h"
-#include "sluice/replay.h"
+#include "client-lib/client.h"
+#include "client-lib/replay.h"
 
 namespace sluice::server {
 

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <set>
 
-#include "sluice/replay.h"
+#include "client-lib/replay.h"
 
 #include "base/clock.h"
 #include "base/constant_time.h"

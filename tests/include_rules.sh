@@ -7,6 +7,7 @@
 #   protocol/                 base/, protocol/
 #   storage/                  base/, storage/ (and rocksdb/, which nothing else includes)
 #   client-lib/ (library)     base/, protocol/, client-lib/, sluice/ — never server/ or storage/
+#   client-lib/include/       the installed header: standard library only
 #   client-lib/cli/           the library, storage/ (sluice inspect) — never server/
 #   server/encoding, net/     base/ and themselves
 #   server/processing/        base/, protocol/, server/encoding/, server/net/, server/processing/
@@ -31,8 +32,10 @@ check_dir() {
 check_dir base '^base/' "base includes only base/"
 check_dir protocol '^(base|protocol)/' "protocol sees base/ and protocol/ only"
 check_dir storage '^(base|storage)/' "storage sees RocksDB and base/ only"
-check_dir "client-lib/client.cc client-lib/replay.cc client-lib/include" '^(base|protocol|client-lib|sluice)/' \
-  "libsluice never includes server/ or storage/"
+check_dir "client-lib/client.cc client-lib/client.h client-lib/replay.cc client-lib/replay.h client-lib/producer.cc" \
+  '^(base|protocol|client-lib|sluice)/' "libsluice never includes server/ or storage/"
+# The installed header: the standard library only (no project header, nothing of the build tree).
+check_dir client-lib/include '^$' "the public client header includes only the standard library"
 check_dir client-lib/cli '^(base|protocol|storage|client-lib|sluice)/' "the CLI never includes server/"
 check_dir "server/encoding server/net" '^(base|server/(encoding|net))/' "encodings and the HTTP client depend on base/ only"
 check_dir server/processing '^(base|protocol|server/(encoding|net|processing))/' \

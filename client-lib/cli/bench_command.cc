@@ -27,7 +27,7 @@
 
 #include "client-lib/cli/put_command.h"
 #include "protocol/error_codes.h"
-#include "sluice/client.h"
+#include "client-lib/client.h"
 
 namespace sluice::cli {
 namespace {

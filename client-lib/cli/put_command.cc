@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "protocol/error_codes.h"
-#include "sluice/client.h"
+#include "client-lib/client.h"
 
 namespace sluice::cli {
 namespace {

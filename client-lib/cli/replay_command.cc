@@ -8,8 +8,8 @@
 #include "client-lib/cli/put_command.h"
 #include "protocol/error_codes.h"
 #include "protocol/segment_file.h"
-#include "sluice/client.h"
-#include "sluice/replay.h"
+#include "client-lib/client.h"
+#include "client-lib/replay.h"
 
 namespace sluice::cli {
 namespace {

@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "sluice/client.h"
-#include "sluice/replay.h"
+#include "client-lib/client.h"
+#include "client-lib/replay.h"
 #include "tests/support/clients.h"
 #include "tests/support/delivered.h"
 #include "tests/support/raw_socket.h"

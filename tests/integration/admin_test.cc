@@ -8,7 +8,7 @@
 #include <fstream>
 #include <thread>
 
-#include "sluice/client.h"
+#include "client-lib/client.h"
 #include "tests/support/clients.h"
 #include "tests/support/delivered.h"
 #include "tests/support/raw_socket.h"

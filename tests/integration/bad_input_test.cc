@@ -9,7 +9,7 @@
 
 #include "protocol/frame.h"
 #include "protocol/messages.h"
-#include "sluice/client.h"
+#include "client-lib/client.h"
 #include "tests/support/raw_socket.h"
 #include "tests/support/skip.h"
 #include "tests/support/temp_dir.h"

@@ -12,7 +12,7 @@
 #include <thread>
 #include <unordered_set>
 
-#include "sluice/client.h"
+#include "client-lib/client.h"
 #include "tests/support/delivered.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_server.h"

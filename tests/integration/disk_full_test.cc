@@ -11,7 +11,7 @@
 #include <set>
 
 #include "protocol/error_codes.h"
-#include "sluice/client.h"
+#include "client-lib/client.h"
 #include "tests/support/delivered.h"
 #include "tests/support/raw_socket.h"
 #include "tests/support/skip.h"

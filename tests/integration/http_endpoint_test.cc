@@ -10,7 +10,7 @@
 #include <map>
 #include <thread>
 
-#include "sluice/client.h"
+#include "client-lib/client.h"
 #include "tests/support/clients.h"
 #include "tests/support/delivered.h"
 #include "tests/support/peer.h"

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "protocol/error_codes.h"
-#include "sluice/client.h"
+#include "client-lib/client.h"
 #include "tests/support/delivered.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_server.h"

@@ -10,7 +10,7 @@
 
 #include "protocol/segment_file.h"
 #include "server/delivery/codec.h"
-#include "sluice/client.h"
+#include "client-lib/client.h"
 #include "tests/support/clients.h"
 #include "tests/support/delivered.h"
 #include "tests/support/peer.h"

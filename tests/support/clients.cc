@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <string_view>
 
-#include "sluice/client.h"
+#include "client-lib/client.h"
 #include "tests/support/raw_socket.h"
 
 namespace sluice::test {
