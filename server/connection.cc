@@ -52,7 +52,6 @@ void InputBuffer::ReleaseIfEmpty() {
 }
 
 Connection::Connection(Shard* shard, uint64_t id) : shard_(shard), id_(id) {
-  tcp_.data = this;
   authenticated_ = shard->cfg().auth_token.empty();
 }
 
@@ -71,10 +70,12 @@ void Connection::SyncInputCharge() {
   charged_input_ = cap;
 }
 
-void Connection::ChargeOutput(int64_t delta) {
-  output_bytes_ = static_cast<size_t>(static_cast<int64_t>(output_bytes_) + delta);
+void Connection::ChargeStaged(int64_t delta) {
+  staged_bytes_ = static_cast<size_t>(static_cast<int64_t>(staged_bytes_) + delta);
   shard_->client_memory().Add(delta);
 }
+
+void Connection::OnOutputChange(int64_t delta) { shard_->client_memory().Add(delta); }
 
 void Connection::PauseForMemory() {
   if (!paused_for_memory_) shard_->client_memory().pauses.fetch_add(1, std::memory_order_relaxed);
@@ -84,79 +85,52 @@ void Connection::PauseForMemory() {
 }
 
 base::Status Connection::Open(int fd) {
-  int rc = uv_tcp_init(shard_->loop(), &tcp_);
-  if (rc != 0) {
-    ::close(fd);
-    return base::IOError(std::string("uv_tcp_init: ") + uv_strerror(rc));
-  }
-  handle_open_ = true;
-  rc = uv_tcp_open(&tcp_, fd);
-  if (rc != 0) {
-    ::close(fd);
-    Close();
-    return base::IOError(std::string("uv_tcp_open: ") + uv_strerror(rc));
-  }
-  uv_tcp_nodelay(&tcp_, 1);
+  RETURN_IF_ERROR(OpenFd(shard_->loop(), fd));
   UpdateReading();
   return base::Status::Ok();
 }
 
-void Connection::UpdateReading() {
-  bool want = !closing_ && !close_after_drain_ && !paused_for_output_ && !paused_for_budget_ &&
-              !paused_for_memory_ && !peer_eof_ && !shard_->stopping();
-  if (want == reading_) return;
-  if (want) {
-    int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead);
-    if (rc != 0) {
-      SLUICE_LOG_WARN("conn", "shard %u conn %lu: read start: %s", shard_->id(),
-                      static_cast<unsigned long>(id_), uv_strerror(rc));
-      Close();
-      return;
-    }
-  } else {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-  }
-  reading_ = want;
+bool Connection::WantRead() const {
+  return !close_after_drain_ && !paused_for_output_ && !paused_for_budget_ && !paused_for_memory_ && !peer_eof_ &&
+         !shard_->stopping();
 }
 
-void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
-  auto* self = static_cast<Connection*>(handle->data);
+void Connection::OnAllocBuffer(uv_buf_t* buf) {
   // Growing the buffer (or taking one) needs client memory; over budget, the room already held
   // is still used (a frame in progress reserved its size, so it can always finish), and with
-  // none left OnRead gets UV_ENOBUFS and the connection waits.
-  const size_t room = self->in_.Room();
-  const bool over = self->shard_->client_memory().Over();
+  // none left the read ends with UV_ENOBUFS and the connection waits (OnReadEnd).
+  const size_t room = in_.Room();
+  const bool over = shard_->client_memory().Over();
   if (room == 0 && over) {
     *buf = uv_buf_init(nullptr, 0);
     return;
   }
-  *buf = self->in_.Reserve(room >= kMinReadRoom || over ? 1 : kReadChunk);
-  self->SyncInputCharge();
+  *buf = in_.Reserve(room >= kMinReadRoom || over ? 1 : kReadChunk);
+  SyncInputCharge();
 }
 
-void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) noexcept {
-  auto* self = static_cast<Connection*>(stream->data);
-  if (nread > 0) {
-    self->in_.Commit(static_cast<size_t>(nread));
-    self->ProcessInput();
-  } else if (nread == UV_ENOBUFS) {
-    self->PauseForMemory();
-  } else if (nread == UV_EOF) {
-    // The peer finished sending; it may still read the acks of what it sent.
-    self->peer_eof_ = true;
-    self->UpdateReading();
-    self->close_after_drain_ = true;
-    self->MaybeCloseAfterDrain();
-  } else if (nread < 0) {
-    self->Close();
+void Connection::OnBytes(size_t n) {
+  in_.Commit(n);
+  ProcessInput();
+}
+
+void Connection::OnReadEnd(ssize_t status) {
+  if (status == UV_ENOBUFS) {
+    PauseForMemory();
+    return;
   }
+  // EOF: the peer finished sending; it may still read the acks of what it sent.
+  peer_eof_ = true;
+  UpdateReading();
+  close_after_drain_ = true;
+  MaybeCloseAfterDrain();
 }
 
 void Connection::ProcessInput() {
   const ServerConfig& cfg = shard_->cfg();
   const uint32_t max_body = cfg.limits.MaxFrameBody();
   bool consumed = false;
-  while (!closing_ && !close_after_drain_ && !paused_for_budget_ && !paused_for_memory_ && !paused_for_output_) {
+  while (!closing() && !close_after_drain_ && !paused_for_budget_ && !paused_for_memory_ && !paused_for_output_) {
     if (in_.Unread().empty()) break;
     if (shard_->OverCommitBudget()) {
       paused_for_budget_ = true;
@@ -166,7 +140,7 @@ void Connection::ProcessInput() {
     }
     // The responses waiting for this client (staged and unsent) are bounded before a frame
     // that would add to them is read: a client that does not read stops being read.
-    if (output_bytes_ >= cfg.connection_output_budget) {
+    if (queued_output() >= cfg.connection_output_budget) {
       paused_for_output_ = true;
       UpdateReading();
       break;
@@ -269,7 +243,7 @@ void Connection::HandleFrame(const proto::Frame& frame, std::span<const uint8_t>
       s.is_put = true;
       s.put = shard_->puts().Stage(*batch.value(), base::Clock::Real()->NowUnixMillis());
       s.charged = s.put.ResponseBytesBound();
-      ChargeOutput(static_cast<int64_t>(s.charged));
+      ChargeStaged(static_cast<int64_t>(s.charged));
       staged_.push_back(std::move(s));
       shard_->MarkDirty(this);
       return;
@@ -286,7 +260,7 @@ void Connection::StageFrame(uint32_t request_id, std::string frame) {
   s.request_id = request_id;
   s.frame = std::move(frame);
   s.charged = s.frame.size();
-  ChargeOutput(static_cast<int64_t>(s.charged));
+  ChargeStaged(static_cast<int64_t>(s.charged));
   staged_.push_back(std::move(s));
   shard_->MarkDirty(this);
 }
@@ -324,61 +298,31 @@ void Connection::Flush(const base::Status& commit) {
     }
   }
   staged_.clear();
-  // The bounds charged while staged become the bytes actually queued.
-  ChargeOutput(-static_cast<int64_t>(charged));
-  if (closing_ || out.empty()) {
+  // The bounds charged while staged become the bytes actually queued (Write counts those).
+  ChargeStaged(-static_cast<int64_t>(charged));
+  if (closing() || out.empty()) {
     MaybeCloseAfterDrain();
     return;
   }
-  auto* w = new WriteReq;
-  w->data = std::move(out);
-  w->conn = this;
-  w->req.data = w;
-  ChargeOutput(static_cast<int64_t>(w->data.size()));
-  if (pending_writes_ == 0) write_progress_ms_ = base::Clock::Real()->NowUnixMillis();
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWrite);
-  if (rc != 0) {
-    SLUICE_LOG_DEBUG("conn", "shard %u conn %lu: write: %s", shard_->id(), static_cast<unsigned long>(id_),
-                     uv_strerror(rc));
-    ChargeOutput(-static_cast<int64_t>(w->data.size()));
-    delete w;
-    Close();
-    return;
-  }
-  pending_writes_++;
-  if (!close_after_drain_ && output_bytes_ > shard_->cfg().connection_output_budget) {
+  if (!Write(std::move(out))) return;
+  if (!close_after_drain_ && queued_output() > shard_->cfg().connection_output_budget) {
     paused_for_output_ = true;
     UpdateReading();
   }
 }
 
-void Connection::OnWrite(uv_write_t* req, int status) noexcept {
-  auto* w = static_cast<WriteReq*>(req->data);
-  Connection* self = w->conn;
-  self->ChargeOutput(-static_cast<int64_t>(w->data.size()));
-  delete w;
-  self->pending_writes_--;
-  self->writes_done_++;
-  if (status < 0) {
-    self->Close();  // the peer is gone; a no-op when already closing (UV_ECANCELED)
-    return;
+void Connection::OnWritten(int status) {
+  if (status < 0) return;  // closed by the base
+  if (paused_for_output_ && queued_output() <= shard_->cfg().connection_output_budget / 2) {
+    paused_for_output_ = false;
+    ProcessInput();  // frames already buffered first, then read again
+    UpdateReading();
   }
-  if (self->paused_for_output_ &&
-      self->output_bytes_ <= self->shard_->cfg().connection_output_budget / 2) {
-    self->paused_for_output_ = false;
-    self->ProcessInput();  // frames already buffered first, then read again
-    self->UpdateReading();
-  }
-  self->MaybeCloseAfterDrain();
-}
-
-size_t Connection::UnsentBytes() const {
-  return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp_));
+  MaybeCloseAfterDrain();
 }
 
 void Connection::MaybeCloseAfterDrain() {
-  if (close_after_drain_ && !closing_ && staged_.empty() && !in_dirty_list && pending_writes_ == 0)
+  if (close_after_drain_ && !closing() && staged_.empty() && !in_dirty_list && pending_writes() == 0)
     Close();
 }
 
@@ -390,7 +334,7 @@ void Connection::ResumeAfterBudget() {
 }
 
 void Connection::CheckTimeouts(int64_t now_ms) {
-  if (closing_) return;
+  if (closing()) return;
   const ServerConfig& cfg = shard_->cfg();
   // Only a frame still arriving can time out: complete frames held back by the server's own
   // backpressure (output or memory budget) are not the client's delay.
@@ -410,18 +354,8 @@ void Connection::CheckTimeouts(int64_t now_ms) {
          "the frame was not complete within read_timeout_s (" + std::to_string(cfg.read_timeout_s) + " s)");
     return;
   }
-  size_t queued = UnsentBytes();
-  if (pending_writes_ == 0 || writes_done_ != writes_seen_ || queued < queue_seen_) {
-    write_progress_ms_ = now_ms;  // nothing waits, or the client took some of it
-  } else if (now_ms - write_progress_ms_ > int64_t(cfg.write_timeout_s) * 1000) {
+  if (CloseIfWriteStalled(static_cast<uint64_t>(now_ms), uint64_t(cfg.write_timeout_s) * 1000, "a put client"))
     shard_->mutable_stats().timeouts.fetch_add(1, std::memory_order_relaxed);
-    SLUICE_LOG_INFO("conn", "shard %u conn %lu: closing: the client read none of %zu response bytes for write_timeout_s %u",
-                    shard_->id(), static_cast<unsigned long>(id_), queued, cfg.write_timeout_s);
-    Close();
-    return;
-  }
-  writes_seen_ = writes_done_;
-  queue_seen_ = queued;
 }
 
 void Connection::BeginDrainAndClose() {
@@ -430,24 +364,13 @@ void Connection::BeginDrainAndClose() {
   MaybeCloseAfterDrain();
 }
 
-void Connection::Close() {
-  if (closing_) return;
-  closing_ = true;
-  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-  reading_ = false;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), OnClose);
-}
-
-void Connection::OnClose(uv_handle_t* handle) noexcept {
-  auto* self = static_cast<Connection*>(handle->data);
+void Connection::OnClosed() {
   // Every write callback has run (with UV_ECANCELED) before the close callback: what is left
   // charged is the receive buffer and staged responses that were never encoded.
-  size_t staged = 0;
-  for (const Staged& s : self->staged_) staged += s.charged;
-  self->ChargeOutput(-static_cast<int64_t>(staged));
-  self->shard_->client_memory().Add(-static_cast<int64_t>(self->charged_input_));
-  self->shard_->OnConnectionClosed(self);
-  delete self;
+  ChargeStaged(-static_cast<int64_t>(staged_bytes_));
+  shard_->client_memory().Add(-static_cast<int64_t>(charged_input_));
+  shard_->OnConnectionClosed(this);
+  delete this;
 }
 
 }  // namespace sluice::server
