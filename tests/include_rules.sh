@@ -40,8 +40,8 @@ check_dir client-lib/cli '^(base|protocol|storage|client-lib|sluice)/' "the CLI 
 check_dir "server/encoding server/net" '^(base|server/(encoding|net))/' "encodings and the HTTP client depend on base/ only"
 check_dir server/processing '^(base|protocol|server/(encoding|net|processing))/' \
   "processors do not reach into delivery or the loops"
-check_dir "server/delivery server/config.h server/config.cc server/stream_registry.h" \
-  '^(base|protocol|storage|server/(encoding|net|processing|delivery|config\.h|stream_registry\.h))' \
+check_dir "server/delivery server/config.h server/config.cc server/config_toml.h server/stream_config.h server/stream_config.cc server/stream_registry.h" \
+  '^(base|protocol|storage|server/(encoding|net|processing|delivery|config\.h|config_toml\.h|stream_config\.h|stream_registry\.h))' \
   "the delivery library has no libuv and no loops"
 
 # System headers that mark a layer.
@@ -49,7 +49,7 @@ while IFS= read -r hit; do violation "${hit%%:*}" "rocksdb/..." "only storage/ i
   < <(grep -rln --include='*.h' --include='*.cc' -E '^\s*#include <rocksdb/' base protocol client-lib server 2>/dev/null)
 while IFS= read -r hit; do violation "${hit%%:*}" "uv.h" "the delivery library runs without libuv"; done \
   < <(grep -rln --include='*.h' --include='*.cc' -E '^\s*#include <uv\.h>' server/delivery server/processing server/encoding \
-        server/net server/config.h server/config.cc server/stream_registry.h storage protocol base 2>/dev/null)
+        server/net server/config.h server/config.cc server/config_toml.h server/stream_config.h server/stream_config.cc server/stream_registry.h storage protocol base 2>/dev/null)
 
 if [ "$bad" -ne 0 ]; then
   echo "include_rules: FAILED (see docs/architecture.md, Layout)"
