@@ -17,6 +17,11 @@ class AdminConnection final : public SocketConnection {
 
   void Start() {
     session_.authenticated = !server_->services().password_required();
+    // Replies are small and admin clients few: a small kernel send buffer makes a client that
+    // does not read meet its budget (and stop costing CPU) after ~1 MiB, not after the kernel
+    // took several MiB of replies for it.
+    int sndbuf = static_cast<int>(AdminServer::kSocketSendBuffer);
+    uv_send_buffer_size(reinterpret_cast<uv_handle_t*>(tcp()), &sndbuf);  // best effort
     UpdateReading();
   }
 

@@ -50,6 +50,8 @@ class AdminServer {
   // Replies waiting for all admin clients together (so 1,024 clients that never read hold at
   // most this, not 1,024 x kOutputBudget).
   static constexpr size_t kTotalOutputBudget = 32u << 20;
+  // The kernel send buffer of an admin connection.
+  static constexpr size_t kSocketSendBuffer = 128u << 10;
   // A client whose queued replies make no progress this long is closed.
   static constexpr uint64_t kWriteTimeoutMs = 60'000;
 
