@@ -5,22 +5,22 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
-#include <set>
-
-#include "client-lib/replay.h"
 
 #include "base/clock.h"
 #include "base/constant_time.h"
 #include "base/log.h"
-#include "protocol/messages.h"
 #include "base/thread_entry.h"
+#include "protocol/messages.h"
 
 namespace sluice::server {
 
 Server::Server(ServerConfig cfg, ConfigSource reload)
-    : cfg_(std::move(cfg)), reload_(std::move(reload)), client_memory_(cfg_.max_client_memory_bytes) {
+    : cfg_(std::move(cfg)),
+      reload_(std::move(reload)),
+      client_memory_(cfg_.max_client_memory_bytes),
+      stream_manager_(cfg_, store_, streams_, pool_, shards_),
+      replayer_(cfg_, streams_, [this] { return port(); }) {
   SLUICE_CHECK(uv_loop_init(&loop_) == 0);
 }
 
@@ -54,7 +54,7 @@ base::Status Server::Start() {
   auto store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
-  RETURN_IF_ERROR(RegisterStreams());
+  RETURN_IF_ERROR(stream_manager_.RegisterStreams());
   RETURN_IF_ERROR(SealUnsealedTails());
   pool_ = std::make_unique<DeliveryPool>(store_.get(), base::Clock::Real(), cfg_.delivery_threads);
   RETURN_IF_ERROR(pool_->Init(*streams_.Current(), [this](const StreamInfo& s) {
@@ -73,7 +73,8 @@ base::Status Server::Start() {
   RETURN_IF_ERROR(InstallSignals());
   listener_ = std::make_unique<Listener>(&loop_, [this](int fd) { AcceptPutConnection(fd); });
   RETURN_IF_ERROR(listener_->Listen(cfg_.bind, cfg_.port));
-  admin_ = std::make_unique<admin::AdminServer>(&loop_, this);
+  admin_ = std::make_unique<admin::AdminServer>(
+      &loop_, admin::AdminServices{*this, *this, stream_manager_, replayer_});
   RETURN_IF_ERROR(admin_->Listen(cfg_.admin_bind, cfg_.admin_port));
   if (!IsLoopback(cfg_.bind) && cfg_.auth_token.empty())
     SLUICE_LOG_WARN("server", "WARNING: the put port listens on %s, which is not a loopback address, and has no "
@@ -89,6 +90,10 @@ base::Status Server::Start() {
                   cfg_.bind.c_str(), port(), cfg_.admin_bind.c_str(), admin_->port(), n,
                   ToString(cfg_.durability).c_str(), streams_.Current()->size(), cfg_.data_dir.c_str());
   return base::Status::Ok();
+}
+
+void Server::OnReaperTimer(uv_timer_t* handle) noexcept {
+  static_cast<Server*>(handle->data)->stream_manager_.ReapDeletedStreams();
 }
 
 base::Status Server::InstallSignals() {
@@ -134,251 +139,6 @@ void Server::AcceptPutConnection(int fd) {
     return;
   }
   shards_[next_shard_++ % shards_.size()]->AdoptConnection(fd);
-}
-
-namespace {
-StreamInfo InfoFromEntry(const storage::StreamEntry& e, std::shared_ptr<const StreamConfig> cfg) {
-  StreamInfo info;
-  info.name = e.name;
-  info.id = e.id;
-  info.version = e.version;
-  info.cfg = std::move(cfg);
-  info.created_ms = e.created_unix_ms;
-  info.updated_ms = e.updated_unix_ms;
-  ApplyFlags(e.flags, &info);
-  return info;
-}
-storage::StreamEntry EntryFromInfo(const StreamInfo& s) {
-  storage::StreamEntry e;
-  e.name = s.name;
-  e.id = s.id;
-  e.version = s.version;
-  e.created_unix_ms = s.created_ms;
-  e.updated_unix_ms = s.updated_ms;
-  e.flags = FlagsOf(s);
-  e.config = s.cfg->toml;
-  return e;
-}
-}  // namespace
-
-// The config file's streams are registered (or updated) from the file; streams created with
-// STREAM CREATE come back from the catalog. A catalog stream whose stored settings no longer
-// validate is left out loudly: its records stay stored until it is fixed (STREAM CREATE with
-// the same name adopts them again).
-base::Status Server::RegisterStreams() {
-  int64_t now = base::Clock::Real()->NowUnixMillis();
-  std::set<std::string> declared;
-  for (const StreamConfig& s : cfg_.streams) {
-    auto entry = store_->RegisterStream(s.name, s.toml, now);
-    if (!entry.ok()) return entry.status().WithContext("register stream " + s.name);
-    if (!(entry->flags & kStreamFromConfig)) {
-      if (entry->version > 1 || entry->flags)
-        SLUICE_LOG_INFO("server", "stream %s is declared in the config file again; its settings come from there",
-                        s.name.c_str());
-      entry->flags = (entry->flags | kStreamFromConfig) & ~(kStreamDeleting | kStreamForceDelete);
-      RETURN_IF_ERROR(store_->PutStreamEntry(entry.value()).WithContext("register stream " + s.name));
-    }
-    streams_.Put(InfoFromEntry(entry.value(), std::make_shared<const StreamConfig>(s)));
-    declared.insert(s.name);
-  }
-  auto all = store_->ListStreams();
-  if (!all.ok()) return all.status().WithContext("read catalog");
-  for (const storage::StreamEntry& e : all.value()) {
-    if (declared.count(e.name) || (e.flags & kStreamFromConfig)) continue;  // config-file streams
-    auto parsed = ParseStreamConfig(e.config, "catalog stream " + e.name, cfg_);
-    if (!parsed.ok()) {
-      SLUICE_LOG_ERROR("server", "stream %s (created at run time) is not loaded, its records stay stored: %s",
-                       e.name.c_str(), parsed.status().ToString().c_str());
-      continue;
-    }
-    streams_.Put(InfoFromEntry(e, std::make_shared<const StreamConfig>(std::move(parsed).value())));
-  }
-  return base::Status::Ok();
-}
-
-base::Result<StreamPtr> Server::PersistAndPublish(StreamInfo info) {
-  RETURN_IF_ERROR(store_->PutStreamEntry(EntryFromInfo(info)).WithContext("write catalog"));
-  uint32_t id = info.id;
-  streams_.Put(std::move(info));
-  StreamPtr published = streams_.Current()->Get(id);
-  pool_->UpsertStream(published);
-  return published;
-}
-
-base::Result<StreamPtr> Server::CreateStream(const std::string& name, const Settings& settings) {
-  if (!IsValidStreamName(name))
-    return base::InvalidArgument("stream name '" + name.substr(0, 80) + "' must be 1..64 characters of [a-zA-Z0-9_.-], not starting with '.'");
-  if (const StreamInfo* existing = streams_.Current()->Find(name))
-    return base::Status(base::Code::kAlreadyExists,
-                        "stream '" + name + "' exists" + (existing->accepts_puts() ? "" : " and is being deleted"));
-  ASSIGN_OR_RETURN(std::string text, ApplyStreamSettings("", name, settings));
-  ASSIGN_OR_RETURN(StreamConfig parsed, ParseStreamConfig(text, "", cfg_));
-  int64_t now = base::Clock::Real()->NowUnixMillis();
-  auto entry = store_->CreateStream(name, parsed.toml, 0, now);
-  if (!entry.ok() && entry.status().code() == base::Code::kAlreadyExists) {
-    // In the catalog but not loaded (a config-file stream removed from the file, or a stream
-    // whose stored settings stopped validating): adopt it, with its id and stored records.
-    entry = store_->RegisterStream(name, parsed.toml, now);
-    if (entry.ok()) entry->flags = 0;
-    SLUICE_LOG_INFO("server", "STREAM CREATE %s adopts the stream of that name left in the catalog", name.c_str());
-  }
-  if (!entry.ok()) return entry.status();
-  StreamInfo info = InfoFromEntry(entry.value(), std::make_shared<const StreamConfig>(std::move(parsed)));
-  SLUICE_LOG_INFO("server", "stream %s created (id %u)", name.c_str(), info.id);
-  return PersistAndPublish(std::move(info));
-}
-
-base::Result<StreamPtr> Server::UpdateStream(const std::string& name, uint32_t expected_version,
-                                             const Settings& settings) {
-  StreamSetPtr set = streams_.Current();
-  const StreamInfo* s = set->Find(name);
-  if (s == nullptr) return base::NotFound("no delivery stream named '" + name.substr(0, 128) + "'");
-  if (!s->accepts_puts()) return base::InvalidArgument("stream '" + name + "' is being deleted");
-  if (expected_version != 0 && expected_version != s->version)
-    return base::InvalidArgument("VERSION " + std::to_string(expected_version) +
-                                 " is not the stream's current version " + std::to_string(s->version) +
-                                 " (it changed since you read it: STREAM DESCRIBE, then retry)");
-  ASSIGN_OR_RETURN(std::string text, ApplyStreamSettings(s->cfg->toml, name, settings));
-  ASSIGN_OR_RETURN(StreamConfig parsed, ParseStreamConfig(text, "", cfg_));
-  StreamInfo info = *s;
-  if (parsed.toml == s->cfg->toml) return set->Get(s->id);  // nothing changed: same version
-  info.version++;
-  info.updated_ms = base::Clock::Real()->NowUnixMillis();
-  info.cfg = std::make_shared<const StreamConfig>(std::move(parsed));
-  SLUICE_LOG_INFO("server", "stream %s updated to version %u%s", name.c_str(), info.version,
-                  info.from_config ? " (declared in the config file: the file's settings return at restart)" : "");
-  return PersistAndPublish(std::move(info));
-}
-
-base::Status Server::DeleteStream(const std::string& name, bool force) {
-  StreamSetPtr set = streams_.Current();
-  const StreamInfo* s = set->Find(name);
-  if (s == nullptr) return base::NotFound("no delivery stream named '" + name.substr(0, 128) + "'");
-  if (s->from_config)
-    return base::InvalidArgument("stream '" + name + "' is declared in the config file: remove it there and restart");
-  if (!s->accepts_puts() && (s->force_delete || !force))
-    return base::InvalidArgument("stream '" + name + "' is already being deleted");
-  if (!force) {
-    size_t segments = pool_->pending(s->id);
-    bool open = false;
-    for (const auto& slot : s->counters->open_oldest_ms) open |= slot.load(std::memory_order_relaxed) != 0;
-    if (segments > 0 || open)
-      return base::InvalidArgument("stream '" + name + "' has undelivered records (" + std::to_string(segments) +
-                                   " sealed segments" + (open ? ", plus open ones" : "") +
-                                   "): FLUSH it and wait for delivery, or STREAM DELETE " + name +
-                                   " FORCE to move them to the backup store");
-  }
-  StreamInfo info = *s;
-  info.status = StreamStatus::kDeleting;
-  info.force_delete = force;
-  info.updated_ms = base::Clock::Real()->NowUnixMillis();
-  SLUICE_LOG_INFO("server", "stream %s: deleting%s", name.c_str(),
-                  force ? " (FORCE: undelivered records go to the backup store)" : "");
-  return PersistAndPublish(std::move(info)).status();
-}
-
-base::Status Server::SetPaused(const std::string& name, bool paused) {
-  StreamSetPtr set = streams_.Current();
-  const StreamInfo* s = set->Find(name);
-  if (s == nullptr) return base::NotFound("no delivery stream named '" + name.substr(0, 128) + "'");
-  if (s->paused == paused) return base::Status::Ok();
-  StreamInfo info = *s;
-  info.paused = paused;
-  SLUICE_LOG_INFO("server", "stream %s: delivery %s", name.c_str(), paused ? "paused" : "resumed");
-  return PersistAndPublish(std::move(info)).status();
-}
-
-void Server::OnReaperTimer(uv_timer_t* handle) noexcept { static_cast<Server*>(handle->data)->ReapDeletedStreams(); }
-
-void Server::ReapDeletedStreams() {
-  StreamSetPtr set = streams_.Current();
-  uint64_t seen = UINT64_MAX;
-  for (auto& sh : shards_) seen = std::min(seen, sh->seen_generation());
-  set->ForEach([&](const StreamInfo& s) {
-    if (s.accepts_puts()) return;
-    // Every shard refuses its puts and has sealed its open segment: what remains is in the pool
-    // or, if a descriptor write failed, still in storage; it goes only when both are empty.
-    if (seen < set->generation() || pool_->pending(s.id) > 0) return;
-    auto has = store_->HasRecords(s.id);
-    if (!has.ok() || has.value()) return;
-    if (!pool_->RemoveStream(s.id)) return;
-    base::Status st = store_->DeleteStreamEntry(s.name);
-    if (!st.ok()) {
-      SLUICE_LOG_ERROR("server", "stream %s: cannot remove its catalog entry, retrying: %s", s.name.c_str(),
-                       st.ToString().c_str());
-      pool_->UpsertStream(set->Get(s.id));
-      return;
-    }
-    streams_.Remove(s.id);
-    SLUICE_LOG_INFO("server", "stream %s deleted", s.name.c_str());
-  });
-}
-
-base::Result<size_t> Server::StartReplay(const std::string& target) {
-  std::vector<std::string> paths;
-  StreamSetPtr set = streams_.Current();
-  if (const StreamInfo* s = set->Find(target)) {
-    if (s->cfg->backup.store == "s3")
-      return base::InvalidArgument("stream '" + target + "' backs up to the bucket " +
-                                   (s->cfg->backup.bucket.empty() ? s->cfg->s3.bucket : s->cfg->backup.bucket) +
-                                   "; REPLAY reads local files: download its .sseg files and REPLAY that directory");
-    std::error_code ec;
-    if (!std::filesystem::exists(s->cfg->backup.path, ec)) return size_t{0};
-    paths.push_back(s->cfg->backup.path);
-  } else {
-    RETURN_IF_ERROR(CheckReplayPath(target));
-    paths.push_back(target);
-  }
-  std::vector<std::string> skipped;
-  ASSIGN_OR_RETURN(std::vector<std::string> files, client::CollectSegmentFiles(paths, &skipped));
-  for (const std::string& s : skipped) SLUICE_LOG_WARN("replay", "REPLAY %s: skipped %s", target.c_str(), s.c_str());
-  if (files.empty()) return size_t{0};
-  client::ClientOptions put;
-  put.host = cfg_.bind == "0.0.0.0" ? "127.0.0.1" : cfg_.bind == "::" ? "::1" : cfg_.bind;
-  put.port = port();
-  put.auth_token = cfg_.auth_token;
-  put.client_name = "sluiced-replay";
-  size_t n = files.size();
-  RETURN_IF_ERROR(replay_.Start(std::move(files), target, std::move(put)));
-  return n;
-}
-
-namespace {
-// True when `path` is `root` or inside it (both canonical: absolute, no symlinks, no ..).
-bool IsUnder(const std::filesystem::path& path, const std::filesystem::path& root) {
-  auto r = root.begin(), p = path.begin();
-  for (; r != root.end(); ++r, ++p) {
-    if (r->empty() && std::next(r) == root.end()) break;  // a trailing '/' of the root
-    if (p == path.end() || *p != *r) return false;
-  }
-  return true;
-}
-}  // namespace
-
-std::vector<std::string> Server::ReplayRoots() const {
-  std::vector<std::string> roots{cfg_.data_dir + "/backup"};
-  streams_.Current()->ForEach([&](const StreamInfo& s) { roots.push_back(s.cfg->backup.path); });
-  for (const std::string& r : cfg_.replay_roots) roots.push_back(r);
-  return roots;
-}
-
-base::Status Server::CheckReplayPath(const std::string& target) const {
-  namespace fs = std::filesystem;
-  if (target.empty() || target.size() > 4096) return base::InvalidArgument("REPLAY needs a stream name, a file or a directory");
-  std::error_code ec;
-  // Resolves symlinks and "..", so a path cannot reach outside a root through either.
-  fs::path canonical = fs::weakly_canonical(fs::absolute(target, ec), ec);
-  if (ec) return base::IOError("cannot resolve " + target.substr(0, 256) + ": " + ec.message());
-  std::string listed;
-  for (const std::string& root : ReplayRoots()) {
-    std::error_code rec;
-    fs::path r = fs::weakly_canonical(fs::absolute(root, rec), rec);
-    if (rec) continue;
-    if (IsUnder(canonical, r)) return base::Status::Ok();
-    if (listed.size() < 512) listed += (listed.empty() ? "" : ", ") + r.string();
-  }
-  return base::InvalidArgument("'" + target.substr(0, 256) + "' is neither a stream nor under a backup root (" + listed +
-                               "); add its directory to replay_roots in the config file to allow it");
 }
 
 std::vector<std::pair<std::string, std::string>> Server::ConfigValues() const {
@@ -464,46 +224,7 @@ void Server::Reload() {
   for (size_t i = 0; i < before.size(); i++)
     if (before[i].second != after[i].second) restart += (restart.empty() ? "" : ", ") + before[i].first;
   if (!restart.empty()) SLUICE_LOG_WARN("server", "SIGHUP: changed settings that need a restart (ignored until then): %s", restart.c_str());
-  // The file's streams: new ones are registered, changed ones get a new version (as STREAM UPDATE).
-  int64_t now = base::Clock::Real()->NowUnixMillis();
-  std::set<std::string> declared;
-  for (const StreamConfig& s : next.streams) {
-    declared.insert(s.name);
-    StreamSetPtr set = streams_.Current();
-    const StreamInfo* existing = set->Find(s.name);
-    if (existing != nullptr && existing->cfg->toml == s.toml && existing->from_config) continue;
-    if (existing != nullptr && !existing->accepts_puts()) {
-      SLUICE_LOG_WARN("server", "SIGHUP: stream %s is being deleted; its new settings apply after that", s.name.c_str());
-      continue;
-    }
-    auto publish = [&]() -> base::Result<StreamPtr> {
-      if (existing != nullptr) {
-        StreamInfo info = *existing;
-        info.version++;
-        info.updated_ms = now;
-        info.from_config = true;
-        info.cfg = std::make_shared<const StreamConfig>(s);
-        return PersistAndPublish(std::move(info));
-      }
-      ASSIGN_OR_RETURN(storage::StreamEntry entry, store_->RegisterStream(s.name, s.toml, now));
-      entry.flags = (entry.flags | kStreamFromConfig) & ~(kStreamDeleting | kStreamForceDelete);
-      return PersistAndPublish(InfoFromEntry(entry, std::make_shared<const StreamConfig>(s)));
-    };
-    const bool updating = existing != nullptr;
-    base::Result<StreamPtr> published = publish();
-    if (!published.ok()) {
-      SLUICE_LOG_ERROR("server", "SIGHUP: stream %s not applied: %s", s.name.c_str(), published.status().ToString().c_str());
-      continue;
-    }
-    SLUICE_LOG_INFO("server", "SIGHUP: stream %s %s (version %u)", s.name.c_str(), updating ? "updated" : "created",
-                    published.value()->version);
-    changes++;
-  }
-  streams_.Current()->ForEach([&](const StreamInfo& s) {
-    if (s.from_config && !declared.count(s.name))
-      SLUICE_LOG_WARN("server", "SIGHUP: stream %s is no longer in the config file; it keeps running until the restart",
-                      s.name.c_str());
-  });
+  changes += stream_manager_.ApplyConfigFileStreams(next.streams);
   SLUICE_LOG_INFO("server", "SIGHUP: configuration reloaded (%d changes applied)", changes);
 }
 
@@ -543,13 +264,6 @@ bool Server::CheckPassword(std::string_view given) const {
   return !cfg_.admin_password.empty() && base::ConstantTimeEquals(given, cfg_.admin_password);
 }
 
-void Server::Flush(const StreamInfo* stream) {
-  for (auto& s : shards_) s->RequestFlush(stream ? stream->id : 0);
-  // A staged stream's open partitions too; the segments the shards seal now carry the flush
-  // through processing to the partitions they land in.
-  pool_->FlushPartitions(stream ? stream->id : 0);
-}
-
 void Server::SyncLoop() {
   base::UniqueMutexLock lock(sync_mu_);
   while (!sync_stop_) {
@@ -578,7 +292,7 @@ void Server::OnReloadSignal(uv_signal_t* handle, int) noexcept {
 void Server::OnFlushSignal(uv_signal_t* handle, int) noexcept {
   auto* self = static_cast<Server*>(handle->data);
   SLUICE_LOG_INFO("server", "SIGUSR1: flushing every stream");
-  self->Flush(nullptr);
+  self->stream_manager_.Flush(nullptr);
 }
 
 void Server::BeginShutdown(int signum) {
@@ -608,7 +322,7 @@ base::Status Server::Shutdown() {
   for (auto& s : shards_) s->Join();
   uint64_t stored = 0;
   for (auto& s : shards_) stored += s->stats().records_stored.load();
-  replay_.Join();  // its connection was closed with the shards'
+  replayer_.Join();  // its connection was closed with the shards'
   if (pool_ && !pool_->Stop(cfg_.shutdown_timeout_s * 1000)) {
     // A worker is stuck outside any transfer: the store cannot be closed under it. Everything
     // acknowledged is in the WAL; make it durable and end the process (as after a crash, the

@@ -18,7 +18,8 @@
 #include "server/config.h"
 #include "server/delivery/delivery_pool.h"
 #include "server/listener.h"
-#include "server/replay_job.h"
+#include "server/replayer.h"
+#include "server/stream_manager.h"
 #include "server/shard.h"
 #include "server/stream_registry.h"
 #include "storage/data_dir.h"
@@ -29,8 +30,11 @@ namespace sluice::server {
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool IsLoopback(const std::string& addr);
 
+// Owns everything sluiced runs and orders startup and shutdown; answers the admin port's status
+// and control commands itself, and hands it the StreamManager (streams at run time) and the
+// Replayer (REPLAY) for the other two families.
 // Thread: main. Shards run on their own threads; the WAL syncer (durability interval) on its own.
-class Server final : public admin::AdminServices {
+class Server final : public admin::ServerStatus, public admin::ServerControl {
  public:
   // Builds the configuration as at startup (config file, then flags); SIGHUP calls it again.
   using ConfigSource = std::function<base::Result<ServerConfig>()>;
@@ -48,28 +52,20 @@ class Server final : public admin::AdminServices {
   base::Status Run();
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
 
-  // --- AdminServices (main's thread) ---
+  // --- ServerStatus (main's thread) ---
   const ServerConfig& config() const override { return cfg_; }
-  StreamSetPtr streams() const override { return streams_.Current(); }
   const std::vector<std::unique_ptr<Shard>>& shards() const override { return shards_; }
   const DeliveryPool& pool() const override { return *pool_; }
   storage::Store& store() override { return *store_; }
   uint16_t put_port() const override { return port(); }
   uint16_t admin_port() const override { return admin_ ? admin_->port() : 0; }
   int64_t start_unix_ms() const override { return start_ms_; }
+  std::vector<std::pair<std::string, std::string>> ConfigValues() const override;
+  // --- ServerControl (main's thread) ---
   bool password_required() const override { return !cfg_.admin_password.empty(); }
   bool CheckPassword(std::string_view given) const override;
-  void RequestShutdown() override { BeginShutdown(0); }
-  void Flush(const StreamInfo* stream) override;
-  base::Result<StreamPtr> CreateStream(const std::string& name, const Settings& settings) override;
-  base::Result<StreamPtr> UpdateStream(const std::string& name, uint32_t expected_version,
-                                       const Settings& settings) override;
-  base::Status DeleteStream(const std::string& name, bool force) override;
-  base::Status SetPaused(const std::string& name, bool paused) override;
-  base::Result<size_t> StartReplay(const std::string& target) override;
-  ReplayJob::Snapshot replay_status() const override { return replay_.status(); }
-  std::vector<std::pair<std::string, std::string>> ConfigValues() const override;
   base::Status SetConfig(const std::string& key, const std::string& value) override;
+  void RequestShutdown() override { BeginShutdown(0); }
 
  private:
   static void OnSignal(uv_signal_t* handle, int signum) noexcept;
@@ -85,20 +81,10 @@ class Server final : public admin::AdminServices {
   void Reload();
   void BeginShutdown(int signum);
   base::Status Shutdown();
-  base::Status RegisterStreams();
-  // Writes the stream's catalog entry, then publishes it to the shards and the delivery pool.
-  base::Result<StreamPtr> PersistAndPublish(StreamInfo info);
-  // Finishes deletions: a DELETING stream goes once every shard has seen it DELETING and none
-  // of its records remain stored. Runs on a timer while any stream is DELETING.
+  // Every 100 ms: StreamManager::ReapDeletedStreams finishes STREAM DELETEs.
   static void OnReaperTimer(uv_timer_t* handle) noexcept;
-  void ReapDeletedStreams();
   base::Status SealUnsealedTails();
   static base::Status WritePortFile(const std::string& path, uint16_t port);
-  // The directories REPLAY may read: <data_dir>/backup, every stream's backup.path, and the
-  // operator's replay_roots.
-  std::vector<std::string> ReplayRoots() const;
-  // kInvalidArgument unless `target` (a file or directory) lies under one of ReplayRoots().
-  base::Status CheckReplayPath(const std::string& target) const;
   void SyncLoop();
 
   ServerConfig cfg_;
@@ -119,7 +105,8 @@ class Server final : public admin::AdminServices {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Listener> listener_;
   std::unique_ptr<admin::AdminServer> admin_;
-  ReplayJob replay_;
+  StreamManager stream_manager_;
+  Replayer replayer_;
   std::string log_level_ = "info";
   int64_t start_ms_ = 0;
   size_t next_shard_ = 0;

@@ -16,7 +16,7 @@ class AdminConnection final : public SocketConnection {
   explicit AdminConnection(AdminServer* server) : server_(server) {}
 
   void Start() {
-    session_.authenticated = !server_->services().password_required();
+    session_.authenticated = !server_->services().control.password_required();
     // Replies are small and admin clients few: a small kernel send buffer makes a client that
     // does not read meet its budget (and stop costing CPU) after ~1 MiB, not after the kernel
     // took several MiB of replies for it.

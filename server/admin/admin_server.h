@@ -22,7 +22,7 @@ class AdminConnection;
 // Thread: main's loop. Created and destroyed by Server.
 class AdminServer {
  public:
-  AdminServer(uv_loop_t* loop, AdminServices* services) : loop_(loop), services_(services) {}
+  AdminServer(uv_loop_t* loop, AdminServices services) : loop_(loop), services_(services) {}
   // Binds and listens. Returns kIOError naming the address when it cannot.
   base::Status Listen(const std::string& host, uint16_t port);
   uint16_t port() const { return port_; }
@@ -30,7 +30,7 @@ class AdminServer {
   void Close();
 
   // --- Used by AdminConnection ---
-  AdminServices& services() { return *services_; }
+  AdminServices& services() { return services_; }
   uv_loop_t* loop() { return loop_; }
   void Forget(AdminConnection* c) {
     conns_.erase(c);
@@ -60,7 +60,7 @@ class AdminServer {
   static void OnStallTimer(uv_timer_t* handle) noexcept;
 
   uv_loop_t* loop_;
-  AdminServices* services_;
+  AdminServices services_;
   uv_tcp_t tcp_;
   bool listening_ = false;
   uint16_t port_ = 0;

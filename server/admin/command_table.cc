@@ -62,7 +62,7 @@ void Dispatch(CommandContext& ctx) {
     }
     return;
   }
-  if (!(found->flags & kNoAuth) && ctx.services.password_required() && !ctx.session.authenticated) {
+  if (!(found->flags & kNoAuth) && ctx.services.control.password_required() && !ctx.session.authenticated) {
     ReplyError(ctx.out, "NOAUTH Authentication required.");
     return;
   }

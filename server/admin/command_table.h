@@ -15,7 +15,7 @@ enum CommandFlags : unsigned {
   kAdmin = 1u << 3,
 };
 
-class AdminServices;
+struct AdminServices;
 struct Session;
 
 // What a handler gets: the words, the connection's session, the server, and the reply buffer.

@@ -105,7 +105,7 @@ void CmdAuth(CommandContext& ctx) {
     ReplyError(ctx.out, "wrong number of arguments for 'auth' command (usage: AUTH [username] password)");
     return;
   }
-  if (!ctx.services.password_required()) {
+  if (!ctx.services.control.password_required()) {
     ReplyError(ctx.out, "AUTH called without any password configured (start sluiced with --admin-password)");
     return;
   }
@@ -114,7 +114,7 @@ void CmdAuth(CommandContext& ctx) {
     ReplyError(ctx.out, "WRONGPASS invalid username-password pair");
     return;
   }
-  if (!ctx.services.CheckPassword(given)) {
+  if (!ctx.services.control.CheckPassword(given)) {
     ctx.session.authenticated = false;
     ReplyError(ctx.out, "WRONGPASS invalid username-password pair");
     return;
@@ -132,7 +132,7 @@ void CmdInfo(CommandContext& ctx) {
                             "' (one of: server, shards, storage, delivery, memory, streams, replay, all)");
     return;
   }
-  AdminServices& s = ctx.services;
+  ServerStatus& s = ctx.services.status;
   const ServerConfig& cfg = s.config();
   std::ostringstream o;
   int64_t now = base::Clock::Real()->NowUnixMillis();
@@ -175,7 +175,7 @@ void CmdInfo(CommandContext& ctx) {
       << ProcStatusKb("VmHWM:") * 1024 << "\r\n\r\n";
   }
   if (wanted("STREAMS")) {
-    StreamSetPtr set = s.streams();
+    StreamSetPtr set = ctx.services.streams.streams();
     o << "# Streams\r\nstreams:" << set->size() << "\r\n";
     set->ForEach([&](const StreamInfo& st) {
       o << "stream_" << st.name << ":id=" << st.id << ",version=" << st.version
@@ -186,7 +186,7 @@ void CmdInfo(CommandContext& ctx) {
     o << "\r\n";
   }
   if (wanted("REPLAY")) {
-    ReplayJob::Snapshot r = s.replay_status();
+    ReplayJob::Snapshot r = ctx.services.replay.replay_status();
     o << "# Replay\r\nreplay_running:" << (r.running ? 1 : 0) << "\r\nreplay_target:" << r.target
       << "\r\nreplay_files_total:" << r.progress.files_total << "\r\nreplay_files_done:" << r.progress.files_done
       << "\r\nreplay_files_renamed:" << r.files_renamed << "\r\nreplay_files_unreadable:" << r.progress.files_bad
@@ -199,7 +199,7 @@ void CmdInfo(CommandContext& ctx) {
 
 void CmdConfigGet(CommandContext& ctx) {
   std::vector<std::pair<std::string, std::string>> matched;
-  for (auto& [k, v] : ctx.services.ConfigValues())
+  for (auto& [k, v] : ctx.services.status.ConfigValues())
     if (fnmatch(ctx.argv[2].c_str(), k.c_str(), FNM_CASEFOLD) == 0) matched.emplace_back(k, v);
   ReplyArrayHeader(ctx.out, matched.size() * 2);
   for (auto& [k, v] : matched) {
@@ -209,7 +209,7 @@ void CmdConfigGet(CommandContext& ctx) {
 }
 
 void CmdConfigSet(CommandContext& ctx) {
-  base::Status st = ctx.services.SetConfig(ctx.argv[2], ctx.argv[3]);
+  base::Status st = ctx.services.control.SetConfig(ctx.argv[2], ctx.argv[3]);
   if (!st.ok()) return ReplyError(ctx.out, "CONFIG SET: " + st.message());
   ReplySimple(ctx.out, "OK");
 }
@@ -217,7 +217,7 @@ void CmdConfigSet(CommandContext& ctx) {
 void CmdShutdown(CommandContext& ctx) {
   ReplySimple(ctx.out, "OK");
   ctx.session.close_after_reply = true;
-  ctx.services.RequestShutdown();
+  ctx.services.control.RequestShutdown();
 }
 
 }  // namespace sluice::server::admin

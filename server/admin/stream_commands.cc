@@ -19,7 +19,7 @@ namespace {
 
 // The stream (kept alive by the returned pointer), or an error reply and nullptr.
 StreamPtr FindOrReply(CommandContext& ctx, const std::string& name) {
-  StreamSetPtr set = ctx.services.streams();
+  StreamSetPtr set = ctx.services.streams.streams();
   const StreamInfo* s = set->Find(name);
   if (s == nullptr) {
     ReplyError(ctx.out, "no delivery stream named '" + name.substr(0, 128) + "'. Try STREAM LIST.");
@@ -34,7 +34,7 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 // "key value ..." words from argv[from] on; false (with an error reply) for an odd count.
-bool ParseSettings(CommandContext& ctx, size_t from, const char* command, AdminServices::Settings* out) {
+bool ParseSettings(CommandContext& ctx, size_t from, const char* command, StreamControl::Settings* out) {
   if ((ctx.argv.size() - from) % 2 != 0) {
     ReplyError(ctx.out, std::string(command) + ": settings come in key value pairs; '" +
                             ctx.argv.back().substr(0, 64) + "' has no value");
@@ -86,7 +86,7 @@ std::string Ratio(uint64_t good, uint64_t total) {
 
 void CmdStreamList(CommandContext& ctx) {
   std::vector<std::string> names;
-  ctx.services.streams()->ForEach([&](const StreamInfo& s) { names.push_back(s.name); });
+  ctx.services.streams.streams()->ForEach([&](const StreamInfo& s) { names.push_back(s.name); });
   std::sort(names.begin(), names.end());
   ReplyArrayHeader(ctx.out, names.size());
   for (auto& n : names) ReplyBulk(ctx.out, n);
@@ -156,9 +156,9 @@ void CmdStreamDescribe(CommandContext& ctx) {
 }
 
 void CmdStreamCreate(CommandContext& ctx) {
-  AdminServices::Settings settings;
+  StreamControl::Settings settings;
   if (!ParseSettings(ctx, 3, "STREAM CREATE", &settings)) return;
-  auto created = ctx.services.CreateStream(ctx.argv[2], settings);
+  auto created = ctx.services.streams.CreateStream(ctx.argv[2], settings);
   if (!created.ok()) return ReplyError(ctx.out, "STREAM CREATE: " + created.status().message());
   ReplySimple(ctx.out, "OK");
 }
@@ -177,9 +177,9 @@ void CmdStreamUpdate(CommandContext& ctx) {
     if (ctx.argv.size() < 7)
       return ReplyError(ctx.out, "STREAM UPDATE: no settings given (usage: STREAM UPDATE name [VERSION n] key value ...)");
   }
-  AdminServices::Settings settings;
+  StreamControl::Settings settings;
   if (!ParseSettings(ctx, from, "STREAM UPDATE", &settings)) return;
-  auto updated = ctx.services.UpdateStream(ctx.argv[2], expected, settings);
+  auto updated = ctx.services.streams.UpdateStream(ctx.argv[2], expected, settings);
   if (!updated.ok()) return ReplyError(ctx.out, "STREAM UPDATE: " + updated.status().message());
   ReplyInteger(ctx.out, updated.value()->version);
 }
@@ -189,11 +189,11 @@ void CmdStreamDelete(CommandContext& ctx) {
   if (ctx.argv.size() == 4 && EqualsIgnoreCase(ctx.argv[3], "FORCE")) force = true;
   else if (ctx.argv.size() != 3)
     return ReplyError(ctx.out, "wrong number of arguments for 'stream delete' command (usage: STREAM DELETE name [FORCE])");
-  ReplyStatus(ctx, "STREAM DELETE", ctx.services.DeleteStream(ctx.argv[2], force));
+  ReplyStatus(ctx, "STREAM DELETE", ctx.services.streams.DeleteStream(ctx.argv[2], force));
 }
 
-void CmdPause(CommandContext& ctx) { ReplyStatus(ctx, "PAUSE", ctx.services.SetPaused(ctx.argv[1], true)); }
-void CmdResume(CommandContext& ctx) { ReplyStatus(ctx, "RESUME", ctx.services.SetPaused(ctx.argv[1], false)); }
+void CmdPause(CommandContext& ctx) { ReplyStatus(ctx, "PAUSE", ctx.services.streams.SetPaused(ctx.argv[1], true)); }
+void CmdResume(CommandContext& ctx) { ReplyStatus(ctx, "RESUME", ctx.services.streams.SetPaused(ctx.argv[1], false)); }
 
 namespace {
 struct BackupFile {
@@ -237,7 +237,7 @@ void CmdBackups(CommandContext& ctx) {
     if (s == nullptr) return;
     ListBackups(*s, &files);
   } else {
-    ctx.services.streams()->ForEach([&](const StreamInfo& s) { ListBackups(s, &files); });
+    ctx.services.streams.streams()->ForEach([&](const StreamInfo& s) { ListBackups(s, &files); });
   }
   std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   ReplyArrayHeader(ctx.out, files.size());
@@ -253,7 +253,7 @@ void CmdBackups(CommandContext& ctx) {
 }
 
 void CmdReplay(CommandContext& ctx) {
-  auto started = ctx.services.StartReplay(ctx.argv[1]);
+  auto started = ctx.services.replay.StartReplay(ctx.argv[1]);
   if (!started.ok()) return ReplyError(ctx.out, "REPLAY: " + started.status().message());
   if (started.value() == 0) return ReplySimple(ctx.out, "OK nothing to replay (no .sseg files)");
   ReplySimple(ctx.out, "OK replaying " + std::to_string(started.value()) +
@@ -267,14 +267,14 @@ void CmdFlush(CommandContext& ctx) {
     return;
   }
   if (ctx.argv.size() == 2 && (s = FindOrReply(ctx, ctx.argv[1])) == nullptr) return;
-  ctx.services.Flush(s.get());
+  ctx.services.streams.Flush(s.get());
   ReplySimple(ctx.out, "OK");
 }
 
 void CmdStats(CommandContext& ctx) {
   StreamPtr s = FindOrReply(ctx, ctx.argv[1]);
   if (s == nullptr) return;
-  std::shared_ptr<const DeliveryStats> d = ctx.services.pool().stats(s->id);
+  std::shared_ptr<const DeliveryStats> d = ctx.services.status.pool().stats(s->id);
   if (d == nullptr) d = std::make_shared<const DeliveryStats>();
   const StreamCounters& in = *s->counters;
   int64_t now = base::Clock::Real()->NowUnixMillis();
@@ -284,10 +284,10 @@ void CmdStats(CommandContext& ctx) {
     int64_t v = slot.load(std::memory_order_relaxed);
     if (v != 0 && (oldest == 0 || v < oldest)) oldest = v;
   }
-  const DeliveryPool::PartitionSummary parts = ctx.services.pool().partitions(s->id);
+  const DeliveryPool::PartitionSummary parts = ctx.services.status.pool().partitions(s->id);
   if (parts.oldest_open_ms != 0 && (oldest == 0 || parts.oldest_open_ms < oldest)) oldest = parts.oldest_open_ms;
   uint64_t backlog_records = 0, backlog_bytes = 0, retrying = 0;
-  for (const auto& seg : ctx.services.pool().PendingSegments(s->id)) {
+  for (const auto& seg : ctx.services.status.pool().PendingSegments(s->id)) {
     backlog_records += seg.record_count;
     backlog_bytes += seg.bytes;
     retrying += seg.attempts > 0;
@@ -338,7 +338,7 @@ void CmdStats(CommandContext& ctx) {
 void CmdSegments(CommandContext& ctx) {
   StreamPtr s = FindOrReply(ctx, ctx.argv[1]);
   if (s == nullptr) return;
-  auto segs = ctx.services.pool().PendingSegments(s->id);
+  auto segs = ctx.services.status.pool().PendingSegments(s->id);
   int64_t now = base::Clock::Real()->NowUnixMillis();
   ReplyArrayHeader(ctx.out, segs.size());
   for (const auto& seg : segs) {
