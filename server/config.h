@@ -57,8 +57,8 @@ struct ServerConfig {
   // All put connections together hold at most about this much in receive buffers and queued
   // responses (ClientMemory); above it they take no new frame until some is released.
   // Config key max_client_memory_mib, 16..1048576 and at least two maximal frames.
-  // Default: 256 MiB. Reloadable: no.
-  uint64_t max_client_memory_bytes = 256u << 20;
+  // Default: 128 MiB. Reloadable: no.
+  uint64_t max_client_memory_bytes = 128u << 20;
   // A frame whose first bytes arrived must be complete within this many seconds, or the
   // connection gets Error Timeout and is closed. 1..3600. Default: 30. Reloadable: no.
   uint32_t read_timeout_s = 30;
