@@ -16,8 +16,10 @@ namespace sluice::server {
 namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
-// OnAlloc hands out what is left of the buffer while at least this much is free.
-constexpr size_t kMinReadRoom = 4 * 1024;
+// An empty buffer up to this size is kept while the connection is busy (no allocation per
+// read); a larger one is freed at once, and any empty one once the connection idles for a
+// second (CheckTimeouts), so idle connections hold no buffer.
+constexpr size_t kKeepWhileBusy = 1u << 20;
 
 uint32_t LoadLE32(const uint8_t* p) { return p[0] | p[1] << 8 | p[2] << 16 | uint32_t(p[3]) << 24; }
 
@@ -105,11 +107,14 @@ void Connection::OnAllocBuffer(uv_buf_t* buf) {
     *buf = uv_buf_init(nullptr, 0);
     return;
   }
-  *buf = in_.Reserve(room >= kMinReadRoom || over ? 1 : kReadChunk);
+  // At least kReadChunk contiguous (compacting or growing) while the budget has room, as large
+  // reads keep the per-frame work low; over it, only the room already held, compacted.
+  *buf = in_.Reserve(over ? room : std::max(room, kReadChunk));
   SyncInputCharge();
 }
 
 void Connection::OnBytes(size_t n) {
+  reads_++;
   in_.Commit(n);
   ProcessInput();
 }
@@ -188,8 +193,10 @@ void Connection::ProcessInput() {
   }
   if (in_.Unread().empty()) {
     partial_since_ms_ = 0;
-    in_.ReleaseIfEmpty();
-    SyncInputCharge();
+    if (in_.capacity() > kKeepWhileBusy) {
+      in_.ReleaseIfEmpty();
+      SyncInputCharge();
+    }
   } else if (consumed || partial_since_ms_ == 0) {
     partial_since_ms_ = base::Clock::Real()->NowUnixMillis();  // a new frame began
   }
@@ -336,6 +343,12 @@ void Connection::ResumeAfterBudget() {
 void Connection::CheckTimeouts(int64_t now_ms) {
   if (closing()) return;
   const ServerConfig& cfg = shard_->cfg();
+  // Idle for a tick: give the receive buffer back.
+  if (reads_ == reads_seen_ && in_.Unread().empty() && in_.capacity() > 0) {
+    in_.ReleaseIfEmpty();
+    SyncInputCharge();
+  }
+  reads_seen_ = reads_;
   // Only a frame still arriving can time out: complete frames held back by the server's own
   // backpressure (output or memory budget) are not the client's delay.
   std::span<const uint8_t> held = in_.Unread();

@@ -117,6 +117,8 @@ class Connection final : public SocketConnection {
   size_t charged_input_ = 0;   // receive buffer capacity charged to client memory
   size_t staged_bytes_ = 0;     // bounds charged for staged responses not yet encoded
   int64_t partial_since_ms_ = 0;  // when the incomplete frame now buffered began; 0 = none
+  uint64_t reads_ = 0;            // reads so far, and as of the last CheckTimeouts tick
+  uint64_t reads_seen_ = 0;
 };
 
 }  // namespace sluice::server
