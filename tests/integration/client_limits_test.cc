@@ -67,6 +67,14 @@ bool ParseFirst(const std::string& bytes, FirstFrame* out) {
   return true;
 }
 
+// Writes `toml` to <tmp>/s.toml and returns its path.
+std::string WriteConfig(const TempDir& tmp, const std::string& toml) {
+  std::ofstream(tmp.Sub("s.toml")) << toml;
+  return tmp.Sub("s.toml");
+}
+
+void SetNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
 bool GoodClientPuts(uint16_t port, int batches) {
   client::ClientOptions o;
   o.port = port;
@@ -104,8 +112,7 @@ TEST_CASE("Client limits: 16 clients that never read their acks add less than 20
   for (int i = 0; i < 16; i++) {
     clients.push_back(std::make_unique<RawSocket>(server.port()));
     REQUIRE(clients.back()->connected());
-    int fd = clients.back()->fd();
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    SetNonBlocking(clients.back()->fd());
   }
   // Send for 6 s as fast as the server reads, never reading a byte back.
   double peak = before;
@@ -133,11 +140,7 @@ TEST_CASE("Client limits: 16 clients that never read their acks add less than 20
 TEST_CASE("Client limits: connections stalled mid-frame are bounded by the memory budget and closed by read_timeout_s",
           "[integration][limits]") {
   TempDir tmp;
-  TestServer server(tmp.Sub("data"), {"--config", tmp.Sub("s.toml")});
-  {
-    std::ofstream cfg(tmp.Sub("s.toml"));
-    cfg << "max_client_memory_mib = 64\nread_timeout_s = 2\n";
-  }
+  TestServer server(tmp.Sub("data"), {"--config", WriteConfig(tmp, "max_client_memory_mib = 64\nread_timeout_s = 2\n")});
   REQUIRE(server.Start());
   REQUIRE(GoodClientPuts(server.port(), 1));
   const double before = RssMib(server.pid());
@@ -152,8 +155,7 @@ TEST_CASE("Client limits: connections stalled mid-frame are bounded by the memor
   for (int i = 0; i < 32; i++) {
     conns.push_back(std::make_unique<RawSocket>(server.port()));
     REQUIRE(conns.back()->connected());
-    int fd = conns.back()->fd();
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    SetNonBlocking(conns.back()->fd());
   }
   double peak = before;
   std::vector<size_t> offset(conns.size(), 0);  // each sends its stalled frame once, as far as it goes
@@ -192,11 +194,7 @@ TEST_CASE("Client limits: connections stalled mid-frame are bounded by the memor
 TEST_CASE("Client limits: past max_connections a client is told TooManyConnections and closed",
           "[integration][limits]") {
   TempDir tmp;
-  TestServer server(tmp.Sub("data"), {"--config", tmp.Sub("s.toml")});
-  {
-    std::ofstream cfg(tmp.Sub("s.toml"));
-    cfg << "max_connections = 4\n";
-  }
+  TestServer server(tmp.Sub("data"), {"--config", WriteConfig(tmp, "max_connections = 4\n")});
   REQUIRE(server.Start());
   std::vector<std::unique_ptr<RawSocket>> conns;
   for (int i = 0; i < 4; i++) conns.push_back(std::make_unique<RawSocket>(server.port()));
