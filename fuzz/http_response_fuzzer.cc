@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "server/delivery/http_endpoint_destination.h"
-#include "server/delivery/s3_destination.h"
+#include "server/delivery/destinations/http/http_endpoint_destination.h"
+#include "server/delivery/destinations/s3/s3_destination.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace sluice::server;

@@ -8,6 +8,7 @@
 #include "base/fault_point.h"
 #include "base/log.h"
 #include "server/config.h"
+#include "server/delivery/destinations/registry.h"
 #include "server/net/http_client.h"
 #include "server/server.h"
 
@@ -55,11 +56,22 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(16, 1 << 20));
   app.add_option("--log-level", log_level, "debug | info | warn | error (default info)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
-  bool version = false;
+  bool version = false, settings_doc = false;
   app.add_flag("--version", version, "print the version and exit");
+  app.add_flag("--print-destination-settings", settings_doc,
+               "print every destination kind's settings as Markdown tables and exit");
   CLI11_PARSE(app, argc, argv);
   if (version) {
     std::printf("sluiced %s\n", SLUICE_VERSION);
+    return 0;
+  }
+  if (settings_doc) {
+    // docs/operations.md carries these tables between "<!-- settings:<kind> -->" markers;
+    // scripts/docs-settings rewrites them and ctest docs_settings_tables compares.
+    for (const sluice::server::DestinationKind* kind : sluice::server::DestinationKinds())
+      std::printf("<!-- settings:%.*s -->\n%s<!-- /settings:%.*s -->\n", static_cast<int>(kind->name.size()),
+                  kind->name.data(), sluice::server::SettingsMarkdown(*kind).c_str(),
+                  static_cast<int>(kind->name.size()), kind->name.data());
     return 0;
   }
 

@@ -15,10 +15,9 @@ base::Result<size_t> Replayer::StartReplay(const std::string& target) {
   std::vector<std::string> paths;
   StreamSetPtr set = streams_.Current();
   if (const StreamInfo* s = set->Find(target)) {
-    if (s->cfg->backup.store == "s3")
-      return base::InvalidArgument("stream '" + target + "' backs up to the bucket " +
-                                   (s->cfg->backup.bucket.empty() ? s->cfg->s3.bucket : s->cfg->backup.bucket) +
-                                   "; REPLAY reads local files: download its .sseg files and REPLAY that directory");
+    if (s->cfg->backup.store != "directory")
+      return base::InvalidArgument("stream '" + target + "' backs up to a remote store (backup.store = " + s->cfg->backup.store +
+                                   "); REPLAY reads local files: download its .sseg files and REPLAY that directory");
     std::error_code ec;
     if (!std::filesystem::exists(s->cfg->backup.path, ec)) return size_t{0};
     paths.push_back(s->cfg->backup.path);

@@ -21,11 +21,12 @@ using config_toml::Where;
 // "processors.<Type> on|off" and "processors.<Type>.<Parameter> <value>".
 enum class KeyType { kString, kInteger, kBool, kTable, kProcessors };
 struct StreamKey {
-  std::string_view key;  // "section.key" for keys of a sub-table
+  std::string key;  // "section.key" for keys of a sub-table
   KeyType type;
 };
-// Every key of a [[stream]] table: the one list CheckKeys and STREAM CREATE/UPDATE use.
-constexpr StreamKey kStreamKeys[] = {
+// The keys every stream has, whatever its destination. Each destination kind adds its own
+// ("<kind>.<key>", and "backup.<key>" for a remote backup store's) from the registry.
+constexpr std::pair<std::string_view, KeyType> kCommonKeys[] = {
     {"name", KeyType::kString},
     {"destination", KeyType::kString},
     {"compression", KeyType::kString},
@@ -33,34 +34,10 @@ constexpr StreamKey kStreamKeys[] = {
     {"retry_duration_s", KeyType::kInteger},
     {"buffering.size_mib", KeyType::kInteger},
     {"buffering.interval_s", KeyType::kInteger},
-    {"directory.path", KeyType::kString},
-    {"directory.prefix", KeyType::kString},
-    {"directory.file_extension", KeyType::kString},
     {"backup.mode", KeyType::kString},
     {"backup.store", KeyType::kString},
     {"backup.path", KeyType::kString},
-    {"backup.bucket", KeyType::kString},
     {"backup.error_output_prefix", KeyType::kString},
-    {"s3.endpoint", KeyType::kString},
-    {"s3.region", KeyType::kString},
-    {"s3.bucket", KeyType::kString},
-    {"s3.prefix", KeyType::kString},
-    {"s3.file_extension", KeyType::kString},
-    {"s3.path_style", KeyType::kBool},
-    {"s3.access_key_id", KeyType::kString},
-    {"s3.secret_access_key", KeyType::kString},
-    {"s3.session_token", KeyType::kString},
-    {"s3.multipart_threshold_mib", KeyType::kInteger},
-    {"s3.part_size_mib", KeyType::kInteger},
-    {"s3.request_timeout_s", KeyType::kInteger},
-    {"s3.ca_file", KeyType::kString},
-    {"http.url", KeyType::kString},
-    {"http.name", KeyType::kString},
-    {"http.access_key", KeyType::kString},
-    {"http.content_encoding", KeyType::kString},
-    {"http.common_attributes", KeyType::kTable},
-    {"http.request_timeout_s", KeyType::kInteger},
-    {"http.ca_file", KeyType::kString},
     {"active_partition_limit", KeyType::kInteger},
     {"processors", KeyType::kProcessors},
     {"fault.fail_attempts", KeyType::kInteger},
@@ -68,15 +45,81 @@ constexpr StreamKey kStreamKeys[] = {
     {"fault.permanent", KeyType::kBool},
 };
 
+KeyType KeyTypeOf(SettingType t) {
+  switch (t) {
+    case SettingType::kString: return KeyType::kString;
+    case SettingType::kInteger: return KeyType::kInteger;
+    case SettingType::kBool: return KeyType::kBool;
+    case SettingType::kTable: return KeyType::kTable;
+  }
+  return KeyType::kString;
+}
+
+// Every key of a [[stream]] table: the one list CheckKeys and STREAM CREATE/UPDATE use.
+const std::vector<StreamKey>& StreamKeys() {
+  static const std::vector<StreamKey> keys = [] {
+    std::vector<StreamKey> out;
+    auto add = [&](std::string key, KeyType type) {
+      for (const StreamKey& k : out)
+        if (k.key == key) return;  // two stores may share a backup key (bucket)
+      out.push_back({std::move(key), type});
+    };
+    for (const auto& [key, type] : kCommonKeys) add(std::string(key), type);
+    for (const DestinationKind* kind : DestinationKinds()) {
+      for (const Setting& st : kind->settings) add(std::string(kind->name) + "." + std::string(st.key), KeyTypeOf(st.type));
+      for (const Setting& st : kind->backup_settings) add("backup." + std::string(st.key), KeyTypeOf(st.type));
+    }
+    return out;
+  }();
+  return keys;
+}
+
 // The keys allowed in the [[stream]] table itself (section = "") or in one of its sections.
 std::set<std::string_view> AllowedKeys(std::string_view section) {
   std::set<std::string_view> out;
-  for (const StreamKey& k : kStreamKeys) {
-    size_t dot = k.key.find('.');
-    if (section.empty()) out.insert(k.key.substr(0, dot));
-    else if (dot != std::string_view::npos && k.key.substr(0, dot) == section) out.insert(k.key.substr(dot + 1));
+  for (const StreamKey& k : StreamKeys()) {
+    std::string_view key = k.key;
+    size_t dot = key.find('.');
+    if (section.empty()) out.insert(key.substr(0, dot));
+    else if (dot != std::string_view::npos && key.substr(0, dot) == section) out.insert(key.substr(dot + 1));
   }
   return out;
+}
+
+// Reads the keys of `settings` present in `t` into `values`, typed as declared.
+base::Status LoadSettings(const toml::table& t, std::span<const Setting> settings, std::string_view section,
+                          const std::string& origin, SettingValues* values) {
+  for (const Setting& st : settings) {
+    const toml::node* n = t.get(st.key);
+    if (n == nullptr) continue;
+    const std::string name = std::string(section) + "." + std::string(st.key);
+    switch (st.type) {
+      case SettingType::kString:
+        if (!n->is_string()) return base::InvalidArgument(Where(origin, *n) + ": " + name + " must be a string");
+        values->Set(st.key, n->as_string()->get());
+        break;
+      case SettingType::kInteger:
+        if (!n->is_integer()) return base::InvalidArgument(Where(origin, *n) + ": " + name + " must be an integer");
+        values->Set(st.key, n->as_integer()->get());
+        break;
+      case SettingType::kBool:
+        if (!n->is_boolean()) return base::InvalidArgument(Where(origin, *n) + ": " + name + " must be true or false");
+        values->Set(st.key, n->as_boolean()->get());
+        break;
+      case SettingType::kTable: {
+        if (!n->is_table()) return base::InvalidArgument(Where(origin, *n) + ": " + name + " must be a table of strings");
+        SettingValues::Table table;
+        for (const auto& [k, v] : *n->as_table()) {
+          if (!v.is_string())
+            return base::InvalidArgument(Where(origin, v) + ": " + name + "." + std::string(k.str()) + " must be a string");
+          table[std::string(k.str())] = v.as_string()->get();
+        }
+        values->Set(st.key, std::move(table));
+        break;
+      }
+    }
+  }
+  return base::Status::Ok();
 }
 
 base::Status LoadStreamImpl(const toml::table& t, const std::string& origin, StreamConfig* s) {
@@ -130,58 +173,23 @@ base::Status LoadStreamImpl(const toml::table& t, const std::string& origin, Str
     RETURN_IF_ERROR(Get(*b, "interval_s", origin, &s->buffering.interval_s));
   }
   RETURN_IF_ERROR(st);
-  if (const toml::table* d = SubTable(t, "directory", origin, &st)) {
-    RETURN_IF_ERROR(CheckKeys(*d, AllowedKeys("directory"), origin, "[stream.directory]"));
-    RETURN_IF_ERROR(Get(*d, "path", origin, &s->directory.path));
-    RETURN_IF_ERROR(Get(*d, "prefix", origin, &s->directory.prefix));
-    RETURN_IF_ERROR(Get(*d, "file_extension", origin, &s->directory.file_extension));
-  }
-  RETURN_IF_ERROR(st);
   if (const toml::table* b = SubTable(t, "backup", origin, &st)) {
     RETURN_IF_ERROR(CheckKeys(*b, AllowedKeys("backup"), origin, "[stream.backup]"));
     RETURN_IF_ERROR(Get(*b, "mode", origin, &s->backup.mode));
     RETURN_IF_ERROR(Get(*b, "path", origin, &s->backup.path));
     RETURN_IF_ERROR(Get(*b, "store", origin, &s->backup.store));
-    RETURN_IF_ERROR(Get(*b, "bucket", origin, &s->backup.bucket));
     RETURN_IF_ERROR(Get(*b, "error_output_prefix", origin, &s->backup.error_output_prefix));
+    for (const DestinationKind* kind : DestinationKinds())
+      RETURN_IF_ERROR(LoadSettings(*b, kind->backup_settings, "backup", origin, &s->backup.kinds[std::string(kind->name)]));
   }
   RETURN_IF_ERROR(st);
-  if (const toml::table* x = SubTable(t, "s3", origin, &st)) {
-    RETURN_IF_ERROR(CheckKeys(*x, AllowedKeys("s3"), origin, "[stream.s3]"));
-    RETURN_IF_ERROR(Get(*x, "endpoint", origin, &s->s3.endpoint));
-    RETURN_IF_ERROR(Get(*x, "region", origin, &s->s3.region));
-    RETURN_IF_ERROR(Get(*x, "bucket", origin, &s->s3.bucket));
-    RETURN_IF_ERROR(Get(*x, "prefix", origin, &s->s3.prefix));
-    RETURN_IF_ERROR(Get(*x, "file_extension", origin, &s->s3.file_extension));
-    RETURN_IF_ERROR(Get(*x, "path_style", origin, &s->s3.path_style));
-    RETURN_IF_ERROR(Get(*x, "access_key_id", origin, &s->s3.access_key_id));
-    RETURN_IF_ERROR(Get(*x, "secret_access_key", origin, &s->s3.secret_access_key));
-    RETURN_IF_ERROR(Get(*x, "session_token", origin, &s->s3.session_token));
-    RETURN_IF_ERROR(Get(*x, "multipart_threshold_mib", origin, &s->s3.multipart_threshold_mib));
-    RETURN_IF_ERROR(Get(*x, "part_size_mib", origin, &s->s3.part_size_mib));
-    RETURN_IF_ERROR(Get(*x, "request_timeout_s", origin, &s->s3.request_timeout_s));
-    RETURN_IF_ERROR(Get(*x, "ca_file", origin, &s->s3.ca_file));
-  }
-  RETURN_IF_ERROR(st);
-  if (const toml::table* h = SubTable(t, "http", origin, &st)) {
-    RETURN_IF_ERROR(CheckKeys(*h, AllowedKeys("http"), origin, "[stream.http]"));
-    RETURN_IF_ERROR(Get(*h, "url", origin, &s->http.url));
-    RETURN_IF_ERROR(Get(*h, "name", origin, &s->http.name));
-    RETURN_IF_ERROR(Get(*h, "access_key", origin, &s->http.access_key));
-    RETURN_IF_ERROR(Get(*h, "content_encoding", origin, &s->http.content_encoding));
-    RETURN_IF_ERROR(Get(*h, "request_timeout_s", origin, &s->http.request_timeout_s));
-    RETURN_IF_ERROR(Get(*h, "ca_file", origin, &s->http.ca_file));
-    if (const toml::node* a = h->get("common_attributes")) {
-      if (!a->is_table())
-        return base::InvalidArgument(Where(origin, *a) + ": http.common_attributes must be a table of strings");
-      for (const auto& [k, v] : *a->as_table()) {
-        if (!v.is_string())
-          return base::InvalidArgument(Where(origin, v) + ": http.common_attributes." + std::string(k.str()) + " must be a string");
-        s->http.common_attributes[std::string(k.str())] = v.as_string()->get();
-      }
+  for (const DestinationKind* kind : DestinationKinds()) {
+    if (const toml::table* x = SubTable(t, kind->name, origin, &st)) {
+      RETURN_IF_ERROR(CheckKeys(*x, AllowedKeys(kind->name), origin, "[stream." + std::string(kind->name) + "]"));
+      RETURN_IF_ERROR(LoadSettings(*x, kind->settings, kind->name, origin, &s->kinds[std::string(kind->name)]));
     }
+    RETURN_IF_ERROR(st);
   }
-  RETURN_IF_ERROR(st);
   if (const toml::table* f = SubTable(t, "fault", origin, &st)) {
     RETURN_IF_ERROR(CheckKeys(*f, AllowedKeys("fault"), origin, "[stream.fault]"));
     RETURN_IF_ERROR(Get(*f, "fail_attempts", origin, &s->fault.fail_attempts));
@@ -195,86 +203,38 @@ base::Status LoadStreamImpl(const toml::table& t, const std::string& origin, Str
   return base::Status::Ok();
 }
 
-bool IsValidExtension(std::string_view ext) {
-  if (ext.empty()) return true;
-  if (ext.size() > 128 || ext[0] != '.') return false;
-  for (char c : ext.substr(1)) {
-    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || std::string_view("!-_.*'()").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
-
 base::Status ValidateStreamImpl(const StreamConfig& s, bool fault_injection) {
   const std::string ctx = "stream '" + s.name + "': ";
   if (!IsValidStreamName(s.name))
     return base::InvalidArgument("stream name '" + s.name.substr(0, 80) + "' must be 1..64 characters of [a-zA-Z0-9_.-], not starting with '.'");
-  if (s.destination != "directory" && s.destination != "s3" && s.destination != "http")
-    return base::InvalidArgument(ctx + "destination must be one of: directory, s3, http; got '" + s.destination + "'");
-  auto valid_bucket = [](const std::string& b) {
-    bool ok = b.size() >= 3 && b.size() <= 63;
-    for (char c : b) ok &= (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
-    return ok;
-  };
-  if (s.backup.store != "directory" && s.backup.store != "s3")
-    return base::InvalidArgument(ctx + "backup.store must be directory or s3, got '" + s.backup.store + "'");
-  if (s.backup.store == "s3" && !valid_bucket(s.backup.bucket.empty() ? s.s3.bucket : s.backup.bucket))
-    return base::InvalidArgument(ctx + "backup.store = s3 needs backup.bucket (or s3.bucket): 3..63 characters of [a-z0-9.-]");
-  if (s.destination == "s3" || s.backup.store == "s3") {
-    const auto& x = s.s3;
-    if (s.destination == "s3" && !valid_bucket(x.bucket))
-      return base::InvalidArgument(ctx + "s3.bucket must be 3..63 characters of [a-z0-9.-], got '" + x.bucket.substr(0, 80) + "'");
-    if (!x.endpoint.empty() && x.endpoint.rfind("http://", 0) != 0 && x.endpoint.rfind("https://", 0) != 0)
-      return base::InvalidArgument(ctx + "s3.endpoint must start with http:// or https://, got '" + x.endpoint.substr(0, 100) + "'");
-    for (char c : x.endpoint + x.region)
-      if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f)
-        return base::InvalidArgument(ctx + "s3.endpoint and s3.region must not contain spaces or control characters");
-    if (x.region.empty() || x.region.size() > 64 || x.region.find(':') != std::string::npos)
-      return base::InvalidArgument(ctx + "s3.region must be 1..64 characters without ':'");
-    if (x.multipart_threshold_mib < 5 || x.multipart_threshold_mib > 5120 || x.part_size_mib < 5 || x.part_size_mib > 5120)
-      return base::InvalidArgument(ctx + "s3.multipart_threshold_mib and s3.part_size_mib must be 5..5120");
-    if (x.request_timeout_s < 1 || x.request_timeout_s > 3600)
-      return base::InvalidArgument(ctx + "s3.request_timeout_s must be 1..3600, got " + std::to_string(x.request_timeout_s));
-    if (!IsValidExtension(x.file_extension))
-      return base::InvalidArgument(ctx + "s3.file_extension must match ^$|\\.[0-9a-z!\\-_.*'()]+ (at most 128), got '" +
-                                   x.file_extension + "'");
-    RETURN_IF_ERROR(ValidatePrefix(x.prefix, false).WithContext(ctx + "s3.prefix"));
-  }
-  if (s.destination == "http") {
-    const auto& h = s.http;
-    if (h.url.rfind("http://", 0) != 0 && h.url.rfind("https://", 0) != 0)
-      return base::InvalidArgument(ctx + "http.url must start with http:// or https://, got '" + h.url.substr(0, 100) + "'");
-    if (h.url.size() > 1000) return base::InvalidArgument(ctx + "http.url must be at most 1000 characters");
-    for (char c : h.url)
-      if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f)
-        return base::InvalidArgument(ctx + "http.url must not contain spaces or control characters");
-    if (h.access_key.size() > 4096) return base::InvalidArgument(ctx + "http.access_key must be at most 4096 bytes");
-    for (char c : h.access_key)
-      if (c == '\r' || c == '\n' || c == '\0') return base::InvalidArgument(ctx + "http.access_key must not contain line breaks");
-    if (h.content_encoding != "none" && h.content_encoding != "gzip")
-      return base::InvalidArgument(ctx + "http.content_encoding must be none or gzip, got '" + h.content_encoding + "'");
-    if (h.common_attributes.size() > 50)
-      return base::InvalidArgument(ctx + "http.common_attributes may have at most 50 entries");
-    for (const auto& [k, v] : h.common_attributes)
-      if (k.empty() || k.size() > 256 || v.size() > 1024)
-        return base::InvalidArgument(ctx + "http.common_attributes: names are 1..256 characters, values 0..1024");
-    if (h.request_timeout_s < 1 || h.request_timeout_s > 600)
-      return base::InvalidArgument(ctx + "http.request_timeout_s must be 1..600, got " + std::to_string(h.request_timeout_s));
-    if (s.buffering.size_mib > 64)
-      return base::InvalidArgument(ctx + "buffering.size_mib must be 1..64 for http, got " + std::to_string(s.buffering.size_mib));
-    if (s.retry_duration_s > 7200)
-      return base::InvalidArgument(ctx + "retry_duration_s must be 0..7200 for http, got " + std::to_string(s.retry_duration_s));
+  const DestinationKind* kind = s.kind();
+  if (kind == nullptr)
+    return base::InvalidArgument(ctx + "destination must be one of: " + DestinationKindNames() + "; got '" +
+                                 s.destination.substr(0, 64) + "'");
+  const std::string where = "stream '" + s.name + "'";
+  RETURN_IF_ERROR(CheckSettings(kind->name, kind->settings, s.settings(), true).WithContext(where));
+  if (kind->validate != nullptr) RETURN_IF_ERROR(kind->validate(s.settings()).WithContext(where));
+  if (s.backup.store != "directory") {
+    const DestinationKind* store = s.backup_kind();
+    if (store == nullptr || store->make_backup == nullptr)
+      return base::InvalidArgument(ctx + "backup.store must be one of: " + BackupStoreNames() + "; got '" +
+                                   s.backup.store.substr(0, 64) + "'");
+    const SettingValues& values = s.settings(store->name);
+    const SettingValues& extra = s.backup.kinds.at(std::string(store->name));
+    RETURN_IF_ERROR(CheckSettings(store->name, store->settings, values, false).WithContext(where));
+    RETURN_IF_ERROR(CheckSettings("backup", store->backup_settings, extra, false).WithContext(where));
+    if (store->validate_backup != nullptr) RETURN_IF_ERROR(store->validate_backup(values, extra).WithContext(where));
   }
   if (s.buffering.size_mib < 1 || s.buffering.size_mib > 128)
     return base::InvalidArgument(ctx + "buffering.size_mib must be 1..128, got " + std::to_string(s.buffering.size_mib));
   if (s.buffering.interval_s > 900)
     return base::InvalidArgument(ctx + "buffering.interval_s must be 0..900, got " + std::to_string(s.buffering.interval_s));
-  if (s.retry_duration_s > 86400)
-    return base::InvalidArgument(ctx + "retry_duration_s must be 0..86400, got " + std::to_string(s.retry_duration_s));
-  if (!IsValidExtension(s.directory.file_extension))
-    return base::InvalidArgument(ctx + "directory.file_extension must match ^$|\\.[0-9a-z!\\-_.*'()]+ (at most 128), got '" +
-                                 s.directory.file_extension + "'");
-  RETURN_IF_ERROR(ValidatePrefix(s.directory.prefix, false).WithContext(ctx + "directory.prefix"));
+  if (s.buffering.size_mib > kind->max_buffer_size_mib)
+    return base::InvalidArgument(ctx + "buffering.size_mib must be 1.." + std::to_string(kind->max_buffer_size_mib) +
+                                 " for " + std::string(kind->name) + ", got " + std::to_string(s.buffering.size_mib));
+  if (s.retry_duration_s > kind->max_retry_duration_s)
+    return base::InvalidArgument(ctx + "retry_duration_s must be 0.." + std::to_string(kind->max_retry_duration_s) +
+                                 " for " + std::string(kind->name) + ", got " + std::to_string(s.retry_duration_s));
   RETURN_IF_ERROR(ValidatePrefix(s.backup.error_output_prefix, true).WithContext(ctx + "backup.error_output_prefix"));
   if (s.backup.mode != "failed-only" && s.backup.mode != "all")
     return base::InvalidArgument(ctx + "backup.mode must be failed-only or all, got '" + s.backup.mode + "'");
@@ -308,7 +268,49 @@ base::Status LoadStream(const toml::table& t, const std::string& origin, StreamC
 base::Status ValidateStream(const StreamConfig& s, bool fault_injection) { return ValidateStreamImpl(s, fault_injection); }
 }  // namespace config_toml
 
+StreamConfig::StreamConfig() {
+  for (const DestinationKind* kind : DestinationKinds()) {
+    kinds.emplace(kind->name, SettingValues::Defaults(kind->settings));
+    backup.kinds.emplace(kind->name, SettingValues::Defaults(kind->backup_settings));
+  }
+}
+
+const SettingValues& StreamConfig::settings(std::string_view kind) const {
+  static const SettingValues kNone;
+  auto it = kinds.find(kind);
+  return it == kinds.end() ? kNone : it->second;
+}
+
+const std::string& StreamConfig::prefix() const {
+  static const std::string kNone;
+  const auto* v = settings().Find("prefix");
+  return v ? std::get<std::string>(*v) : kNone;
+}
+
+const std::string& StreamConfig::file_extension() const {
+  static const std::string kNone;
+  const auto* v = settings().Find("file_extension");
+  return v ? std::get<std::string>(*v) : kNone;
+}
+
 bool StreamConfig::partitioned() const { return !ReferencedKeys(prefix()).empty(); }
+
+base::Status CheckReloadable(const StreamConfig& current, const StreamConfig& updated,
+                             std::span<const DestinationKind* const> kinds) {
+  std::string fixed;
+  for (const DestinationKind* kind : kinds) {
+    if (kind->name != updated.destination && kind->name != updated.backup.store) continue;
+    for (const Setting& st : kind->settings) {
+      const SettingValues::Value* a = current.settings(kind->name).Find(st.key);
+      const SettingValues::Value* b = updated.settings(kind->name).Find(st.key);
+      if (!st.reloadable && (a && b ? !(*a == *b) : a != b))
+        fixed += (fixed.empty() ? "" : ", ") + std::string(kind->name) + "." + std::string(st.key);
+    }
+  }
+  if (fixed.empty()) return base::Status::Ok();
+  return base::InvalidArgument("stream '" + updated.name + "': " + fixed +
+                               " cannot change while the stream exists (delete and create it again)");
+}
 
 bool IsValidStreamName(std::string_view name) {
   // A name is also a directory name (delivered/<name>, backup/<name>): ".", ".." and hidden
@@ -323,9 +325,10 @@ bool IsValidStreamName(std::string_view name) {
 }
 
 void ApplyStreamDefaults(const std::string& data_dir, StreamConfig* s) {
-  if ((s->destination == "s3" || s->backup.store == "s3") && s->s3.endpoint.empty()) s->s3.endpoint = "https://s3." + s->s3.region + ".amazonaws.com";
-  if (!s->retry_duration_set && s->destination == "http") s->retry_duration_s = 300;
-  if (s->directory.path.empty()) s->directory.path = data_dir + "/delivered/" + s->name;
+  for (const DestinationKind* kind : DestinationKinds())
+    if (kind->apply_defaults != nullptr) kind->apply_defaults(data_dir, s->name, &s->kinds[std::string(kind->name)]);
+  if (const DestinationKind* kind = s->kind(); kind != nullptr && !s->retry_duration_set)
+    s->retry_duration_s = kind->default_retry_duration_s;
   if (s->backup.path.empty()) s->backup.path = data_dir + "/backup/" + s->name;
 }
 
@@ -405,7 +408,7 @@ base::Result<std::string> ApplyStreamSettings(std::string_view text, std::string
     }
     const StreamKey* spec = nullptr;
     std::string attribute;  // for kTable keys: "<table key>.<name>"
-    for (const StreamKey& k : kStreamKeys) {
+    for (const StreamKey& k : StreamKeys()) {
       if (k.key == key && k.type != KeyType::kTable) spec = &k;
       if (k.type == KeyType::kTable && key.size() > k.key.size() + 1 && key.compare(0, k.key.size(), k.key) == 0 &&
           key[k.key.size()] == '.') {
@@ -415,7 +418,7 @@ base::Result<std::string> ApplyStreamSettings(std::string_view text, std::string
     }
     if (spec == nullptr || key == "name") {
       std::string list;
-      for (const StreamKey& k : kStreamKeys)
+      for (const StreamKey& k : StreamKeys())
         if (k.key != "name")
           list += (list.empty() ? "" : ", ") + std::string(k.key) +
                   (k.type == KeyType::kTable ? ".<name>" : k.type == KeyType::kProcessors ? ".<Type>[.<Parameter>]" : "");

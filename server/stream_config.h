@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "server/delivery/codec.h"
+#include "server/delivery/destinations/registry.h"
 #include "server/delivery/fault_destination.h"
 #include "server/processing/spec.h"
 
@@ -34,7 +35,8 @@ struct StreamConfig {
   std::string name;
   // Where the stream was declared ("path:line" of its [[stream]] table), for error messages.
   std::string origin;
-  // Destination kind: directory | s3 | http. Default: "directory".
+  // Destination kind: a name in the registry (server/delivery/destinations/kinds.inc):
+  // directory | s3 | http. Default: "directory".
   std::string destination = "directory";
   // none | gzip | zstd | snappy (container and extension as Firehose). Default: none.
   Compression compression = Compression::kNone;
@@ -42,77 +44,27 @@ struct StreamConfig {
   bool append_delimiter = false;
   BufferingHints buffering;
   // How long a failing segment is retried before it goes to the backup store. 0 = no retry.
-  // 0..86400 for directory, 0..7200 for http. Default: 86400 (directory, as Firehose's S3 24 h),
-  // 300 (http, as Firehose's RetryOptions).
+  // 0..the kind's max_retry_duration_s. Default: the kind's default_retry_duration_s (86400 for
+  // directory and s3, as Firehose's S3 24 h; 300 for http, as Firehose's RetryOptions).
   uint32_t retry_duration_s = 86400;
   bool retry_duration_set = false;  // given explicitly (else the destination's default applies)
-  struct Directory {
-    // Root directory of delivered objects. Default: <data_dir>/delivered/<name>.
-    std::string path;
-    // Prefix expression (docs/operations.md). Default: "" = !{timestamp:yyyy/MM/dd/HH/}.
-    std::string prefix;
-    // Overrides the compression's extension (Firehose FileExtension). Default: "".
-    std::string file_extension;
-  } directory;
-  // [stream.s3]: an S3-compatible object store, SigV4-signed, objects named as Firehose names them in S3.
-  struct S3 {
-    // Endpoint URL. Default: https://s3.<region>.amazonaws.com.
-    std::string endpoint;
-    // Signing region. Default: us-east-1.
-    std::string region = "us-east-1";
-    // Bucket name, 3..63 characters of [a-z0-9.-]. Required.
-    std::string bucket;
-    // Key prefix expression (as directory.prefix). Default: "" = !{timestamp:yyyy/MM/dd/HH/}.
-    std::string prefix;
-    // Overrides the compression's extension (Firehose FileExtension). Default: "".
-    std::string file_extension;
-    // true: <endpoint>/<bucket>/<key> (S3-compatible servers); false: virtual-host style.
-    // Default: true.
-    bool path_style = true;
-    // Credentials; when empty, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
-    // from sluiced's environment. Default: "".
-    std::string access_key_id;
-    std::string secret_access_key;
-    std::string session_token;
-    // Objects above this size are uploaded in parts of part_size_mib. 5..5120 / 5..5120 MiB.
-    // Defaults: 8, 8.
-    uint32_t multipart_threshold_mib = 8;
-    uint32_t part_size_mib = 8;
-    // Timeout of each request, 1..3600 s. Default: 120.
-    uint32_t request_timeout_s = 120;
-    // CA bundle for https with a private CA. Default: the system's.
-    std::string ca_file;
-  } s3;
-  // [stream.http]: Firehose's HTTP endpoint delivery protocol 1.0.
-  struct Http {
-    // Endpoint URL, http:// or https:// at most 1000 characters. Required.
-    std::string url;
-    // Display name (Firehose EndpointConfiguration.Name). Default: "".
-    std::string name;
-    // Sent verbatim as X-Amz-Firehose-Access-Key, at most 4096 bytes. Default: none.
-    std::string access_key;
-    // none | gzip (Content-Encoding of the request). Default: none.
-    std::string content_encoding = "none";
-    // At most 50: name 1..256 characters, value 0..1024. Default: none.
-    std::map<std::string, std::string> common_attributes;
-    // Whole-request timeout, 1..600 s. Default: 180 (Firehose's 3 minutes).
-    uint32_t request_timeout_s = 180;
-    // CA bundle for https endpoints with a private CA. Default: the system's.
-    std::string ca_file;
-  } http;
+  // Every registered kind's [stream.<kind>] settings, at their defaults where the section is
+  // absent. Those of the destination (and of a remote backup store) are checked and used; the
+  // others are only type-checked (they stay in `toml` for a later change of destination).
+  std::map<std::string, SettingValues, std::less<>> kinds;
   struct Backup {
     // failed-only: segments given up on; all: every segment, delivered or not (source backup).
     // Default: failed-only.
     std::string mode = "failed-only";
-    // directory | s3 (the bucket below, reached with [stream.s3]'s endpoint, region and
-    // credentials). Default: directory.
+    // directory, or a kind with a remote backup store (s3: a bucket, reached with [stream.s3]'s
+    // endpoint, region and credentials). Default: directory.
     std::string store = "directory";
     // Directory of the backup store. Default: <data_dir>/backup/<name>.
     std::string path;
-    // Bucket of an s3 backup store. Default: s3.bucket.
-    std::string bucket;
     // Error output prefix inside it. Default: !{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH/}.
     std::string error_output_prefix;
+    // The keys remote stores add to [stream.backup] (s3: bucket), per kind, as `kinds`.
+    std::map<std::string, SettingValues, std::less<>> kinds;
   } backup;
   // [[stream.processors]]: Firehose's ProcessingConfiguration.Processors, each a table with
   // `type` and the processor's parameters by their Firehose names. Default: none.
@@ -128,11 +80,20 @@ struct StreamConfig {
   // The settings as TOML text, stored in the catalog; a change bumps the stream version.
   std::string toml;
 
-  // The destination's prefix expression ("" for http, which has none).
-  const std::string& prefix() const {
-    static const std::string kNone;
-    return destination == "s3" ? s3.prefix : destination == "directory" ? directory.prefix : kNone;
+  // Every kind's settings at their defaults.
+  StreamConfig();
+  // The destination's kind; nullptr for a name that is not registered (refused by validation).
+  const DestinationKind* kind() const { return FindDestinationKind(destination); }
+  // The kind holding a remote backup store (backup.store = s3); nullptr for the directory store.
+  const DestinationKind* backup_kind() const {
+    return backup.store == "directory" ? nullptr : FindDestinationKind(backup.store);
   }
+  // The destination's settings, or those of another kind (empty for an unregistered name).
+  const SettingValues& settings() const { return settings(destination); }
+  const SettingValues& settings(std::string_view kind) const;
+  // The destination's prefix expression and file extension ("" for kinds without them: http).
+  const std::string& prefix() const;
+  const std::string& file_extension() const;
   // True when the prefix uses partition keys (dynamic partitioning).
   bool partitioned() const;
   // Buffering of segments as put: the processors' when the stream is staged, else the hints.
@@ -144,11 +105,16 @@ struct StreamConfig {
   }
 };
 
-// Fills in a stream's defaults that depend on the server (paths under `data_dir`, the S3
-// endpoint of its region, the HTTP retry duration).
+// Fills in a stream's defaults that depend on the server and the kind (paths under `data_dir`,
+// the S3 endpoint of its region, the kind's retry duration).
 void ApplyStreamDefaults(const std::string& data_dir, StreamConfig* s);
 
 bool IsValidStreamName(std::string_view name);
+
+// kInvalidArgument naming the settings that `updated` changes although their kind declares them
+// not reloadable (Setting::reloadable): STREAM UPDATE and SIGHUP refuse such a change.
+base::Status CheckReloadable(const StreamConfig& current, const StreamConfig& updated,
+                             std::span<const DestinationKind* const> kinds = DestinationKinds());
 
 // Parses one stream's settings from TOML text (a [[stream]] table's contents, as stored in the
 // catalog), fills in the defaults under server.data_dir and validates them as the config file's

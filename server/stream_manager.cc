@@ -118,6 +118,7 @@ base::Result<StreamPtr> StreamManager::UpdateStream(const std::string& name, uin
   ASSIGN_OR_RETURN(StreamConfig parsed, ParseStreamConfig(text, "", cfg_));
   StreamInfo info = *s;
   if (parsed.toml == s->cfg->toml) return set->Get(s->id);  // nothing changed: same version
+  RETURN_IF_ERROR(CheckReloadable(*s->cfg, parsed));
   info.version++;
   info.updated_ms = base::Clock::Real()->NowUnixMillis();
   info.cfg = std::make_shared<const StreamConfig>(std::move(parsed));
@@ -212,6 +213,7 @@ int StreamManager::ApplyConfigFileStreams(const std::vector<StreamConfig>& file_
     }
     auto publish = [&]() -> base::Result<StreamPtr> {
       if (existing != nullptr) {
+        RETURN_IF_ERROR(CheckReloadable(*existing->cfg, s));
         StreamInfo info = *existing;
         info.version++;
         info.updated_ms = now;

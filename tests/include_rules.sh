@@ -13,6 +13,10 @@
 #   server/processing/        base/, protocol/, server/encoding/, server/net/, server/processing/
 #   server/delivery/, config  no uv.h, nothing of the loops: server/admin/, shard, connection,
 #                             listener, server, put_handler, segmenter, replay_job
+#   server/delivery/destinations/<kind>/
+#                             base/, encoding/, net/, the delivery primitives (destination.h,
+#                             object_key.h, file_util.h, codec.h), the registry and its own
+#                             folder: never another kind, the stream settings or the pool
 set -uo pipefail
 root="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
 cd "$root" || exit 2
@@ -43,6 +47,13 @@ check_dir server/processing '^(base|protocol|server/(encoding|net|processing))/'
 check_dir "server/delivery server/config.h server/config.cc server/config_toml.h server/stream_config.h server/stream_config.cc server/stream_registry.h" \
   '^(base|protocol|storage|server/(encoding|net|processing|delivery|config\.h|config_toml\.h|stream_config\.h|stream_registry\.h))' \
   "the delivery library has no libuv and no loops"
+
+for kind_dir in server/delivery/destinations/*/; do
+  kind_dir="${kind_dir%/}"
+  check_dir "$kind_dir" \
+    "^(base/|server/(encoding|net)/|server/delivery/(destination|object_key|file_util|codec)\\.h$|server/delivery/destinations/registry\\.h$|${kind_dir}/)" \
+    "a destination kind sees the delivery primitives, the registry and its own folder only"
+done
 
 # System headers that mark a layer.
 while IFS= read -r hit; do violation "${hit%%:*}" "rocksdb/..." "only storage/ includes RocksDB"; done \

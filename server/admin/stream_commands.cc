@@ -92,6 +92,18 @@ void CmdStreamList(CommandContext& ctx) {
   for (auto& n : names) ReplyBulk(ctx.out, n);
 }
 
+// Every setting of a settings table as "<section>.<key>" (tables entry by entry), secrets masked.
+void AddSettings(Pairs& p, std::string_view section, std::span<const Setting> settings, const SettingValues& values) {
+  for (const Setting& st : settings) {
+    const std::string key = std::string(section) + "." + std::string(st.key);
+    if (st.type == SettingType::kTable) {
+      for (const auto& [k, v] : values.Tbl(st.key)) p.Add(key + "." + k, v);
+    } else {
+      p.Add(key, ShowSetting(st, values));
+    }
+  }
+}
+
 void CmdStreamDescribe(CommandContext& ctx) {
   StreamPtr s = FindOrReply(ctx, ctx.argv[2]);
   if (s == nullptr) return;
@@ -111,33 +123,7 @@ void CmdStreamDescribe(CommandContext& ctx) {
   p.Add("buffering.size_mib", c.buffering.size_mib);
   p.Add("buffering.interval_s", c.buffering.interval_s);
   p.Add("retry_duration_s", c.retry_duration_s);
-  if (c.destination == "directory") {
-    p.Add("directory.path", c.directory.path);
-    p.Add("directory.prefix", c.directory.prefix);
-    p.Add("directory.file_extension", c.directory.file_extension);
-  }
-  if (c.destination == "s3") {
-    p.Add("s3.endpoint", c.s3.endpoint);
-    p.Add("s3.region", c.s3.region);
-    p.Add("s3.bucket", c.s3.bucket);
-    p.Add("s3.prefix", c.s3.prefix);
-    p.Add("s3.file_extension", c.s3.file_extension);
-    p.Add("s3.path_style", c.s3.path_style ? "true" : "false");
-    p.Add("s3.access_key_id", c.s3.access_key_id.empty() ? "(environment)" : c.s3.access_key_id);
-    p.Add("s3.secret_access_key", c.s3.secret_access_key.empty() ? "" : "(set)");
-    p.Add("s3.multipart_threshold_mib", c.s3.multipart_threshold_mib);
-    p.Add("s3.part_size_mib", c.s3.part_size_mib);
-    p.Add("s3.request_timeout_s", c.s3.request_timeout_s);
-  }
-  if (c.destination == "http") {
-    p.Add("http.url", c.http.url);
-    p.Add("http.name", c.http.name);
-    p.Add("http.access_key", c.http.access_key.empty() ? "" : "(set)");
-    p.Add("http.content_encoding", c.http.content_encoding);
-    for (const auto& [k, v] : c.http.common_attributes) p.Add("http.common_attributes." + k, v);
-    p.Add("http.request_timeout_s", c.http.request_timeout_s);
-    p.Add("http.ca_file", c.http.ca_file);
-  }
+  if (const DestinationKind* kind = c.kind()) AddSettings(p, kind->name, kind->settings, c.settings());
   // Processors, keyed as STREAM CREATE/UPDATE sets them, in the order they run.
   for (const char* type : {"RecordDeAggregation", "Lambda", "MetadataExtraction", "AppendDelimiterToRecord"}) {
     for (const ProcessorConfig& proc : c.processors) {
@@ -149,8 +135,12 @@ void CmdStreamDescribe(CommandContext& ctx) {
   if (c.partitioned()) p.Add("active_partition_limit", c.active_partition_limit);
   p.Add("backup.mode", c.backup.mode);
   p.Add("backup.store", c.backup.store);
-  if (c.backup.store == "s3") p.Add("backup.bucket", c.backup.bucket.empty() ? c.s3.bucket : c.backup.bucket);
   if (c.backup.store == "directory") p.Add("backup.path", c.backup.path);
+  if (const DestinationKind* store = c.backup_kind()) {
+    AddSettings(p, "backup", store->backup_settings, c.backup.kinds.at(std::string(store->name)));
+    // The store's own section (endpoint, credentials) when the destination is of another kind.
+    if (store->name != c.destination) AddSettings(p, store->name, store->settings, c.settings(store->name));
+  }
   p.Add("backup.error_output_prefix", c.backup.error_output_prefix);
   p.Reply(ctx.out);
 }
@@ -293,8 +283,8 @@ void CmdStats(CommandContext& ctx) {
     retrying += seg.attempts > 0;
     if (oldest == 0 || seg.oldest_arrival_ms < oldest) oldest = seg.oldest_arrival_ms;
   }
-  const std::string kind(DestinationKind(*s->cfg));
-  const std::string backup = s->cfg->backup.store == "s3" ? "BackupToS3" : "BackupToDirectory";
+  const std::string kind(s->cfg->kind() ? s->cfg->kind()->metric_name : "");
+  const std::string backup = "BackupTo" + std::string(s->cfg->backup_kind() ? s->cfg->backup_kind()->metric_name : "Directory");
   Pairs p;
   p.Add("IncomingRecords", in.incoming_records.load());
   p.Add("IncomingBytes", in.incoming_bytes.load());

@@ -6,7 +6,6 @@
 #include "protocol/segment_file.h"
 #include "server/delivery/file_util.h"
 #include "server/delivery/object_key.h"
-#include "server/delivery/s3_destination.h"
 #include "server/encoding/base64.h"
 #include "server/encoding/json_escape.h"
 
@@ -15,11 +14,11 @@ namespace sluice::server {
 BackupStore::BackupStore(std::string root, std::string error_prefix)
     : root_(std::move(root)), error_prefix_(EffectiveErrorPrefix(error_prefix)) {}
 
-BackupStore::BackupStore(std::shared_ptr<S3Destination> s3, std::string error_prefix)
-    : error_prefix_(EffectiveErrorPrefix(error_prefix)), s3_(std::move(s3)) {}
+BackupStore::BackupStore(std::shared_ptr<ObjectStore> remote, std::string error_prefix)
+    : error_prefix_(EffectiveErrorPrefix(error_prefix)), remote_(std::move(remote)) {}
 
 base::Status BackupStore::Put(const std::string& relative, std::string_view bytes) const {
-  if (s3_) return s3_->Upload(relative, bytes);
+  if (remote_) return remote_->Upload(relative, bytes);
   return WriteFileUnder(root_, relative, bytes);
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "server/delivery/destination.h"
 #include "storage/segment.h"
 
 namespace sluice::server {
@@ -19,8 +20,6 @@ struct BackupReason {
   std::string_view error_message;
   int64_t now_ms = 0;
 };
-
-class S3Destination;
 
 // One record the processors could not handle (Firehose's processing-failed error record).
 struct RecordFailure {
@@ -37,12 +36,12 @@ struct RecordFailure {
 // Both are written atomically (temp + rename, or one PUT); the same segment always maps to the
 // same names, so writing a segment twice (a crash between backup and delete) replaces instead of
 // duplicating.
-// Thread: thread-safe (no mutable state; S3Destination is thread-safe).
+// Thread: thread-safe (no mutable state; object stores are thread-safe).
 class BackupStore {
  public:
   BackupStore(std::string root, std::string error_prefix);
-  // Backups to the bucket `s3` writes to (error prefix as the key layout).
-  BackupStore(std::shared_ptr<S3Destination> s3, std::string error_prefix);
+  // Backups to a remote object store (an s3 bucket), keys laid out by the error prefix.
+  BackupStore(std::shared_ptr<ObjectStore> remote, std::string error_prefix);
   // Returns kIOError when a file cannot be written; the caller keeps the segment in storage.
   base::Status Write(std::string_view stream, const storage::SegmentDescriptor& d,
                      const std::vector<std::string_view>& records, const BackupReason& why) const;
@@ -56,7 +55,7 @@ class BackupStore {
   base::Status WriteRecordFailures(std::string_view stream, const storage::SegmentDescriptor& d,
                                    std::string_view type, const std::vector<RecordFailure>& failures,
                                    uint32_t attempts_made, std::string_view lambda_arn, int64_t now_ms) const;
-  // The local directory ("" for S3 backups: BACKUPS and REPLAY read local directories only).
+  // The local directory ("" for remote backups: BACKUPS and REPLAY read local directories only).
   const std::string& root() const { return root_; }
 
  private:
@@ -64,7 +63,7 @@ class BackupStore {
 
   const std::string root_;
   const std::string error_prefix_;
-  const std::shared_ptr<S3Destination> s3_;
+  const std::shared_ptr<ObjectStore> remote_;
 };
 
 }  // namespace sluice::server

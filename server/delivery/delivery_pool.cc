@@ -5,16 +5,15 @@
 #include <algorithm>
 #include <random>
 
+#include "base/check.h"
 #include "base/fault_point.h"
 #include "base/log.h"
 #include "base/thread_entry.h"
 #include "server/delivery/backoff.h"
 #include "server/net/http_client.h"
 #include "server/delivery/codec.h"
-#include "server/delivery/directory_destination.h"
+#include "server/delivery/destinations/registry.h"
 #include "server/delivery/fault_destination.h"
-#include "server/delivery/http_endpoint_destination.h"
-#include "server/delivery/s3_destination.h"
 
 namespace sluice::server {
 namespace {
@@ -30,37 +29,10 @@ DeliveryPool::DeliveryPool(storage::Store* store, base::Clock* clock, uint32_t t
 
 DeliveryPool::~DeliveryPool() { Stop(); }
 
-std::string_view DestinationKind(const StreamConfig& c) {
-  if (c.destination == "http") return "HttpEndpoint";
-  if (c.destination == "s3") return "S3";
-  return "Directory";
-}
-
-static S3Options S3OptionsFrom(const StreamConfig& c) {
-  auto env = [](const char* name) { const char* v = std::getenv(name); return std::string(v ? v : ""); };
-  S3Options o;
-  o.endpoint = c.s3.endpoint;
-  o.region = c.s3.region;
-  o.bucket = c.s3.bucket;
-  o.prefix = c.s3.prefix;
-  o.path_style = c.s3.path_style;
-  bool from_config = !c.s3.access_key_id.empty();
-  o.access_key_id = from_config ? c.s3.access_key_id : env("AWS_ACCESS_KEY_ID");
-  o.secret_access_key = from_config ? c.s3.secret_access_key : env("AWS_SECRET_ACCESS_KEY");
-  o.session_token = from_config ? c.s3.session_token : env("AWS_SESSION_TOKEN");
-  o.multipart_threshold_bytes = uint64_t(c.s3.multipart_threshold_mib) << 20;
-  o.part_size_bytes = uint64_t(c.s3.part_size_mib) << 20;
-  o.http.request_timeout_ms = c.s3.request_timeout_s * 1000;
-  o.http.ca_file = c.s3.ca_file;
-  o.http.max_response_bytes = 1u << 20;
-  return o;
-}
-
 static std::shared_ptr<BackupStore> MakeBackupStore(const StreamConfig& c) {
-  if (c.backup.store == "s3") {
-    S3Options o = S3OptionsFrom(c);
-    if (!c.backup.bucket.empty()) o.bucket = c.backup.bucket;
-    return std::make_shared<BackupStore>(std::make_shared<S3Destination>(std::move(o)), c.backup.error_output_prefix);
+  if (const DestinationKind* store = c.backup_kind(); store != nullptr && store->make_backup != nullptr) {
+    DestinationContext ctx{c.name, c.settings(store->name), &c.backup.kinds.at(std::string(store->name))};
+    return std::make_shared<BackupStore>(store->make_backup(ctx), c.backup.error_output_prefix);
   }
   return std::make_shared<BackupStore>(c.backup.path, c.backup.error_output_prefix);
 }
@@ -68,22 +40,9 @@ static std::shared_ptr<BackupStore> MakeBackupStore(const StreamConfig& c) {
 std::unique_ptr<Destination> MakeDestination(const StreamInfo& s, bool enable_fault_injection,
                                              base::Clock* clock) {
   const StreamConfig& c = *s.cfg;
-  std::unique_ptr<Destination> dest;
-  if (c.destination == "s3") {
-    dest = std::make_unique<S3Destination>(S3OptionsFrom(c));
-  } else if (c.destination == "http") {
-    HttpEndpointOptions o;
-    o.url = c.http.url;
-    o.access_key = c.http.access_key;
-    o.common_attributes = c.http.common_attributes;
-    o.gzip = c.http.content_encoding == "gzip";
-    o.source_arn = "arn:sluice:firehose:local:0:deliverystream/" + s.name;
-    o.http.request_timeout_ms = c.http.request_timeout_s * 1000;
-    o.http.ca_file = c.http.ca_file;
-    dest = std::make_unique<HttpEndpointDestination>(std::move(o));
-  } else {
-    dest = std::make_unique<DirectoryDestination>(c.directory.path, c.directory.prefix);
-  }
+  const DestinationKind* kind = c.kind();
+  SLUICE_CHECK(kind != nullptr && kind->make != nullptr);  // ParseStreamConfig refuses unknown kinds
+  std::unique_ptr<Destination> dest = kind->make(DestinationContext{s.name, c.settings()});
   if (enable_fault_injection && s.cfg->fault.enabled())
     dest = std::make_unique<FaultDestination>(std::move(dest), s.cfg->fault, clock);
   return dest;
@@ -484,7 +443,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
     if (!compressed.ok()) {
       result = DeliveryResult::Retry(compressed.status().ToString());
     } else {
-      const std::string& configured_ext = cfg.destination == "s3" ? cfg.s3.file_extension : cfg.directory.file_extension;
+      const std::string& configured_ext = cfg.file_extension();
       std::string_view ext = configured_ext.empty() ? CompressionExtension(cfg.compression) : std::string_view(configured_ext);
       DeliveryObject obj{name, d.stream_version, id, d.oldest_arrival_ms, d.record_count,
                          compressed.value(), records, ext, ContentEncoding(cfg.compression),

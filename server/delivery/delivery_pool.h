@@ -72,8 +72,6 @@ struct DeliveryStats {
 // a [stream.fault] section and fault injection is enabled).
 std::unique_ptr<Destination> MakeDestination(const StreamInfo& stream, bool enable_fault_injection,
                                              base::Clock* clock);
-// The metric name part of the stream's destination (DeliveryTo<Kind>.Records).
-std::string_view DestinationKind(const StreamConfig& config);
 
 class DeliveryPool {
  public:

@@ -1,10 +1,13 @@
-// Destination: where a stream's delivered objects go. Each kind is one file pair here.
+// Destination: where a stream's delivered objects go. Each kind is a folder under destinations/,
+// registered in destinations/kinds.inc (destinations/registry.h).
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "base/status.h"
 
 namespace sluice::server {
 
@@ -49,6 +52,17 @@ class Destination {
   // False for destinations that send records individually (HTTP endpoint): the pool then skips
   // building the delimited, compressed object body.
   virtual bool needs_body() const { return true; }
+};
+
+// An object store a backup store can write to (a remote kind's bucket).
+// Thread: implementations are thread-safe.
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+  // Writes `body` under `key`, replacing an object of that name. kIOError says why.
+  virtual base::Status Upload(const std::string& key, std::string_view body) = 0;
+  // "s3://bucket/" — for messages (REPLAY of a remote backup store refers the user to it).
+  virtual std::string Location() const = 0;
 };
 
 }  // namespace sluice::server

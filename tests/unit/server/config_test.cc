@@ -32,8 +32,8 @@ name = "logs.v2"
   CHECK(cfg.durability.interval_ms == 50);
   CHECK(cfg.limits.max_batch_records == 1000);
   REQUIRE(cfg.streams.size() == 2);
-  CHECK(cfg.streams[0].directory.path == "/tmp/out");
-  CHECK(cfg.streams[1].directory.path == "/tmp/x/delivered/logs.v2");
+  CHECK(cfg.streams[0].settings("directory").Str("path") == "/tmp/out");
+  CHECK(cfg.streams[1].settings().Str("path") == "/tmp/x/delivered/logs.v2");
 }
 
 TEST_CASE("ServerConfig: no streams declared gives the embedded default stream", "[server][config]") {

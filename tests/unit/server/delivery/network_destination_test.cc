@@ -2,8 +2,8 @@
 // key escaping, XML answers.
 #include <catch2/catch.hpp>
 
-#include "server/delivery/http_endpoint_destination.h"
-#include "server/delivery/s3_destination.h"
+#include "server/delivery/destinations/http/http_endpoint_destination.h"
+#include "server/delivery/destinations/s3/s3_destination.h"
 
 using namespace sluice::server;
 

@@ -1,5 +1,5 @@
 // HttpEndpointDestination: request building, response validation.
-#include "server/delivery/http_endpoint_destination.h"
+#include "server/delivery/destinations/http/http_endpoint_destination.h"
 
 #include <openssl/evp.h>
 #include <simdjson.h>

@@ -31,7 +31,7 @@ struct S3Options {
 // retrying S3 for the retry duration, and most S3 errors (throttling, credentials, a missing
 // bucket) are fixed outside Sluice.
 // Thread: thread-safe.
-class S3Destination final : public Destination {
+class S3Destination final : public Destination, public ObjectStore {
  public:
   explicit S3Destination(S3Options options);
   DeliveryResult Deliver(const DeliveryObject& object) override;
@@ -39,7 +39,8 @@ class S3Destination final : public Destination {
   std::string_view error_output_type() const override { return "s3-failed"; }
 
   // Writes `body` under `key` (PUT, or multipart above the threshold). kIOError says why.
-  base::Status Upload(const std::string& key, std::string_view body);
+  base::Status Upload(const std::string& key, std::string_view body) override;
+  std::string Location() const override { return "s3://" + options_.bucket + "/"; }
   // "<endpoint>/<bucket>/<escaped key>" (path style) for `key`.
   std::string ObjectUrl(std::string_view key) const;
 

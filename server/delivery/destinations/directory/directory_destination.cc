@@ -1,5 +1,5 @@
 // DirectoryDestination.
-#include "server/delivery/directory_destination.h"
+#include "server/delivery/destinations/directory/directory_destination.h"
 
 #include "server/delivery/file_util.h"
 #include "server/delivery/object_key.h"

@@ -1,5 +1,5 @@
 // S3Destination: PUT or multipart upload, with libcurl 7.88's SigV4 (x-amz-content-sha256 set by us, in-memory bodies).
-#include "server/delivery/s3_destination.h"
+#include "server/delivery/destinations/s3/s3_destination.h"
 
 #include <openssl/sha.h>
 
