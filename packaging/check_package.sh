@@ -37,7 +37,7 @@ for key in 'User=sluice' 'StateDirectory=sluice' 'ProtectSystem=strict' 'NoNewPr
 done
 "$work/root/usr/bin/sluiced" --version | grep -q '^sluiced ' || fail "sluiced --version"
 "$work/root/usr/bin/sluiced" --config "$work/root/etc/sluice/sluiced.toml" --data-dir "$work/data" --port 0 \
-  --admin-port 0 --port-file "$work/port" >"$work/sluiced.log" 2>&1 &
+  --admin-port 0 --http-port 0 --port-file "$work/port" >"$work/sluiced.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 [ -s "$work/port" ] || { cat "$work/sluiced.log"; fail "sluiced did not start with the packaged config"; }

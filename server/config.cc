@@ -61,7 +61,8 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
                              "max_record_bytes", "max_batch_records", "max_batch_bytes",
                              "connection_output_budget", "shard_commit_budget", "min_free_mib", "stream",
                              "max_connections", "max_client_memory_mib", "read_timeout_s", "write_timeout_s",
-                             "shutdown_timeout_s", "log_level", "replay_roots"},
+                             "shutdown_timeout_s", "log_level", "replay_roots", "http_enabled", "http_port",
+                             "http_bind"},
                             origin, "the top level"));
   for (const auto& [k, v] : root)
     if (k.str() != "stream") cfg->origins[std::string(k.str())] = Where(origin, v);
@@ -91,6 +92,9 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
   RETURN_IF_ERROR(Get(root, "port", origin, &cfg->port));
   RETURN_IF_ERROR(Get(root, "shards", origin, &cfg->shards));
   RETURN_IF_ERROR(Get(root, "delivery_threads", origin, &cfg->delivery_threads));
+  RETURN_IF_ERROR(Get(root, "http_enabled", origin, &cfg->http_enabled));
+  RETURN_IF_ERROR(Get(root, "http_port", origin, &cfg->http_port));
+  RETURN_IF_ERROR(Get(root, "http_bind", origin, &cfg->http_bind));
   RETURN_IF_ERROR(Get(root, "admin_port", origin, &cfg->admin_port));
   RETURN_IF_ERROR(Get(root, "admin_bind", origin, &cfg->admin_bind));
   RETURN_IF_ERROR(Get(root, "admin_password", origin, &cfg->admin_password));
@@ -187,6 +191,11 @@ base::Status ServerConfig::Validate() const {
     return err("admin_bind", "admin_bind " + admin_bind +
                                  " is not a loopback address: set admin_password (or, knowingly, "
                                  "admin_allow_remote_without_password)");
+  const bool http_loopback = http_bind == "::1" || http_bind.rfind("127.", 0) == 0 || http_bind == "localhost";
+  if (http_enabled && !http_loopback)
+    return err("http_bind", "http_bind " + http_bind.substr(0, 64) +
+                                " is not a loopback address: the Firehose API port does not verify request signatures "
+                                "yet, so it serves loopback clients only");
   if (min_free_bytes < (16ull << 20) || min_free_bytes > (1ull << 40))
     return err("min_free_mib", "min_free_mib must be 16..1048576, got " + std::to_string(min_free_bytes >> 20));
   if (delivery_threads < 1 || delivery_threads > 64)

@@ -86,6 +86,15 @@ struct ServerConfig {
   bool admin_allow_remote_without_password = false;
   // When set, the chosen admin port is written here once listening. Default: none.
   std::string admin_port_file;
+  // The Firehose API port (AWS JSON 1.1 over HTTP/1.1, docs/protocol.md). Served by the shards,
+  // so its puts join the same group commit. false: not opened. Default: true. Reloadable: no.
+  bool http_enabled = true;
+  // 0 picks a free port. Default: 7412. Reloadable: no.
+  uint16_t http_port = 7412;
+  // Loopback only while request signatures are not verified. Default: 127.0.0.1. Reloadable: no.
+  std::string http_bind = "127.0.0.1";
+  // When set, the chosen HTTP port is written here once listening. Default: none.
+  std::string http_port_file;
   // Directories besides the backup stores that REPLAY <path> may read (the backup roots,
   // <data_dir>/backup and every stream's backup.path, are always allowed). Default: none.
   // Reloadable: yes (SIGHUP).

@@ -11,7 +11,7 @@
 #include "protocol/error_codes.h"
 #include "protocol/frame.h"
 #include "server/put_handler.h"
-#include "server/socket_connection.h"
+#include "server/shard_connection.h"
 
 namespace sluice::server {
 
@@ -45,28 +45,16 @@ class InputBuffer {
 // telling the shard. Responses are sent strictly in request order: every response produced while
 // reading is staged and sent by Flush after the shard's next commit.
 // Thread: the owning shard's loop; not thread-safe.
-class Connection final : public SocketConnection {
+class Connection final : public ShardConnection {
  public:
   Connection(Shard* shard, uint64_t id);
-  // Takes over `fd` and starts reading. On error the connection closes itself (and the fd),
-  // and deletes itself in its close callback like any other connection.
-  base::Status Open(int fd);
-  // Encodes every staged response (acks become failures when `commit` failed) and writes them.
-  void Flush(const base::Status& commit);
-  // Resumes reading after a commit-budget or client-memory pause (also parses frames already
-  // buffered).
-  void ResumeAfterBudget();
-  // Closes a connection that held an incomplete frame longer than read_timeout_s, or whose
-  // unsent responses made no progress for write_timeout_s (a client that stopped reading).
-  void CheckTimeouts(int64_t now_ms);
-  bool paused_for_memory() const { return paused_for_memory_; }
-  // Graceful stop: no more reads; close once the queued output is written.
-  void BeginDrainAndClose();
-  // False when Open failed before the libuv handle existed: the owner deletes the object.
-  bool handle_open() const { return SocketConnection::handle_open(); }
-  bool has_staged() const { return !staged_.empty(); }
-  // Set by the shard while the connection is in its dirty list.
-  bool in_dirty_list = false;
+  // ShardConnection (the frames already buffered are parsed on resume; a connection that
+  // held an incomplete frame longer than read_timeout_s gets a Timeout error and is closed).
+  base::Status Open(int fd) override;
+  void Flush(const base::Status& commit) override;
+  void ResumeAfterBudget() override;
+  void CheckTimeouts(int64_t now_ms) override;
+  void BeginDrainAndClose() override;
 
  private:
   struct Staged {

@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   int64_t port = -1, shards = -1, max_record = -1, max_records = -1, max_batch = -1, delivery_threads = -1;
   bool fault_injection = false, admin_allow_remote = false;
   std::string admin_bind, admin_password, admin_port_file;
-  int64_t admin_port = -1;
+  int64_t admin_port = -1, http_port = -1;
+  std::string http_bind, http_port_file;
   app.add_option("--config", config_file, "TOML config file (flags override its values)");
   app.add_option("--data-dir", data_dir, "data directory (default ./sluice-data)");
   app.add_option("--bind", bind, "address of the put port (default 127.0.0.1)");
@@ -43,6 +44,9 @@ int main(int argc, char** argv) {
   app.add_option("--admin-bind", admin_bind, "address of the admin port (default 127.0.0.1)");
   app.add_option("--admin-password", admin_password, "require AUTH on the admin port");
   app.add_option("--admin-port-file", admin_port_file, "write the bound admin port to this file");
+  app.add_option("--http-port", http_port, "Firehose API port, 0 = any free port (default 7412)")->check(CLI::Range(0, 65535));
+  app.add_option("--http-bind", http_bind, "address of the Firehose API port (default 127.0.0.1; loopback only)");
+  app.add_option("--http-port-file", http_port_file, "write the bound Firehose API port to this file");
   app.add_flag("--admin-allow-remote-without-password", admin_allow_remote,
                "allow a non-loopback --admin-bind without --admin-password");
   app.add_flag("--enable-fault-injection", fault_injection, "allow [stream.fault] sections (tests only)");
@@ -95,6 +99,9 @@ int main(int argc, char** argv) {
     if (!admin_bind.empty()) cfg.admin_bind = admin_bind, flag("admin_bind");
     if (!admin_password.empty()) cfg.admin_password = admin_password, flag("admin_password");
     if (!admin_port_file.empty()) cfg.admin_port_file = admin_port_file;
+    if (http_port >= 0) cfg.http_port = static_cast<uint16_t>(http_port), flag("http_port");
+    if (!http_bind.empty()) cfg.http_bind = http_bind, flag("http_bind");
+    if (!http_port_file.empty()) cfg.http_port_file = http_port_file;
     if (admin_allow_remote) cfg.admin_allow_remote_without_password = true;
     if (max_record > 0)
       cfg.limits.max_record_bytes = static_cast<uint32_t>(std::min<int64_t>(max_record, UINT32_MAX)), flag("max_record_bytes");

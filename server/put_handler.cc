@@ -16,38 +16,13 @@ base::Status PutHandler::Init() {
 }
 
 StagedPut PutHandler::Stage(const wire::PutRecordBatch& batch, int64_t now_unix_ms) {
-  StagedPut put;
   const auto& records = *batch.records();
-  put.record_count = records.size();
-  std::string_view name(batch.stream()->data(), batch.stream()->size());
-  const StreamInfo* stream = (*streams_)->Find(name);
-  if (stream == nullptr || !stream->accepts_puts()) {
-    put.all_failed = stream ? proto::WireError::kStreamDeleting : proto::WireError::kUnknownStream;
-    put.all_failed_message = "delivery stream '" + std::string(name.substr(0, 128)) +
-                             (stream ? "' is being deleted" : "' does not exist");
-    return put;
-  }
-  chunk_.Start(now_unix_ms);
-  for (uint32_t i = 0; i < put.record_count; i++) {
-    const auto* data = records[i]->data();
-    std::span<const uint8_t> bytes;
-    if (data != nullptr) bytes = std::span<const uint8_t>(data->data(), data->size());
-    if (bytes.size() > cfg_.limits.max_record_bytes) {
-      put.rejected.push_back({i, proto::WireError::kRecordTooLarge,
-                              "record of " + std::to_string(bytes.size()) +
-                                  " bytes exceeds max_record_bytes " +
-                                  std::to_string(cfg_.limits.max_record_bytes)});
-      continue;
-    }
-    chunk_.Add(bytes);
-    put.accepted_bytes += bytes.size();
-  }
-  if (chunk_.count() > 0) {
-    put.seq = next_seq_++;
-    batch_.PutChunk({stream->id, shard_, put.seq}, chunk_.Finish());
-    pending_.push_back({stream, stream->id, put.seq, chunk_.count(), put.accepted_bytes, now_unix_ms});
-  }
-  return put;
+  return StageRecords(std::string_view(batch.stream()->data(), batch.stream()->size()), records.size(),
+                      [&](uint32_t i) {
+                        const auto* data = records[i]->data();
+                        return data ? std::span<const uint8_t>(data->data(), data->size()) : std::span<const uint8_t>();
+                      },
+                      now_unix_ms);
 }
 
 base::Status PutHandler::Commit() {

@@ -61,6 +61,10 @@ class PutHandler {
   // Per-record problems (unknown stream, record too large) become Rejected entries; the call
   // itself cannot fail. REQUIRES: `batch` passed proto::VerifyPutRecordBatch.
   StagedPut Stage(const wire::PutRecordBatch& batch, int64_t now_unix_ms);
+  // The same for records of any protocol (the Firehose API): `record_at(i)` returns the i-th
+  // record's bytes (std::span<const uint8_t>), for i < count. The bytes are copied.
+  template <typename RecordAt>
+  StagedPut StageRecords(std::string_view stream_name, uint32_t count, RecordAt record_at, int64_t now_unix_ms);
 
   bool has_pending() const { return !batch_.empty(); }
   // The chunks of the last successful commit (empty after a failed one).
@@ -89,5 +93,36 @@ class PutHandler {
   std::vector<AppendedChunk> pending_;    // chunks in batch_
   std::vector<AppendedChunk> committed_;  // chunks of the last commit
 };
+
+template <typename RecordAt>
+StagedPut PutHandler::StageRecords(std::string_view name, uint32_t count, RecordAt record_at, int64_t now_unix_ms) {
+  StagedPut put;
+  put.record_count = count;
+  const StreamInfo* stream = (*streams_)->Find(name);
+  if (stream == nullptr || !stream->accepts_puts()) {
+    put.all_failed = stream ? proto::WireError::kStreamDeleting : proto::WireError::kUnknownStream;
+    put.all_failed_message = "delivery stream '" + std::string(name.substr(0, 128)) +
+                             (stream ? "' is being deleted" : "' does not exist");
+    return put;
+  }
+  chunk_.Start(now_unix_ms);
+  for (uint32_t i = 0; i < count; i++) {
+    std::span<const uint8_t> bytes = record_at(i);
+    if (bytes.size() > cfg_.limits.max_record_bytes) {
+      put.rejected.push_back({i, proto::WireError::kRecordTooLarge,
+                              "record of " + std::to_string(bytes.size()) + " bytes exceeds max_record_bytes " +
+                                  std::to_string(cfg_.limits.max_record_bytes)});
+      continue;
+    }
+    chunk_.Add(bytes);
+    put.accepted_bytes += bytes.size();
+  }
+  if (chunk_.count() > 0) {
+    put.seq = next_seq_++;
+    batch_.PutChunk({stream->id, shard_, put.seq}, chunk_.Finish());
+    pending_.push_back({stream, stream->id, put.seq, chunk_.count(), put.accepted_bytes, now_unix_ms});
+  }
+  return put;
+}
 
 }  // namespace sluice::server

@@ -38,6 +38,7 @@ Server::~Server() {
   shards_.clear();
   pool_.reset();
   if (listener_) listener_->Close();
+  if (http_listener_) http_listener_->Close();
   if (admin_) admin_->Close();
   uv_run(&loop_, UV_RUN_NOWAIT);  // let close callbacks run
   uv_loop_close(&loop_);
@@ -71,8 +72,12 @@ base::Status Server::Start() {
   // Signals are handled before anything announces the server (the port files): a SIGTERM
   // from a supervisor that saw the port file always means a clean shutdown.
   RETURN_IF_ERROR(InstallSignals());
-  listener_ = std::make_unique<Listener>(&loop_, [this](int fd) { AcceptPutConnection(fd); });
+  listener_ = std::make_unique<Listener>(&loop_, [this](int fd) { AcceptPutConnection(fd, PortProtocol::kSluice); });
   RETURN_IF_ERROR(listener_->Listen(cfg_.bind, cfg_.port));
+  if (cfg_.http_enabled) {
+    http_listener_ = std::make_unique<Listener>(&loop_, [this](int fd) { AcceptPutConnection(fd, PortProtocol::kHttp); });
+    RETURN_IF_ERROR(http_listener_->Listen(cfg_.http_bind, cfg_.http_port).WithContext("Firehose API port"));
+  }
   admin_ = std::make_unique<admin::AdminServer>(
       &loop_, admin::AdminServices{*this, *this, stream_manager_, replayer_});
   RETURN_IF_ERROR(admin_->Listen(cfg_.admin_bind, cfg_.admin_port));
@@ -85,6 +90,7 @@ base::Status Server::Start() {
 
   start_ms_ = base::Clock::Real()->NowUnixMillis();
   RETURN_IF_ERROR(WritePortFile(cfg_.admin_port_file, admin_->port()));
+  if (http_listener_) RETURN_IF_ERROR(WritePortFile(cfg_.http_port_file, http_listener_->port()));
   RETURN_IF_ERROR(WritePortFile(cfg_.port_file, port()));
   SLUICE_LOG_INFO("server", "sluiced listening on %s:%u, admin on %s:%u (shards=%u, durability=%s, streams=%zu, data_dir=%s)",
                   cfg_.bind.c_str(), port(), cfg_.admin_bind.c_str(), admin_->port(), n,
@@ -121,14 +127,21 @@ base::Status Server::InstallSignals() {
 
 bool IsLoopback(const std::string& addr) { return addr == "::1" || addr.rfind("127.", 0) == 0 || addr == "localhost"; }
 
-void Server::AcceptPutConnection(int fd) {
+void Server::AcceptPutConnection(int fd, PortProtocol protocol) {
   uint64_t open = 0;
   for (auto& s : shards_) open += s->stats().connections_open.load(std::memory_order_relaxed);
   if (open >= cfg_.max_connections) {
-    // Told why, without a read or a shard: one small frame the socket buffer always takes.
+    // Told why, without a read or a shard: one small answer the socket buffer always takes.
     std::string frame;
-    proto::EncodeError(0, proto::WireError::kTooManyConnections,
-                       "max_connections (" + std::to_string(cfg_.max_connections) + ") reached; retry later", true, &frame);
+    const std::string why = "max_connections (" + std::to_string(cfg_.max_connections) + ") reached; retry later";
+    if (protocol == PortProtocol::kHttp) {
+      const std::string body = "{\"__type\":\"ServiceUnavailableException\",\"message\":\"" + why + "\"}";
+      frame = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: "
+              "ServiceUnavailableException\r\nContent-Length: " + std::to_string(body.size()) +
+              "\r\nConnection: close\r\n\r\n" + body;
+    } else {
+      proto::EncodeError(0, proto::WireError::kTooManyConnections, why, true, &frame);
+    }
     ssize_t sent = ::send(fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)sent;  // best effort: the close below is the answer either way
     ::close(fd);
@@ -138,7 +151,7 @@ void Server::AcceptPutConnection(int fd) {
                       cfg_.max_connections, static_cast<unsigned long long>(refused_connections_));
     return;
   }
-  shards_[next_shard_++ % shards_.size()]->AdoptConnection(fd);
+  shards_[next_shard_++ % shards_.size()]->AdoptConnection(fd, protocol);
 }
 
 std::vector<std::pair<std::string, std::string>> Server::ConfigValues() const {
@@ -146,6 +159,8 @@ std::vector<std::pair<std::string, std::string>> Server::ConfigValues() const {
       {"data_dir", cfg_.data_dir},
       {"bind", cfg_.bind},
       {"port", std::to_string(port())},
+      {"http_port", http_listener_ ? std::to_string(http_listener_->port()) : "off"},
+      {"http_bind", cfg_.http_bind},
       {"shards", std::to_string(shards_.size())},
       {"durability", ToString(cfg_.durability)},
       {"delivery_threads", std::to_string(cfg_.delivery_threads)},
@@ -302,6 +317,7 @@ void Server::BeginShutdown(int signum) {
                   signum == SIGTERM ? "received SIGTERM" : signum == SIGINT ? "received SIGINT" : "SHUTDOWN command");
   // Step 1: stop accepting and let main's loop end (its only handles are these).
   listener_->Close();
+  if (http_listener_) http_listener_->Close();
   if (admin_) admin_->Close();
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);

@@ -73,7 +73,9 @@ class Server final : public admin::ServerStatus, public admin::ServerControl {
   static void OnReloadSignal(uv_signal_t* handle, int signum) noexcept;
   base::Status InstallSignals();
   // Hands an accepted put socket to a shard, or refuses it past max_connections.
-  void AcceptPutConnection(int fd);
+  // Deals an accepted socket of the put port or the Firehose API port to a shard (or refuses it
+  // past max_connections, which counts both).
+  void AcceptPutConnection(int fd, PortProtocol protocol);
   // SIGHUP: re-reads the configuration (ConfigSource) and applies what can change at run time:
   // the config file's stream settings (new, changed), log_level, replay_roots. Logs each change
   // and each setting that differs but needs a restart. A file that does not validate changes
@@ -104,6 +106,7 @@ class Server final : public admin::ServerStatus, public admin::ServerControl {
   std::unique_ptr<DeliveryPool> pool_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Listener> listener_;
+  std::unique_ptr<Listener> http_listener_;  // the Firehose API port (null when http_enabled = false)
   std::unique_ptr<admin::AdminServer> admin_;
   StreamManager stream_manager_;
   Replayer replayer_;

@@ -9,6 +9,7 @@
 #include "base/thread_entry.h"
 #include "base/log.h"
 #include "server/connection.h"
+#include "server/http/http_connection.h"
 #include "server/delivery/delivery_pool.h"
 
 namespace sluice::server {
@@ -95,13 +96,16 @@ void Shard::DrainPosted() {
   for (auto& fn : work) fn();
 }
 
-void Shard::AdoptConnection(int fd) {
-  bool posted = Post([this, fd] {
+void Shard::AdoptConnection(int fd, PortProtocol protocol) {
+  bool posted = Post([this, fd, protocol] {
     if (stopping_) {
       ::close(fd);
       return;
     }
-    auto* conn = new Connection(this, stats_.connections_accepted.fetch_add(1) + 1);
+    const uint64_t id = stats_.connections_accepted.fetch_add(1) + 1;
+    ShardConnection* conn = nullptr;
+    if (protocol == PortProtocol::kHttp) conn = new HttpConnection(this, id);
+    else conn = new Connection(this, id);
     connections_.insert(conn);
     stats_.connections_open.fetch_add(1, std::memory_order_relaxed);
     base::Status st = conn->Open(fd);
@@ -123,7 +127,7 @@ void Shard::RequestFlush(uint32_t stream_id) {
   });
 }
 
-void Shard::MarkDirty(Connection* conn) {
+void Shard::MarkDirty(ShardConnection* conn) {
   if (conn->in_dirty_list) return;
   conn->in_dirty_list = true;
   dirty_.push_back(conn);
@@ -131,17 +135,17 @@ void Shard::MarkDirty(Connection* conn) {
 
 bool Shard::OverCommitBudget() const { return puts_.pending_bytes() >= cfg_.shard_commit_budget; }
 
-void Shard::PauseForBudget(Connection* conn) {
+void Shard::PauseForBudget(ShardConnection* conn) {
   stats_.budget_pauses.fetch_add(1, std::memory_order_relaxed);
   budget_paused_.push_back(conn);
 }
 
-void Shard::PauseForMemory(Connection* conn) {
+void Shard::PauseForMemory(ShardConnection* conn) {
   if (std::find(memory_paused_.begin(), memory_paused_.end(), conn) == memory_paused_.end())
     memory_paused_.push_back(conn);
 }
 
-void Shard::OnConnectionClosed(Connection* conn) {
+void Shard::OnConnectionClosed(ShardConnection* conn) {
   SLUICE_DCHECK_OWNER(owner_);
   connections_.erase(conn);
   stats_.connections_open.fetch_sub(1, std::memory_order_relaxed);
@@ -175,14 +179,14 @@ void Shard::Commit() {
     }
   }
   RefreshStreams();
-  std::vector<Connection*> dirty;
+  std::vector<ShardConnection*> dirty;
   dirty.swap(dirty_);
-  for (Connection* c : dirty) c->in_dirty_list = false;
-  for (Connection* c : dirty) c->Flush(st);
+  for (ShardConnection* c : dirty) c->in_dirty_list = false;
+  for (ShardConnection* c : dirty) c->Flush(st);
   if (segmenter_.AnyOverSize()) SealAndSubmit(false);
-  std::vector<Connection*> paused;
+  std::vector<ShardConnection*> paused;
   paused.swap(budget_paused_);
-  for (Connection* c : paused) c->ResumeAfterBudget();
+  for (ShardConnection* c : paused) c->ResumeAfterBudget();
   // Work staged outside the read phase (by resumed connections) must not wait for new I/O.
   if (puts_.has_pending() || !dirty_.empty())
     uv_idle_start(&idle_, OnIdle);
@@ -206,8 +210,8 @@ void Shard::OpStop() {
   // Commit what was read, send those acks, then close each connection once its output drained.
   Commit();
   SealAndSubmit(true);
-  std::vector<Connection*> conns(connections_.begin(), connections_.end());
-  for (Connection* c : conns) c->BeginDrainAndClose();
+  std::vector<ShardConnection*> conns(connections_.begin(), connections_.end());
+  for (ShardConnection* c : conns) c->BeginDrainAndClose();
   uv_timer_start(&stop_timer_, OnStopTimer, kStopDrainTimeoutMs, 0);
   MaybeFinishStop();
 }
@@ -216,8 +220,8 @@ void Shard::OnStopTimer(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Shard*>(handle->data);
   SLUICE_LOG_WARN("shard", "shard %u: %zu clients did not take their acks in time; closing",
                   self->id_, self->connections_.size());
-  std::vector<Connection*> conns(self->connections_.begin(), self->connections_.end());
-  for (Connection* c : conns) c->Close();
+  std::vector<ShardConnection*> conns(self->connections_.begin(), self->connections_.end());
+  for (ShardConnection* c : conns) c->Close();
 }
 
 void Shard::MaybeFinishStop() {
@@ -241,15 +245,15 @@ void Shard::OnSealTimer(uv_timer_t* handle) noexcept {
   self->SealAndSubmit(false);
   // Connections held back for client memory take frames again once there is room.
   if (!self->memory_paused_.empty() && !self->memory_->Over()) {
-    std::vector<Connection*> paused;
+    std::vector<ShardConnection*> paused;
     paused.swap(self->memory_paused_);
-    for (Connection* c : paused) c->ResumeAfterBudget();
+    for (ShardConnection* c : paused) c->ResumeAfterBudget();
   }
   // Once a second: close connections stalled mid-frame or not reading their responses.
   if (++self->ticks_ % 10 == 0) {
     int64_t now = base::Clock::Real()->NowUnixMillis();
-    std::vector<Connection*> conns(self->connections_.begin(), self->connections_.end());
-    for (Connection* c : conns) c->CheckTimeouts(now);
+    std::vector<ShardConnection*> conns(self->connections_.begin(), self->connections_.end());
+    for (ShardConnection* c : conns) c->CheckTimeouts(now);
   }
 }
 

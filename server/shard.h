@@ -34,12 +34,13 @@
 #include "server/config.h"
 #include "server/put_handler.h"
 #include "server/segmenter.h"
+#include "server/shard_connection.h"
 #include "server/stream_registry.h"
 #include "storage/store.h"
 
 namespace sluice::server {
 
-class Connection;
+class ShardConnection;
 class DeliveryPool;
 
 // Counters of one shard; written by the shard thread, read by anyone (relaxed atomics).
@@ -88,8 +89,9 @@ class Shard {
   // pool (FLUSH). Thread-safe.
   void RequestFlush(uint32_t stream_id = 0);
 
-  // Adopts an accepted socket. Thread-safe (posts to the shard). Closes fd if the shard stopped.
-  void AdoptConnection(int fd);
+  // Adopts an accepted socket speaking `protocol`. Thread-safe (posts to the shard). Closes fd
+  // if the shard stopped.
+  void AdoptConnection(int fd, PortProtocol protocol = PortProtocol::kSluice);
 
   uint16_t id() const { return id_; }
   const ShardStats& stats() const { return stats_; }
@@ -97,24 +99,26 @@ class Shard {
   // segments of streams it changed are sealed and submitted. Thread-safe.
   uint64_t seen_generation() const { return seen_generation_.load(std::memory_order_acquire); }
 
-  // --- Shard-thread API used by Connection ---
+  // --- Shard-thread API used by its connections ---
   const ServerConfig& cfg() const { return cfg_; }
   PutHandler& puts() { return puts_; }
+  // The stream set this shard has taken up (puts are checked against it).
+  const StreamView& stream_view() const { return streams_; }
   ShardStats& mutable_stats() { return stats_; }
   uv_loop_t* loop() { return &loop_; }
   proto::PutResponseEncoder& response_encoder() { return response_encoder_; }
   // Marks `conn` as having staged responses to send after the next commit.
-  void MarkDirty(Connection* conn);
+  void MarkDirty(ShardConnection* conn);
   // True when this iteration's batch is over shard_commit_budget: stop reading until commit.
   bool OverCommitBudget() const;
   // Remembers a connection whose reading was stopped for the commit budget.
-  void PauseForBudget(Connection* conn);
+  void PauseForBudget(ShardConnection* conn);
   // Remembers a connection held back because client memory is over budget; the seal tick
   // resumes it once the budget has room.
-  void PauseForMemory(Connection* conn);
+  void PauseForMemory(ShardConnection* conn);
   ClientMemory& client_memory() { return *memory_; }
   const ClientMemory& client_memory_view() const { return *memory_; }
-  void OnConnectionClosed(Connection* conn);
+  void OnConnectionClosed(ShardConnection* conn);
   bool stopping() const { return stopping_; }
 
  private:
@@ -159,10 +163,10 @@ class Shard {
   DeliveryPool* pool_;
   std::vector<storage::SegmentDescriptor> unwritten_seals_;  // sealed, descriptor write failed
   proto::PutResponseEncoder response_encoder_;
-  std::unordered_set<Connection*> connections_;
-  std::vector<Connection*> dirty_;
-  std::vector<Connection*> budget_paused_;
-  std::vector<Connection*> memory_paused_;
+  std::unordered_set<ShardConnection*> connections_;
+  std::vector<ShardConnection*> dirty_;
+  std::vector<ShardConnection*> budget_paused_;
+  std::vector<ShardConnection*> memory_paused_;
   std::unique_ptr<ClientMemory> own_memory_;  // when none was given
   ClientMemory* memory_;
   uint32_t ticks_ = 0;

@@ -13,6 +13,7 @@
 #   server/processing/        base/, protocol/, server/encoding/, server/net/, server/processing/
 #   server/delivery/, config  no uv.h, nothing of the loops: server/admin/, shard, connection,
 #                             listener, server, put_handler, segmenter, replay_job
+#   server/http/firehose_api  the API's JSON bodies: no loops, no connections (unit tested)
 #   server/delivery/destinations/<kind>/
 #                             base/, encoding/, net/, the delivery primitives (destination.h,
 #                             object_key.h, file_util.h, codec.h), the registry and its own
@@ -47,6 +48,10 @@ check_dir server/processing '^(base|protocol|server/(encoding|net|processing))/'
 check_dir "server/delivery server/config.h server/config.cc server/config_toml.h server/stream_config.h server/stream_config.cc server/stream_registry.h" \
   '^(base|protocol|storage|server/(encoding|net|processing|delivery|config\.h|config_toml\.h|stream_config\.h|stream_registry\.h))' \
   "the delivery library has no libuv and no loops"
+
+check_dir "server/http/firehose_api.h server/http/firehose_api.cc" \
+  '^(base|protocol|storage|server/(encoding|delivery|stream_registry\.h|stream_config\.h|config\.h|http/firehose_api\.h))' \
+  "the Firehose API's bodies are pure: no loops, no connections"
 
 for kind_dir in server/delivery/destinations/*/; do
   kind_dir="${kind_dir%/}"

@@ -34,29 +34,43 @@ std::string Base64Encode(std::string_view bytes) {
   return out;
 }
 
-std::optional<std::string> Base64Decode(std::string_view in) {
-  if (in.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
+bool Base64DecodeAppend(std::string_view in, std::string* out) {
+  if (in.size() % 4 != 0) return false;
+  const size_t start = out->size();
+  out->resize(start + in.size() / 4 * 3);
+  char* w = out->data() + start;
   for (size_t i = 0; i < in.size(); i += 4) {
     int v[4];
     int pad = 0;
     for (int j = 0; j < 4; j++) {
       unsigned char c = static_cast<unsigned char>(in[i + j]);
       if (c == '=') {
-        if (i + 4 != in.size() || j < 2) return std::nullopt;  // padding only at the very end
+        if (i + 4 != in.size() || j < 2) {  // padding only at the very end
+          out->resize(start);
+          return false;
+        }
         pad++;
         v[j] = 0;
         continue;
       }
-      if (pad || kTable[c] < 0) return std::nullopt;  // data after padding, or not base64
+      if (pad || kTable[c] < 0) {  // data after padding, or not base64
+        out->resize(start);
+        return false;
+      }
       v[j] = kTable[c];
     }
     uint32_t n = uint32_t(v[0]) << 18 | uint32_t(v[1]) << 12 | uint32_t(v[2]) << 6 | uint32_t(v[3]);
-    out.push_back(static_cast<char>(n >> 16));
-    if (pad < 2) out.push_back(static_cast<char>(n >> 8 & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
+    *w++ = static_cast<char>(n >> 16);
+    if (pad < 2) *w++ = static_cast<char>(n >> 8 & 0xff);
+    if (pad < 1) *w++ = static_cast<char>(n & 0xff);
   }
+  out->resize(static_cast<size_t>(w - out->data()));
+  return true;
+}
+
+std::optional<std::string> Base64Decode(std::string_view in) {
+  std::string out;
+  if (!Base64DecodeAppend(in, &out)) return std::nullopt;
   return out;
 }
 

@@ -24,7 +24,7 @@ if nm -D --defined-only "$lib" | c++filt | grep -E ' (sluice::(base|proto|client
   fail "libsluice.so exports internal symbols"
 fi
 
-"$build/bin/sluiced" --data-dir "$work/data" --port 0 --admin-port 0 --port-file "$work/port" >"$work/sluiced.log" 2>&1 &
+"$build/bin/sluiced" --data-dir "$work/data" --port 0 --admin-port 0 --http-port 0 --port-file "$work/port" >"$work/sluiced.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 [ -s "$work/port" ] || { cat "$work/sluiced.log"; fail "sluiced did not start"; }

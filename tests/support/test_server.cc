@@ -91,7 +91,8 @@ bool TestServer::Start() {
   std::filesystem::remove(port_file_);
   std::vector<std::string> argv = {BinaryPath("sluiced"), "--data-dir", data_dir_, "--port", "0",
                                    "--port-file", port_file_, "--shards", "2", "--admin-port", "0",
-                                   "--admin-port-file", port_file_ + ".admin"};
+                                   "--admin-port-file", port_file_ + ".admin", "--http-port", "0",
+                                   "--http-port-file", port_file_ + ".http"};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   pid_ = Spawn(argv, "/dev/null", log_path_, "");
   starts_++;
@@ -108,6 +109,8 @@ bool TestServer::Start() {
       port_ = static_cast<uint16_t>(std::stoi(port));
       std::string admin = ReadFile(port_file_ + ".admin");  // written before the put port file
       admin_port_ = admin.empty() ? 0 : static_cast<uint16_t>(std::stoi(admin));
+      std::string http = ReadFile(port_file_ + ".http");  // written before the put port file too
+      http_port_ = http.empty() ? 0 : static_cast<uint16_t>(std::stoi(http));
       return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

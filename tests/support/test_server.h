@@ -45,6 +45,8 @@ class TestServer {
   pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   uint16_t admin_port() const { return admin_port_; }
+  // The Firehose API port (0 when the server runs with http_enabled = false).
+  uint16_t http_port() const { return http_port_; }
   std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string log() const;
   const std::string& data_dir() const { return data_dir_; }
@@ -58,6 +60,7 @@ class TestServer {
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   uint16_t admin_port_ = 0;
+  uint16_t http_port_ = 0;
   int starts_ = 0;
 };
 

@@ -56,7 +56,9 @@ struct Setting {
   bool reloadable = true;          // STREAM UPDATE and SIGHUP may change it (false: recreate the stream)
   SettingShown shown = SettingShown::kPlain;
   std::string_view shown_when_empty = {};  // DESCRIBE's text for an empty value ("(environment)")
-  std::string_view firehose = {};       // Firehose's name for it ("" when Sluice's own)
+  std::string_view firehose = {};       // Firehose's name for it ("" when Sluice's own); dotted
+                                        // for nested members ("EndpointConfiguration.Url")
+  std::string_view firehose_prefix = {};  // prepended in Firehose's shape ("arn:aws:s3:::")
   std::string_view default_doc = {};    // the docs' default column when computed at start
   std::string_view doc = {};            // one line: what it means
 };

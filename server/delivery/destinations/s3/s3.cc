@@ -14,7 +14,7 @@ constexpr Setting kSettings[] = {
     {.key = "region", .type = SettingType::kString, .default_value = "us-east-1", .max = 64,
      .doc = "SigV4 signing region (1..64 characters, no `:` or spaces)"},
     {.key = "bucket", .type = SettingType::kString, .format = SettingFormat::kBucket, .required = true,
-     .firehose = "BucketARN", .doc = "the bucket"},
+     .firehose = "BucketARN", .firehose_prefix = "arn:aws:s3:::", .doc = "the bucket"},
     {.key = "prefix", .type = SettingType::kString, .format = SettingFormat::kPrefix, .firehose = "Prefix",
      .doc = "key prefix, as `directory.prefix`; keys are `<prefix><stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<segment id><ext>` "
             "(Firehose's layout, with the segment id where Firehose has a UUID, so a redelivery overwrites the same key)"},

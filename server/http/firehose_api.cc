@@ -1,0 +1,334 @@
+// The Firehose API's JSON bodies: PutRecord/PutRecordBatch input, Describe/List output, errors.
+#include "server/http/firehose_api.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "server/delivery/codec.h"
+#include "server/delivery/destinations/registry.h"
+#include "server/encoding/base64.h"
+#include "server/encoding/json_escape.h"
+
+namespace sluice::server::http {
+namespace {
+
+constexpr std::string_view kTargetPrefix = "Firehose_20150804.";
+
+// One parser per shard thread: its buffers grow to the largest body once and are reused.
+simdjson::dom::parser& Parser() {
+  thread_local simdjson::dom::parser parser;
+  return parser;
+}
+
+ApiError Serialization(std::string message) { return {400, "SerializationException", std::move(message)}; }
+ApiError InvalidArgument(std::string message) { return {400, "InvalidArgumentException", std::move(message)}; }
+
+std::string Clip(std::string_view v, size_t n = 64) {
+  return v.size() <= n ? std::string(v) : std::string(v.substr(0, n)) + "...";
+}
+
+// Firehose's DeliveryStreamName: 1..64 of [a-zA-Z0-9_.-].
+std::optional<ApiError> CheckStreamName(std::string_view name, std::string_view member) {
+  if (name.empty() || name.size() > 64)
+    return Validation(Clip(name), member, "Member must have length less than or equal to 64 and at least 1");
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok) return Validation(Clip(name), member, "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
+  }
+  return std::nullopt;
+}
+
+// The parsed body's root object, or the SerializationException the SDKs expect for bad JSON.
+std::optional<ApiError> ParseObject(const std::string& body, simdjson::dom::object* root) {
+  simdjson::dom::parser& parser = Parser();
+  const bool padded = body.capacity() - body.size() >= simdjson::SIMDJSON_PADDING;
+  simdjson::dom::element doc;
+  // An empty body is an empty input (the SDKs send "{}" for operations without members).
+  std::string_view text = body.empty() ? std::string_view("{}") : std::string_view(body);
+  auto err = parser.parse(text.data(), text.size(), !padded || body.empty()).get(doc);
+  if (err) return Serialization(std::string("the request body is not valid JSON: ") + simdjson::error_message(err));
+  if (doc.get_object().get(*root) != simdjson::SUCCESS) return Serialization("the request body must be a JSON object");
+  return std::nullopt;
+}
+
+// A required string member.
+std::optional<ApiError> GetString(simdjson::dom::object obj, std::string_view key, std::string_view* out,
+                                  bool required = true) {
+  simdjson::dom::element e;
+  if (obj[key].get(e) != simdjson::SUCCESS) {
+    if (!required) return std::nullopt;
+    return Validation("null", key, "Member must not be null");
+  }
+  if (e.get_string().get(*out) != simdjson::SUCCESS)
+    return Serialization("member " + std::string(key) + " must be a string");
+  return std::nullopt;
+}
+
+std::optional<ApiError> DecodeRecord(simdjson::dom::element rec, size_t index, bool batch, PutInput* out,
+                                     size_t* total) {
+  const std::string member = batch ? "records." + std::to_string(index + 1) + ".member.data" : "record.data";
+  simdjson::dom::object obj;
+  if (rec.get_object().get(obj) != simdjson::SUCCESS)
+    return Serialization(std::string(batch ? "each of Records" : "Record") + " must be an object with Data");
+  std::string_view b64;
+  simdjson::dom::element data;
+  if (obj["Data"].get(data) != simdjson::SUCCESS) return Validation("null", member, "Member must not be null");
+  if (data.get_string().get(b64) != simdjson::SUCCESS) return Serialization(member + " must be a base64 string");
+  // The decoded size is known before decoding: refuse what is too large without decoding it.
+  size_t decoded = b64.size() / 4 * 3 - (b64.size() >= 1 && b64.back() == '=') - (b64.size() >= 2 && b64[b64.size() - 2] == '=');
+  if (b64.size() % 4 == 0 && decoded > kMaxRecordBytes)
+    return Validation("<" + std::to_string(decoded) + " bytes>", member,
+                      "Member must have length less than or equal to " + std::to_string(kMaxRecordBytes));
+  if (!Base64DecodeAppend(b64, &out->data))
+    return Serialization(member + " is not valid base64 (standard alphabet, padded)");
+  *total += decoded;
+  out->ends.push_back(static_cast<uint32_t>(out->data.size()));
+  return std::nullopt;
+}
+
+void AppendQuoted(std::string* out, std::string_view s) {
+  out->push_back('"');
+  *out += JsonEscape(s);
+  out->push_back('"');
+}
+
+std::string Seconds(int64_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(ms / 1000), static_cast<long long>(ms % 1000));
+  return buf;
+}
+
+// A JSON object built from dotted member names ("EndpointConfiguration.Url"), members in order
+// of first appearance.
+struct JsonObject {
+  std::vector<std::pair<std::string, std::string>> members;  // name, rendered value
+  std::vector<std::pair<std::string, JsonObject>> children;
+  void Set(std::string_view dotted, std::string value) {
+    size_t dot = dotted.find('.');
+    if (dot == std::string_view::npos) {
+      members.emplace_back(std::string(dotted), std::move(value));
+      return;
+    }
+    std::string head(dotted.substr(0, dot));
+    for (auto& [name, child] : children)
+      if (name == head) return child.Set(dotted.substr(dot + 1), std::move(value));
+    children.emplace_back(head, JsonObject{});
+    children.back().second.Set(dotted.substr(dot + 1), std::move(value));
+  }
+  void Render(std::string* out) const {
+    out->push_back('{');
+    bool first = true;
+    for (const auto& [name, value] : members) {
+      if (!first) out->push_back(',');
+      first = false;
+      AppendQuoted(out, name);
+      *out += ":" + value;
+    }
+    for (const auto& [name, child] : children) {
+      if (!first) out->push_back(',');
+      first = false;
+      AppendQuoted(out, name);
+      out->push_back(':');
+      child.Render(out);
+    }
+    out->push_back('}');
+  }
+};
+
+std::string Quoted(std::string_view s) {
+  std::string out;
+  AppendQuoted(&out, s);
+  return out;
+}
+
+// Firehose's CompressionFormat names.
+std::string_view CompressionFormat(Compression c) {
+  switch (c) {
+    case Compression::kNone: return "UNCOMPRESSED";
+    case Compression::kGzip: return "GZIP";
+    case Compression::kSnappy: return "Snappy";
+    case Compression::kZstd: return "ZSTD";  // a Sluice extension: Firehose has no zstd
+  }
+  return "UNCOMPRESSED";
+}
+
+// The destination's description in Firehose's shape: its Firehose-named settings (secrets
+// never), and the common ones.
+std::string DestinationDescription(const StreamConfig& c) {
+  const DestinationKind* kind = c.kind();
+  JsonObject d;
+  if (kind != nullptr) {
+    for (const Setting& st : kind->settings) {
+      if (st.firehose.empty() || st.shown == SettingShown::kSecret) continue;
+      const SettingValues::Value* v = c.settings().Find(st.key);
+      if (v == nullptr) continue;
+      if (const auto* s = std::get_if<std::string>(v)) {
+        if (!s->empty()) d.Set(st.firehose, Quoted(std::string(st.firehose_prefix) + *s));
+      } else if (const auto* i = std::get_if<int64_t>(v)) {
+        d.Set(st.firehose, std::to_string(*i));
+      } else if (const auto* b = std::get_if<bool>(v)) {
+        d.Set(st.firehose, *b ? "true" : "false");
+      } else if (const auto* t = std::get_if<SettingValues::Table>(v)) {
+        std::string list = "[";
+        for (const auto& [name, value] : *t)
+          list += (list.size() > 1 ? "," : "") + std::string("{\"AttributeName\":") + Quoted(name) +
+                  ",\"AttributeValue\":" + Quoted(value) + "}";
+        d.Set(st.firehose, list + "]");
+      }
+    }
+  }
+  d.Set("BufferingHints.SizeInMBs", std::to_string(c.buffering.size_mib));
+  d.Set("BufferingHints.IntervalInSeconds", std::to_string(c.buffering.interval_s));
+  d.Set("CompressionFormat", Quoted(CompressionFormat(c.compression)));
+  d.Set("RetryOptions.DurationInSeconds", std::to_string(c.retry_duration_s));
+  if (!c.backup.error_output_prefix.empty()) d.Set("ErrorOutputPrefix", Quoted(c.backup.error_output_prefix));
+  std::string out;
+  d.Render(&out);
+  return out;
+}
+
+// "ExtendedS3DestinationConfiguration" -> "ExtendedS3DestinationDescription".
+std::string DescriptionName(std::string_view configuration) {
+  std::string name(configuration);
+  size_t at = name.rfind("Configuration");
+  if (at != std::string::npos) name.replace(at, std::string_view("Configuration").size(), "Description");
+  return name;
+}
+
+}  // namespace
+
+Operation ParseOperation(std::string_view target) {
+  if (target.substr(0, kTargetPrefix.size()) != kTargetPrefix) return Operation::kUnknown;
+  std::string_view op = target.substr(kTargetPrefix.size());
+  if (op == "PutRecord") return Operation::kPutRecord;
+  if (op == "PutRecordBatch") return Operation::kPutRecordBatch;
+  if (op == "DescribeDeliveryStream") return Operation::kDescribeDeliveryStream;
+  if (op == "ListDeliveryStreams") return Operation::kListDeliveryStreams;
+  for (std::string_view known : {"CreateDeliveryStream", "DeleteDeliveryStream", "UpdateDestination", "TagDeliveryStream",
+                                 "UntagDeliveryStream", "ListTagsForDeliveryStream", "StartDeliveryStreamEncryption",
+                                 "StopDeliveryStreamEncryption"})
+    if (op == known) return Operation::kNotServed;
+  return Operation::kUnknown;
+}
+
+std::string ErrorBody(const ApiError& e) {
+  std::string out = "{\"__type\":";
+  AppendQuoted(&out, e.type);
+  out += ",\"message\":";
+  AppendQuoted(&out, e.message);
+  out += "}";
+  return out;
+}
+
+ApiError Validation(std::string_view value, std::string_view member, std::string_view constraint) {
+  return {400, "ValidationException",
+          "1 validation error detected: Value '" + std::string(value) + "' at '" + std::string(member) +
+              "' failed to satisfy constraint: " + std::string(constraint)};
+}
+
+std::string StreamArn(std::string_view name) {
+  return "arn:sluice:firehose:local:0:deliverystream/" + std::string(name);
+}
+
+std::optional<ApiError> ParsePutInput(const std::string& body, bool batch, PutInput* out) {
+  simdjson::dom::object root;
+  if (auto e = ParseObject(body, &root)) return e;
+  std::string_view name;
+  if (auto e = GetString(root, "DeliveryStreamName", &name)) return e;
+  if (auto e = CheckStreamName(name, "deliveryStreamName")) return e;
+  out->stream.assign(name);
+  out->data.clear();
+  out->ends.clear();
+  size_t total = 0;
+  if (!batch) {
+    simdjson::dom::element rec;
+    if (root["Record"].get(rec) != simdjson::SUCCESS) return Validation("null", "record", "Member must not be null");
+    return DecodeRecord(rec, 0, false, out, &total);
+  }
+  simdjson::dom::array records;
+  simdjson::dom::element e;
+  if (root["Records"].get(e) != simdjson::SUCCESS) return Validation("null", "records", "Member must not be null");
+  if (e.get_array().get(records) != simdjson::SUCCESS) return Serialization("Records must be a list");
+  const size_t n = records.size();
+  if (n < 1 || n > kMaxRecordsPerBatch)
+    return Validation("<" + std::to_string(n) + " records>", "records",
+                      "Member must have length less than or equal to 500 and at least 1");
+  out->ends.reserve(n);
+  size_t i = 0;
+  for (simdjson::dom::element rec : records) {
+    if (auto err = DecodeRecord(rec, i++, true, out, &total)) return err;
+    if (total > kMaxBatchBytes)
+      return InvalidArgument("the records of one PutRecordBatch call total more than 4 MiB (4194304 bytes) decoded");
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> DescribeDeliveryStream(std::string_view body, const StreamSet& streams, std::string* out) {
+  std::string copy(body);
+  simdjson::dom::object root;
+  if (auto e = ParseObject(copy, &root)) return e;
+  std::string_view name;
+  if (auto e = GetString(root, "DeliveryStreamName", &name)) return e;
+  if (auto e = CheckStreamName(name, "deliveryStreamName")) return e;
+  int64_t limit = 10000;
+  simdjson::dom::element le;
+  if (root["Limit"].get(le) == simdjson::SUCCESS && (le.get_int64().get(limit) != simdjson::SUCCESS || limit < 1 || limit > 10000))
+    return Validation(Clip(simdjson::to_string(le)), "limit", "Member must have value between 1 and 10000");
+  const StreamInfo* s = streams.Find(name);
+  if (s == nullptr)
+    return ApiError{400, "ResourceNotFoundException", "Firehose " + std::string(name) + " under account 0 not found."};
+  const StreamConfig& c = *s->cfg;
+  std::string d = "{\"DeliveryStreamDescription\":{\"DeliveryStreamName\":";
+  AppendQuoted(&d, s->name);
+  d += ",\"DeliveryStreamARN\":";
+  AppendQuoted(&d, StreamArn(s->name));
+  d += ",\"DeliveryStreamStatus\":";
+  d += s->accepts_puts() ? "\"ACTIVE\"" : "\"DELETING\"";
+  d += ",\"DeliveryStreamEncryptionConfiguration\":{\"Status\":\"DISABLED\"}";
+  d += ",\"DeliveryStreamType\":\"DirectPut\",\"VersionId\":\"" + std::to_string(s->version) + "\"";
+  d += ",\"CreateTimestamp\":" + Seconds(s->created_ms) + ",\"LastUpdateTimestamp\":" + Seconds(s->updated_ms);
+  d += ",\"Destinations\":[{\"DestinationId\":\"destinationId-000000000001\",";
+  AppendQuoted(&d, DescriptionName(c.kind() ? c.kind()->firehose : "ExtendedS3DestinationConfiguration"));
+  d += ":" + DestinationDescription(c) + "}],\"HasMoreDestinations\":false}}";
+  *out = std::move(d);
+  return std::nullopt;
+}
+
+std::optional<ApiError> ListDeliveryStreams(std::string_view body, const StreamSet& streams, std::string* out) {
+  std::string copy(body);
+  simdjson::dom::object root;
+  if (auto e = ParseObject(copy, &root)) return e;
+  int64_t limit = 10;
+  simdjson::dom::element le;
+  if (root["Limit"].get(le) == simdjson::SUCCESS && (le.get_int64().get(limit) != simdjson::SUCCESS || limit < 1 || limit > 10000))
+    return Validation(Clip(simdjson::to_string(le)), "limit", "Member must have value between 1 and 10000");
+  std::string_view after, type;
+  if (auto e = GetString(root, "ExclusiveStartDeliveryStreamName", &after, false)) return e;
+  if (auto e = GetString(root, "DeliveryStreamType", &type, false)) return e;
+  if (!type.empty() && type != "DirectPut" && type != "KinesisStreamAsSource" && type != "MSKAsSource" &&
+      type != "DatabaseAsSource")
+    return Validation(Clip(type), "deliveryStreamType",
+                      "Member must satisfy enum value set: [DirectPut, KinesisStreamAsSource, MSKAsSource, DatabaseAsSource]");
+  std::vector<std::string> names;
+  // Every Sluice stream is DirectPut: another type filters them all out.
+  if (type.empty() || type == "DirectPut")
+    streams.ForEach([&](const StreamInfo& s) {
+      if (after.empty() || s.name > after) names.push_back(s.name);
+    });
+  std::sort(names.begin(), names.end());
+  const bool more = names.size() > static_cast<size_t>(limit);
+  if (more) names.resize(static_cast<size_t>(limit));
+  std::string r = "{\"DeliveryStreamNames\":[";
+  for (size_t i = 0; i < names.size(); i++) {
+    if (i) r.push_back(',');
+    AppendQuoted(&r, names[i]);
+  }
+  r += std::string("],\"HasMoreDeliveryStreams\":") + (more ? "true" : "false") + "}";
+  *out = std::move(r);
+  return std::nullopt;
+}
+
+}  // namespace sluice::server::http

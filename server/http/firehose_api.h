@@ -1,0 +1,66 @@
+// The Firehose API's request and response bodies (AWS JSON 1.1, target prefix
+// Firehose_20150804): parsing and validation of what producers send, and the JSON the AWS SDKs
+// parse. No I/O: http_connection.cc calls these on the shard loop; unit tested on their own.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/stream_registry.h"
+
+namespace sluice::server::http {
+
+enum class Operation {
+  kUnknown,
+  kPutRecord,
+  kPutRecordBatch,
+  kDescribeDeliveryStream,
+  kListDeliveryStreams,
+  // Known to Firehose, not served by this version (answered InvalidArgumentException).
+  kNotServed,
+};
+// From the X-Amz-Target header ("Firehose_20150804.PutRecordBatch").
+Operation ParseOperation(std::string_view target);
+
+// An error as the SDKs read it: HTTP status, {"__type": type, "message": message}.
+struct ApiError {
+  int status = 400;
+  std::string type;
+  std::string message;
+};
+std::string ErrorBody(const ApiError& e);
+ApiError Validation(std::string_view value, std::string_view member, std::string_view constraint);
+
+// Firehose's limits (not adjustable there, so not here either).
+inline constexpr size_t kMaxRecordsPerBatch = 500;
+inline constexpr size_t kMaxRecordBytes = 1'024'000;       // decoded, per record
+inline constexpr size_t kMaxBatchBytes = 4u << 20;         // decoded, per call
+
+// PutRecord / PutRecordBatch input, decoded: record i is data[ends[i-1] .. ends[i]).
+struct PutInput {
+  std::string stream;
+  std::string data;
+  std::vector<uint32_t> ends;
+  size_t count() const { return ends.size(); }
+  std::string_view record(size_t i) const {
+    size_t begin = i == 0 ? 0 : ends[i - 1];
+    return std::string_view(data).substr(begin, ends[i] - begin);
+  }
+};
+// Parses, base64-decodes and validates a PutRecord (batch = false) or PutRecordBatch body.
+// When `body` has simdjson::SIMDJSON_PADDING bytes of spare capacity it is parsed in place,
+// else copied once. nullopt on success.
+std::optional<ApiError> ParsePutInput(const std::string& body, bool batch, PutInput* out);
+
+// The stream's ARN, as DescribeDeliveryStream and the HTTP destination's X-Amz-Firehose-Source-Arn
+// give it.
+std::string StreamArn(std::string_view name);
+
+// DescribeDeliveryStream and ListDeliveryStreams, answered from a stream snapshot.
+std::optional<ApiError> DescribeDeliveryStream(std::string_view body, const StreamSet& streams, std::string* out);
+std::optional<ApiError> ListDeliveryStreams(std::string_view body, const StreamSet& streams, std::string* out);
+
+}  // namespace sluice::server::http

@@ -1,0 +1,574 @@
+// HttpConnection: HTTP/1.1 framing (llhttp), AWS JSON 1.1 dispatch, staged responses.
+#include "server/http/http_connection.h"
+
+#include <simdjson.h>
+
+#include <cstring>
+#include <ctime>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "server/encoding/json_escape.h"
+#include "server/shard.h"
+#include "storage/keys.h"
+
+namespace sluice::server {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+// A request body or receive buffer larger than this is freed after use instead of kept.
+constexpr size_t kKeepBuffer = 1u << 20;
+
+std::string_view Reason(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+  }
+}
+
+bool EqualsLower(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size()) return false;
+  for (size_t i = 0; i < a.size(); i++)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != lower[i]) return false;
+  return true;
+}
+
+// RFC 9110 IMF-fixdate of the current second (the SDKs correct their clock skew from it).
+std::string HttpDate() {
+  thread_local time_t cached_second = 0;
+  thread_local char cached[40];
+  time_t now = time(nullptr);
+  if (now != cached_second) {
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(cached, sizeof cached, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached_second = now;
+  }
+  return cached;
+}
+
+}  // namespace
+
+const llhttp_settings_t& HttpConnection::Settings() {
+  static const llhttp_settings_t settings = [] {
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
+    s.on_message_begin = OnMessageBegin;
+    s.on_url = OnUrl;
+    s.on_header_field = OnHeaderField;
+    s.on_header_value = OnHeaderValue;
+    s.on_header_value_complete = OnHeaderValueComplete;
+    s.on_headers_complete = OnHeadersComplete;
+    s.on_body = OnBody;
+    s.on_message_complete = OnMessageComplete;
+    return s;
+  }();
+  return settings;
+}
+
+HttpConnection::HttpConnection(Shard* shard, uint64_t id) : shard_(shard), id_(id) {
+  llhttp_init(&parser_, HTTP_REQUEST, &Settings());
+  parser_.data = this;
+}
+
+base::Status HttpConnection::Open(int fd) {
+  RETURN_IF_ERROR(OpenFd(shard_->loop(), fd));
+  UpdateReading();
+  return base::Status::Ok();
+}
+
+// --- memory -------------------------------------------------------------------------------
+
+void HttpConnection::SyncCharge() {
+  size_t now = in_.capacity() + req_.body.capacity() + put_input_.data.capacity() +
+               put_input_.ends.capacity() * sizeof(uint32_t);
+  if (now == charged_) return;
+  shard_->client_memory().Add(static_cast<int64_t>(now) - static_cast<int64_t>(charged_));
+  charged_ = now;
+}
+
+void HttpConnection::ChargeStaged(int64_t delta) {
+  staged_bytes_ = static_cast<size_t>(static_cast<int64_t>(staged_bytes_) + delta);
+  shard_->client_memory().Add(delta);
+}
+
+void HttpConnection::OnOutputChange(int64_t delta) { shard_->client_memory().Add(delta); }
+
+void HttpConnection::PauseForMemory() {
+  if (!paused_for_memory_) shard_->client_memory().pauses.fetch_add(1, std::memory_order_relaxed);
+  paused_for_memory_ = true;
+  shard_->PauseForMemory(this);
+  UpdateReading();
+}
+
+// --- reading ------------------------------------------------------------------------------
+
+bool HttpConnection::WantRead() const {
+  return !close_after_drain_ && !paused_for_output_ && !paused_for_budget_ && !paused_for_memory_ && !peer_eof_ &&
+         !shard_->stopping();
+}
+
+void HttpConnection::OnAllocBuffer(uv_buf_t* buf) {
+  if (in_begin_ == in_len_) in_begin_ = in_len_ = 0;
+  if (in_.size() - in_len_ < kReadChunk) {
+    if (in_begin_ > 0) {  // compact: what was parsed is not needed any more
+      std::memmove(in_.data(), in_.data() + in_begin_, in_len_ - in_begin_);
+      in_len_ -= in_begin_;
+      in_begin_ = 0;
+    }
+    if (in_.size() - in_len_ < kReadChunk) {
+      if (shard_->client_memory().Over() && in_.size() > in_len_) {
+        // Over the budget: only the room already held.
+      } else if (shard_->client_memory().Over()) {
+        *buf = uv_buf_init(nullptr, 0);
+        return;
+      } else {
+        in_.resize(in_len_ + kReadChunk);
+      }
+    }
+  }
+  *buf = uv_buf_init(in_.data() + in_len_, static_cast<unsigned>(in_.size() - in_len_));
+  SyncCharge();
+}
+
+void HttpConnection::OnBytes(size_t n) {
+  in_len_ += n;
+  ProcessInput();
+}
+
+void HttpConnection::OnReadEnd(ssize_t status) {
+  if (status == UV_ENOBUFS) {
+    PauseForMemory();
+    return;
+  }
+  // EOF: answer what was complete; a request cut short is dropped (nothing of it was staged).
+  peer_eof_ = true;
+  UpdateReading();
+  close_after_drain_ = true;
+  MaybeCloseAfterDrain();
+}
+
+void HttpConnection::ProcessInput() {
+  const ServerConfig& cfg = shard_->cfg();
+  while (!closing() && !close_after_drain_ && in_begin_ < in_len_) {
+    if (paused_for_budget_ || paused_for_memory_ || paused_for_output_) break;
+    if (shard_->OverCommitBudget()) {
+      paused_for_budget_ = true;
+      shard_->PauseForBudget(this);
+      UpdateReading();
+      break;
+    }
+    if (queued_output() >= cfg.connection_output_budget) {
+      paused_for_output_ = true;
+      UpdateReading();
+      break;
+    }
+    if (shard_->client_memory().Over()) {
+      PauseForMemory();
+      break;
+    }
+    const char* start = in_.data() + in_begin_;
+    llhttp_errno_t err = llhttp_execute(&parser_, start, in_len_ - in_begin_);
+    if (err == HPE_OK) {
+      in_begin_ = in_len_;
+      break;
+    }
+    if ((err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) && request_done_) {
+      in_begin_ = static_cast<size_t>(llhttp_get_error_pos(&parser_) - in_.data());
+      request_done_ = false;
+      if (err == HPE_PAUSED) llhttp_resume(&parser_);
+      HandleRequest();
+      // An Upgrade request is answered as any other, and then the connection ends: this port
+      // speaks HTTP/1.1 only.
+      if (err == HPE_PAUSED_UPGRADE) BeginDrainAndClose();
+      continue;
+    }
+    // Malformed HTTP, or a callback refused the request (size limits): answer and close, as
+    // nothing after it can be framed reliably.
+    shard_->mutable_stats().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    if (parse_error_status_ != 0) {
+      FailAndClose(parse_error_status_, parse_error_type_, parse_error_message_);
+    } else {
+      FailAndClose(400, "SerializationException",
+                   std::string("malformed HTTP request: ") + llhttp_errno_name(err) + ": " +
+                       std::string(llhttp_get_error_reason(&parser_) ? llhttp_get_error_reason(&parser_) : ""));
+    }
+    break;
+  }
+  if (in_begin_ == in_len_ && in_.size() > kKeepBuffer) {
+    std::string().swap(in_);
+    in_begin_ = in_len_ = 0;
+  }
+  SyncCharge();
+}
+
+// --- llhttp callbacks ---------------------------------------------------------------------
+
+int HttpConnection::OnMessageBegin(llhttp_t* p) {
+  auto* c = static_cast<HttpConnection*>(p->data);
+  std::string body = std::move(c->req_.body);  // keep the allocation for the next body
+  body.clear();
+  c->req_ = Request{};
+  c->req_.body = std::move(body);
+  c->req_.started = true;
+  c->request_since_ms_ = base::Clock::Real()->NowUnixMillis();
+  return 0;
+}
+
+int HttpConnection::OnUrl(llhttp_t* p, const char* at, size_t n) {
+  auto* c = static_cast<HttpConnection*>(p->data);
+  if (c->req_.url.size() + n > HttpLimits::kMaxUrlBytes) {
+    c->parse_error_status_ = 414;
+    c->parse_error_type_ = "SerializationException";
+    c->parse_error_message_ = "the request target is longer than " + std::to_string(HttpLimits::kMaxUrlBytes) + " bytes";
+    return -1;
+  }
+  c->req_.url.append(at, n);
+  return 0;
+}
+
+int HttpConnection::OnHeaderField(llhttp_t* p, const char* at, size_t n) {
+  auto* c = static_cast<HttpConnection*>(p->data);
+  c->req_.header_bytes += n;
+  if (c->req_.header_bytes > HttpLimits::kMaxHeaderBytes) {
+    c->parse_error_status_ = 431;
+    c->parse_error_type_ = "SerializationException";
+    c->parse_error_message_ = "the request headers are larger than " + std::to_string(HttpLimits::kMaxHeaderBytes) + " bytes";
+    return -1;
+  }
+  c->req_.field.append(at, n);
+  return 0;
+}
+
+int HttpConnection::OnHeaderValue(llhttp_t* p, const char* at, size_t n) {
+  auto* c = static_cast<HttpConnection*>(p->data);
+  c->req_.header_bytes += n;
+  if (c->req_.header_bytes > HttpLimits::kMaxHeaderBytes) {
+    c->parse_error_status_ = 431;
+    c->parse_error_type_ = "SerializationException";
+    c->parse_error_message_ = "the request headers are larger than " + std::to_string(HttpLimits::kMaxHeaderBytes) + " bytes";
+    return -1;
+  }
+  c->req_.value.append(at, n);
+  return 0;
+}
+
+int HttpConnection::OnHeaderValueComplete(llhttp_t* p) {
+  auto* c = static_cast<HttpConnection*>(p->data);
+  Request& r = c->req_;
+  if (++r.headers > HttpLimits::kMaxHeaders) {
+    c->parse_error_status_ = 431;
+    c->parse_error_type_ = "SerializationException";
+    c->parse_error_message_ = "the request has more than " + std::to_string(HttpLimits::kMaxHeaders) + " headers";
+    return -1;
+  }
+  if (EqualsLower(r.field, "x-amz-target")) r.target = r.value;
+  else if (EqualsLower(r.field, "expect")) r.expect_continue = EqualsLower(r.value, "100-continue");
+  r.field.clear();
+  r.value.clear();
+  return 0;
+}
+
+int HttpConnection::OnHeadersComplete(llhttp_t* p) {
+  auto* c = static_cast<HttpConnection*>(p->data);
+  if ((p->flags & F_CONTENT_LENGTH) && p->content_length > HttpLimits::kMaxBodyBytes) {
+    c->parse_error_status_ = 413;
+    c->parse_error_type_ = "SerializationException";
+    c->parse_error_message_ = "the request body of " + std::to_string(p->content_length) + " bytes is larger than " +
+                              std::to_string(HttpLimits::kMaxBodyBytes);
+    return -1;
+  }
+  // The whole body at once (and room for simdjson's padding), so it is never copied to grow.
+  if (p->flags & F_CONTENT_LENGTH) c->req_.body.reserve(p->content_length + simdjson::SIMDJSON_PADDING);
+  if (c->req_.expect_continue && !c->close_after_drain_) {
+    Staged s;
+    s.bytes = "HTTP/1.1 100 Continue\r\n\r\n";
+    c->Stage(std::move(s));
+  }
+  return 0;
+}
+
+int HttpConnection::OnBody(llhttp_t* p, const char* at, size_t n) {
+  auto* c = static_cast<HttpConnection*>(p->data);
+  if (c->req_.body.size() + n > HttpLimits::kMaxBodyBytes) {  // chunked bodies are counted as they come
+    c->parse_error_status_ = 413;
+    c->parse_error_type_ = "SerializationException";
+    c->parse_error_message_ = "the request body is larger than " + std::to_string(HttpLimits::kMaxBodyBytes) + " bytes";
+    return -1;
+  }
+  c->req_.body.append(at, n);
+  return 0;
+}
+
+int HttpConnection::OnMessageComplete(llhttp_t* p) {
+  static_cast<HttpConnection*>(p->data)->request_done_ = true;
+  return HPE_PAUSED;  // one request at a time: the rest of the buffer waits for its dispatch
+}
+
+// --- requests -----------------------------------------------------------------------------
+
+void HttpConnection::HandleRequest() {
+  request_since_ms_ = 0;
+  const bool keep_alive = llhttp_should_keep_alive(&parser_) != 0;
+  const uint8_t method = llhttp_get_method(&parser_);
+  if (method != HTTP_POST) {
+    StageError({405, "UnknownOperationException", "the Firehose API takes POST / (AWS JSON 1.1)"}, !keep_alive);
+  } else if (req_.url != "/") {
+    StageError({404, "UnknownOperationException", "the Firehose API is served at POST /, not " + req_.url.substr(0, 128)},
+               !keep_alive);
+  } else {
+    switch (http::ParseOperation(req_.target)) {
+      case http::Operation::kPutRecord:
+        HandlePut(true);
+        break;
+      case http::Operation::kPutRecordBatch:
+        HandlePut(false);
+        break;
+      case http::Operation::kDescribeDeliveryStream:
+      case http::Operation::kListDeliveryStreams: {
+        std::string out;
+        const bool describe = http::ParseOperation(req_.target) == http::Operation::kDescribeDeliveryStream;
+        auto err = describe ? http::DescribeDeliveryStream(req_.body, *shard_->stream_view(), &out)
+                            : http::ListDeliveryStreams(req_.body, *shard_->stream_view(), &out);
+        if (err) StageError(*err, !keep_alive);
+        else StageResponse(200, out, !keep_alive);
+        break;
+      }
+      case http::Operation::kNotServed:
+        StageError({400, "InvalidArgumentException",
+                    "operation " + req_.target.substr(0, 128) +
+                        " is not served by this version of Sluice: manage streams with the admin port (STREAM CREATE, "
+                        "STREAM UPDATE, STREAM DELETE) or the config file"},
+                   !keep_alive);
+        break;
+      case http::Operation::kUnknown:
+        StageError({400, "UnknownOperationException",
+                    req_.target.empty() ? "the request has no X-Amz-Target header (Firehose_20150804.<Operation>)"
+                                        : "unknown operation " + req_.target.substr(0, 128)},
+                   !keep_alive);
+        break;
+    }
+  }
+  if (!keep_alive) {
+    close_after_drain_ = true;
+    UpdateReading();
+  }
+  // A large body's buffer is not kept while the connection idles.
+  if (req_.body.capacity() > kKeepBuffer) std::string().swap(req_.body);
+  req_.body.clear();
+  if (put_input_.data.capacity() > kKeepBuffer) {
+    std::string().swap(put_input_.data);
+    std::vector<uint32_t>().swap(put_input_.ends);
+  }
+  SyncCharge();
+}
+
+void HttpConnection::HandlePut(bool single) {
+  shard_->mutable_stats().put_requests.fetch_add(1, std::memory_order_relaxed);
+  const bool keep_alive = llhttp_should_keep_alive(&parser_) != 0;
+  if (auto err = http::ParsePutInput(req_.body, !single, &put_input_)) {
+    StageError(*err, !keep_alive);
+    return;
+  }
+  Staged s;
+  s.is_put = true;
+  s.single = single;
+  s.close = !keep_alive;
+  const http::PutInput& in = put_input_;
+  s.put = shard_->puts().StageRecords(
+      in.stream, static_cast<uint32_t>(in.count()),
+      [&](uint32_t i) {
+        std::string_view r = in.record(i);
+        return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(r.data()), r.size());
+      },
+      base::Clock::Real()->NowUnixMillis());
+  // A bound of the response: headers, and per record an id or an error with its message.
+  s.charged = 512 + 48 * size_t(s.put.record_count) + s.put.all_failed_message.size();
+  for (const auto& r : s.put.rejected) s.charged += 64 + r.message.size();
+  Stage(std::move(s));
+}
+
+std::string HttpConnection::PutResponse(const Staged& s, const base::Status& commit, int* status,
+                                        std::string* error_type) const {
+  const StagedPut& put = s.put;
+  auto error = [&](int st, std::string_view type, std::string_view message) {
+    *status = st;
+    *error_type = std::string(type);
+    return http::ErrorBody({st, std::string(type), std::string(message)});
+  };
+  if (put.all_failed == proto::WireError::kUnknownStream)
+    return error(400, "ResourceNotFoundException", put.all_failed_message);
+  if (put.all_failed != proto::WireError::kOk) return error(400, "ResourceInUseException", put.all_failed_message);
+  // Nothing of this request was stored when the commit failed: the whole call is retryable.
+  if (!commit.ok() && put.seq != 0)
+    return error(503, "ServiceUnavailableException", "records not stored: " + commit.ToString());
+  if (s.single) {
+    if (!put.rejected.empty()) return error(400, "InvalidArgumentException", put.rejected[0].message);
+    *status = 200;
+    char id[24];
+    std::snprintf(id, sizeof id, "%016llx",
+                  static_cast<unsigned long long>(storage::MakeRecordId(shard_->id(), put.seq, 0)));
+    return std::string("{\"RecordId\":\"") + id + "\",\"Encrypted\":false}";
+  }
+  *status = 200;
+  std::string out = "{\"FailedPutCount\":" + std::to_string(put.failed_count()) + ",\"Encrypted\":false,\"RequestResponses\":[";
+  out.reserve(out.size() + 32 * size_t(put.record_count));
+  size_t next_rejected = 0;
+  uint32_t index = 0;
+  for (uint32_t i = 0; i < put.record_count; i++) {
+    if (i) out.push_back(',');
+    if (next_rejected < put.rejected.size() && put.rejected[next_rejected].index == i) {
+      out += "{\"ErrorCode\":\"InvalidArgumentException\",\"ErrorMessage\":\"" +
+             JsonEscape(put.rejected[next_rejected++].message) + "\"}";
+      continue;
+    }
+    char id[48];
+    std::snprintf(id, sizeof id, "{\"RecordId\":\"%016llx\"}",
+                  static_cast<unsigned long long>(storage::MakeRecordId(shard_->id(), put.seq, index++)));
+    out += id;
+  }
+  out += "]}";
+  return out;
+}
+
+// --- responses ----------------------------------------------------------------------------
+
+void HttpConnection::Stage(Staged s) {
+  if (s.charged == 0) s.charged = s.bytes.size();
+  ChargeStaged(static_cast<int64_t>(s.charged));
+  staged_.push_back(std::move(s));
+  shard_->MarkDirty(this);
+}
+
+static std::string FormatResponse(int status, std::string_view body, bool close, std::string_view error_type,
+                                  uint64_t conn_id, uint64_t request) {
+  std::string out;
+  out.reserve(200 + body.size());
+  out += "HTTP/1.1 " + std::to_string(status) + " " + std::string(Reason(status)) + "\r\n";
+  out += "Content-Type: application/x-amz-json-1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  out += "x-amzn-RequestId: " + std::to_string(conn_id) + "-" + std::to_string(request) + "\r\n";
+  if (!error_type.empty()) out += "x-amzn-ErrorType: " + std::string(error_type) + "\r\n";
+  out += "Date: " + HttpDate() + "\r\n";
+  if (close) out += "Connection: close\r\n";
+  out += "\r\n";
+  out.append(body);
+  return out;
+}
+
+void HttpConnection::StageResponse(int status, std::string_view body, bool close, std::string_view error_type) {
+  Staged s;
+  s.bytes = FormatResponse(status, body, close, error_type, id_, ++responses_);
+  s.close = close;
+  Stage(std::move(s));
+}
+
+void HttpConnection::StageError(const http::ApiError& e, bool close) {
+  SLUICE_LOG_DEBUG("http", "shard %u conn %lu: %d %s: %s", shard_->id(), static_cast<unsigned long>(id_), e.status,
+                   e.type.c_str(), e.message.c_str());
+  StageResponse(e.status, http::ErrorBody(e), close, e.type);
+}
+
+void HttpConnection::FailAndClose(int status, std::string_view type, std::string_view message) {
+  StageError({status, std::string(type), std::string(message)}, true);
+  close_after_drain_ = true;
+  request_since_ms_ = 0;
+  UpdateReading();
+}
+
+void HttpConnection::Flush(const base::Status& commit) {
+  if (staged_.empty()) return;
+  std::string out;
+  ShardStats& stats = shard_->mutable_stats();
+  size_t charged = 0;
+  for (Staged& s : staged_) {
+    charged += s.charged;
+    if (!s.is_put) {
+      out += s.bytes;
+      continue;
+    }
+    int status = 200;
+    std::string error_type;
+    std::string body = PutResponse(s, commit, &status, &error_type);
+    out += FormatResponse(status, body, s.close, error_type, id_, ++responses_);
+    const uint32_t accepted = s.put.record_count - s.put.failed_count();
+    stats.records_failed.fetch_add(s.put.failed_count() + (commit.ok() ? 0 : accepted), std::memory_order_relaxed);
+    if (commit.ok()) {
+      stats.records_stored.fetch_add(accepted, std::memory_order_relaxed);
+      stats.bytes_stored.fetch_add(s.put.accepted_bytes, std::memory_order_relaxed);
+    }
+  }
+  staged_.clear();
+  ChargeStaged(-static_cast<int64_t>(charged));
+  if (closing() || out.empty()) {
+    MaybeCloseAfterDrain();
+    return;
+  }
+  if (!Write(std::move(out))) return;
+  if (!close_after_drain_ && queued_output() > shard_->cfg().connection_output_budget) {
+    paused_for_output_ = true;
+    UpdateReading();
+  }
+}
+
+void HttpConnection::OnWritten(int status) {
+  if (status < 0) return;  // closed by the base
+  if (paused_for_output_ && queued_output() <= shard_->cfg().connection_output_budget / 2) {
+    paused_for_output_ = false;
+    ProcessInput();
+    UpdateReading();
+  }
+  MaybeCloseAfterDrain();
+}
+
+void HttpConnection::MaybeCloseAfterDrain() {
+  if (close_after_drain_ && !closing() && staged_.empty() && !in_dirty_list && pending_writes() == 0) Close();
+}
+
+void HttpConnection::ResumeAfterBudget() {
+  paused_for_budget_ = false;
+  paused_for_memory_ = false;
+  ProcessInput();
+  UpdateReading();
+}
+
+void HttpConnection::CheckTimeouts(int64_t now_ms) {
+  if (closing()) return;
+  const ServerConfig& cfg = shard_->cfg();
+  // Only a request still arriving can time out; one held back by the server's own
+  // backpressure is complete (request_since_ms_ is cleared once it is dispatched).
+  if (request_since_ms_ != 0 && !close_after_drain_ && !paused_for_budget_ && !paused_for_memory_ &&
+      !paused_for_output_ && now_ms - request_since_ms_ > int64_t(cfg.read_timeout_s) * 1000) {
+    shard_->mutable_stats().timeouts.fetch_add(1, std::memory_order_relaxed);
+    SLUICE_LOG_INFO("http", "shard %u conn %lu: closing: a request began and did not complete within read_timeout_s %u",
+                    shard_->id(), static_cast<unsigned long>(id_), cfg.read_timeout_s);
+    FailAndClose(408, "RequestTimeout",
+                 "the request was not complete within read_timeout_s (" + std::to_string(cfg.read_timeout_s) + " s)");
+    return;
+  }
+  if (CloseIfWriteStalled(static_cast<uint64_t>(now_ms), uint64_t(cfg.write_timeout_s) * 1000, "a Firehose API client"))
+    shard_->mutable_stats().timeouts.fetch_add(1, std::memory_order_relaxed);
+}
+
+void HttpConnection::BeginDrainAndClose() {
+  close_after_drain_ = true;
+  UpdateReading();
+  MaybeCloseAfterDrain();
+}
+
+void HttpConnection::OnClosed() {
+  ChargeStaged(-static_cast<int64_t>(staged_bytes_));
+  shard_->client_memory().Add(-static_cast<int64_t>(charged_));
+  shard_->OnConnectionClosed(this);
+  delete this;
+}
+
+}  // namespace sluice::server

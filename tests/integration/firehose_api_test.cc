@@ -1,0 +1,333 @@
+// Integration: the Firehose API port. Real clients (boto3 and the AWS CLI from Debian) put,
+// list and describe; raw sockets check HTTP framing, pipelining, limits and error shapes.
+#include <catch2/catch.hpp>
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "server/encoding/base64.h"
+#include "tests/support/clients.h"
+#include "tests/support/peer.h"
+#include "tests/support/delivered.h"
+#include "tests/support/raw_socket.h"
+#include "tests/support/skip.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_server.h"
+
+using namespace sluice;
+using sluice::test::RawSocket;
+using sluice::test::TempDir;
+using sluice::test::TestServer;
+using sluice::test::WaitFor;
+
+namespace {
+
+std::string Request(std::string_view target, std::string_view body, std::string_view extra_headers = "") {
+  return "POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: Firehose_20150804." + std::string(target) +
+         "\r\nContent-Type: application/x-amz-json-1.1\r\n" + std::string(extra_headers) +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
+
+// Reads until `count` complete responses (by Content-Length) arrived, the peer closed, or 10 s.
+std::vector<std::string> ReadResponses(RawSocket& s, size_t count, bool* closed) {
+  std::string in;
+  std::vector<std::string> out;
+  *closed = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+    size_t head_end = in.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      size_t cl = in.find("Content-Length: ");
+      size_t len = cl != std::string::npos && cl < head_end ? std::stoul(in.substr(cl + 16)) : 0;
+      if (in.rfind("HTTP/1.1 100", 0) == 0) len = 0;
+      if (in.size() >= head_end + 4 + len) {
+        out.push_back(in.substr(0, head_end + 4 + len));
+        in.erase(0, head_end + 4 + len);
+        continue;
+      }
+    }
+    pollfd p{s.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    char buf[65536];
+    ssize_t n = ::recv(s.fd(), buf, sizeof buf, 0);
+    if (n <= 0) {
+      *closed = true;
+      break;
+    }
+    in.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+bool PeerClosed(RawSocket& s, int timeout_ms = 5000) {
+  bool closed = false;
+  s.ReadUntilClose(timeout_ms, &closed);
+  return closed;
+}
+
+int Status(const std::string& response) { return response.size() > 12 ? std::stoi(response.substr(9, 3)) : 0; }
+std::string Body(const std::string& response) { return response.substr(response.find("\r\n\r\n") + 4); }
+
+std::string PutRecordBody(std::string_view stream, std::string_view data) {
+  return "{\"DeliveryStreamName\":\"" + std::string(stream) + "\",\"Record\":{\"Data\":\"" +
+         server::Base64Encode(data) + "\"}}";
+}
+
+struct ApiServer {
+  TempDir tmp;
+  std::unique_ptr<TestServer> server;
+  std::string delivered;
+  explicit ApiServer(std::string extra_config = "") {
+    std::ofstream(tmp.Sub("sluice.toml")) << extra_config
+                                          << "[[stream]]\nname = \"api\"\nappend_delimiter = true\n"
+                                             "buffering = { size_mib = 64, interval_s = 0 }\n";
+    server = std::make_unique<TestServer>(tmp.Sub("data"), std::vector<std::string>{"--config", tmp.Sub("sluice.toml")});
+    REQUIRE(server->Start());
+    REQUIRE(server->http_port() != 0);
+    delivered = tmp.Sub("data") + "/delivered/api";
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Firehose API: PutRecord and PutRecordBatch are delivered byte-exact", "[integration][firehose_api]") {
+  ApiServer f;
+  RawSocket s(f.server->http_port());
+  REQUIRE(s.connected());
+  REQUIRE(s.Send(Request("PutRecord", PutRecordBody("api", "first"))));
+  std::string batch = "{\"DeliveryStreamName\":\"api\",\"Records\":[";
+  for (int i = 0; i < 500; i++)
+    batch += std::string(i ? "," : "") + "{\"Data\":\"" + server::Base64Encode("rec-" + std::to_string(i)) + "\"}";
+  batch += "]}";
+  REQUIRE(s.Send(Request("PutRecordBatch", batch)));
+  bool closed = false;
+  auto responses = ReadResponses(s, 2, &closed);
+  REQUIRE(responses.size() == 2);
+  CHECK(Status(responses[0]) == 200);
+  CHECK(Body(responses[0]).find("\"RecordId\":") != std::string::npos);
+  CHECK(Status(responses[1]) == 200);
+  CHECK(Body(responses[1]).rfind("{\"FailedPutCount\":0,\"Encrypted\":false,\"RequestResponses\":[", 0) == 0);
+  CHECK(std::count(responses[1].begin(), responses[1].end(), '{') == 501);
+  REQUIRE(WaitFor([&] { return test::DeliveredRecords(f.delivered).size() == 501; }));
+  auto got = test::DeliveredRecords(f.delivered);
+  CHECK(got[0] == "first");
+  CHECK(got[1] == "rec-0");
+  CHECK(got[500] == "rec-499");
+}
+
+TEST_CASE("Firehose API: pipelined requests are answered in order on one connection", "[integration][firehose_api]") {
+  ApiServer f;
+  RawSocket s(f.server->http_port());
+  REQUIRE(s.connected());
+  std::string pipeline = Request("PutRecord", PutRecordBody("api", "a")) + Request("ListDeliveryStreams", "{}") +
+                         Request("PutRecord", PutRecordBody("nope", "b")) +
+                         Request("DescribeDeliveryStream", "{\"DeliveryStreamName\":\"api\"}") +
+                         Request("PutRecord", PutRecordBody("api", "c"));
+  REQUIRE(s.Send(pipeline));
+  bool closed = false;
+  auto r = ReadResponses(s, 5, &closed);
+  REQUIRE(r.size() == 5);
+  CHECK(!closed);
+  CHECK(Status(r[0]) == 200);
+  CHECK(Body(r[1]) == "{\"DeliveryStreamNames\":[\"api\"],\"HasMoreDeliveryStreams\":false}");
+  CHECK(Status(r[2]) == 400);
+  CHECK(Body(r[2]).find("\"__type\":\"ResourceNotFoundException\"") != std::string::npos);
+  CHECK(r[2].find("x-amzn-ErrorType: ResourceNotFoundException\r\n") != std::string::npos);
+  CHECK(Body(r[3]).find("\"DeliveryStreamName\":\"api\"") != std::string::npos);
+  CHECK(Body(r[3]).find("\"DeliveryStreamStatus\":\"ACTIVE\"") != std::string::npos);
+  CHECK(Status(r[4]) == 200);
+  REQUIRE(WaitFor([&] { return test::DeliveredRecords(f.delivered).size() == 2; }));
+  CHECK(test::DeliveredRecords(f.delivered) == std::vector<std::string>{"a", "c"});
+}
+
+TEST_CASE("Firehose API: Expect 100-continue, chunked bodies and HTTP/1.0 close", "[integration][firehose_api]") {
+  ApiServer f;
+  {
+    RawSocket s(f.server->http_port());
+    std::string body = PutRecordBody("api", "continued");
+    REQUIRE(s.Send("POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Firehose_20150804.PutRecord\r\nExpect: 100-continue\r\n"
+                   "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+    bool closed = false;
+    auto r = ReadResponses(s, 1, &closed);
+    REQUIRE(r.size() == 1);
+    CHECK(r[0] == "HTTP/1.1 100 Continue\r\n\r\n");
+    REQUIRE(s.Send(body));
+    r = ReadResponses(s, 1, &closed);
+    REQUIRE(r.size() == 1);
+    CHECK(Status(r[0]) == 200);
+  }
+  {
+    RawSocket s(f.server->http_port());
+    std::string body = PutRecordBody("api", "chunked");
+    std::string chunked = "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Firehose_20150804.PutRecord\r\n"
+                          "Transfer-Encoding: chunked\r\n\r\n";
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", body.size() / 2);
+    chunked += size + body.substr(0, body.size() / 2) + "\r\n";
+    std::snprintf(size, sizeof size, "%zx\r\n", body.size() - body.size() / 2);
+    chunked += size + body.substr(body.size() / 2) + "\r\n0\r\n\r\n";
+    REQUIRE(s.Send(chunked));
+    bool closed = false;
+    auto r = ReadResponses(s, 1, &closed);
+    REQUIRE(r.size() == 1);
+    CHECK(Status(r[0]) == 200);
+  }
+  {
+    RawSocket s(f.server->http_port());
+    std::string body = PutRecordBody("api", "one-oh");
+    REQUIRE(s.Send("POST / HTTP/1.0\r\nX-Amz-Target: Firehose_20150804.PutRecord\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body));
+    bool closed = false;
+    auto r = ReadResponses(s, 1, &closed);
+    REQUIRE(r.size() == 1);
+    CHECK(Status(r[0]) == 200);
+    CHECK(r[0].find("Connection: close\r\n") != std::string::npos);
+    CHECK(PeerClosed(s));
+  }
+  REQUIRE(WaitFor([&] { return test::DeliveredRecords(f.delivered).size() == 3; }));
+  auto got = test::DeliveredRecords(f.delivered);
+  std::sort(got.begin(), got.end());
+  CHECK(got == std::vector<std::string>{"chunked", "continued", "one-oh"});
+}
+
+TEST_CASE("Firehose API: malformed and oversized requests get an AWS-shaped error and a close", "[integration][firehose_api]") {
+  ApiServer f;
+  auto expect_close = [&](const std::string& bytes, int status, std::string_view type) {
+    RawSocket s(f.server->http_port());
+    REQUIRE(s.connected());
+    s.Send(bytes);
+    bool closed = false;
+    auto r = ReadResponses(s, 1, &closed);
+    INFO(bytes.substr(0, 200));
+    REQUIRE(r.size() == 1);
+    CHECK(Status(r[0]) == status);
+    CHECK(Body(r[0]).find("\"__type\":\"" + std::string(type) + "\"") != std::string::npos);
+    CHECK(r[0].find("Connection: close\r\n") != std::string::npos);
+    CHECK(PeerClosed(s));
+  };
+  expect_close("GARBAGE\r\n\r\n", 400, "SerializationException");
+  expect_close("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+               "SerializationException");
+  expect_close("POST / HTTP/1.1\r\nX-Big: " + std::string(100 * 1024, 'a') + "\r\n\r\n", 431, "SerializationException");
+  std::string many = "POST / HTTP/1.1\r\n";
+  for (int i = 0; i < 101; i++) many += "X-H" + std::to_string(i) + ": v\r\n";
+  expect_close(many + "\r\n", 431, "SerializationException");
+  // Refused from the headers alone: the body is never sent, let alone buffered.
+  expect_close("POST / HTTP/1.1\r\nX-Amz-Target: Firehose_20150804.PutRecord\r\nContent-Length: 9437184\r\n\r\n", 413,
+               "SerializationException");
+  expect_close("POST /" + std::string(9000, 'p') + " HTTP/1.1\r\n\r\n", 414, "SerializationException");
+  {
+    // A chunked body is counted as it arrives.
+    RawSocket s(f.server->http_port());
+    s.Send("POST / HTTP/1.1\r\nX-Amz-Target: Firehose_20150804.PutRecord\r\nTransfer-Encoding: chunked\r\n\r\n");
+    std::string chunk(1 << 20, 'x');
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
+    for (int i = 0; i < 9; i++) s.Send(size + chunk + "\r\n");
+    bool closed = false;
+    auto r = ReadResponses(s, 1, &closed);
+    REQUIRE(r.size() == 1);
+    CHECK(Status(r[0]) == 413);
+    CHECK(PeerClosed(s));
+  }
+  // Errors a client can go on from keep the connection.
+  RawSocket s(f.server->http_port());
+  REQUIRE(s.Send(Request("PutRecord", "{\"DeliveryStreamName\":\"api\",\"Record\":{\"Data\":\"not base64!\"}}") +
+                 Request("PutRecord", "{\"DeliveryStreamName\":\"api\",\"Record\":{\"Data\":") +
+                 Request("PutRecordBatch", "{\"DeliveryStreamName\":\"api\",\"Records\":[]}") +
+                 Request("PutRecord", "{\"DeliveryStreamName\":\"bad name!\",\"Record\":{\"Data\":\"\"}}") +
+                 Request("CreateDeliveryStream", "{}") + Request("Nope", "{}") + Request("PutRecord", "[1,2]") +
+                 "GET / HTTP/1.1\r\nHost: x\r\n\r\n" + Request("PutRecord", PutRecordBody("api", "still-here"))));
+  bool closed = false;
+  auto r = ReadResponses(s, 9, &closed);
+  REQUIRE(r.size() == 9);
+  CHECK(!closed);
+  CHECK(Body(r[0]).find("SerializationException") != std::string::npos);
+  CHECK(Body(r[1]).find("SerializationException") != std::string::npos);
+  CHECK(Body(r[2]) ==
+        "{\"__type\":\"ValidationException\",\"message\":\"1 validation error detected: Value '<0 records>' at 'records' "
+        "failed to satisfy constraint: Member must have length less than or equal to 500 and at least 1\"}");
+  CHECK(Body(r[3]).find("Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+") != std::string::npos);
+  CHECK(Body(r[4]).find("InvalidArgumentException") != std::string::npos);
+  CHECK(Body(r[5]).find("UnknownOperationException") != std::string::npos);
+  CHECK(Body(r[6]).find("SerializationException") != std::string::npos);
+  CHECK(Status(r[7]) == 405);
+  CHECK(Status(r[8]) == 200);
+  REQUIRE(WaitFor([&] { return test::DeliveredRecords(f.delivered).size() == 1; }));
+  CHECK(test::DeliveredRecords(f.delivered) == std::vector<std::string>{"still-here"});
+}
+
+TEST_CASE("Firehose API: a request that stops arriving is answered 408 after read_timeout_s", "[integration][firehose_api]") {
+  ApiServer f("read_timeout_s = 1\n");
+  RawSocket s(f.server->http_port());
+  REQUIRE(s.Send("POST / HTTP/1.1\r\nX-Amz-Target: Firehose_20150804.PutRecord\r\nContent-Length: 100\r\n\r\n{\"Deli"));
+  bool closed = false;
+  auto r = ReadResponses(s, 1, &closed);
+  REQUIRE(r.size() == 1);
+  CHECK(Status(r[0]) == 408);
+  CHECK(PeerClosed(s));
+}
+
+TEST_CASE("Firehose API: boto3 lists, describes, puts and gets Firehose's error codes", "[integration][firehose_api]") {
+  if (!std::filesystem::exists("/usr/bin/python3") ||
+      test::RunCommand({"/usr/bin/python3", "-c", "import boto3"}) != 0)
+    SLUICE_SKIP("Debian's python3-boto3 is not installed (scripts/setup installs it)");
+  ApiServer f;
+  std::string out, err;
+  const std::string expected = f.tmp.Sub("expected.json");
+  int rc = test::RunCommand({"/usr/bin/python3", test::SourcePath("tests/clients/firehose_boto3.py"),
+                             "http://127.0.0.1:" + std::to_string(f.server->http_port()), "api", expected},
+                            &out, &err);
+  INFO(out << err);
+  REQUIRE(rc == 0);
+  simdjson::dom::parser parser;
+  simdjson::dom::array list;
+  REQUIRE(parser.load(expected).get_array().get(list) == simdjson::SUCCESS);
+  std::vector<std::string> want;
+  for (auto e : list) want.emplace_back(std::string_view(e.get_string()));
+  REQUIRE(want.size() == 501);
+  REQUIRE(WaitFor([&] { return test::DeliveredRecords(f.delivered).size() == want.size(); }));
+  auto got = test::DeliveredRecords(f.delivered);
+  CHECK(got == want);
+}
+
+TEST_CASE("Firehose API: the AWS CLI puts a batch, lists and describes", "[integration][firehose_api]") {
+  if (!std::filesystem::exists("/usr/bin/aws")) SLUICE_SKIP("Debian's awscli is not installed (scripts/setup installs it)");
+  ApiServer f;
+  const std::string endpoint = "http://127.0.0.1:" + std::to_string(f.server->http_port());
+  std::vector<std::string> env = {"/usr/bin/env", "HOME=" + f.tmp.Sub("home"), "AWS_ACCESS_KEY_ID=AKIDEXAMPLE",
+                                  "AWS_SECRET_ACCESS_KEY=secret", "AWS_DEFAULT_REGION=us-east-1",
+                                  "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+                                  "AWS_PAGER=", "/usr/bin/aws", "--endpoint-url", endpoint, "--output", "json", "firehose"};
+  auto aws = [&](std::vector<std::string> args, std::string* out) {
+    std::vector<std::string> argv = env;
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string err;
+    int rc = test::RunCommand(argv, out, &err);
+    INFO(*out << err);
+    return rc;
+  };
+  std::string out;
+  REQUIRE(aws({"list-delivery-streams"}, &out) == 0);
+  CHECK(out.find("\"api\"") != std::string::npos);
+  REQUIRE(aws({"describe-delivery-stream", "--delivery-stream-name", "api"}, &out) == 0);
+  CHECK(out.find("\"DeliveryStreamStatus\": \"ACTIVE\"") != std::string::npos);
+  std::vector<std::string> want;
+  std::string records = "[";
+  for (int i = 0; i < 100; i++) {
+    want.push_back("cli-" + std::to_string(i) + " \"quoted\" \xc3\xa9");
+    records += std::string(i ? "," : "") + "{\"Data\":\"" + server::Base64Encode(want.back()) + "\"}";
+  }
+  std::ofstream(f.tmp.Sub("records.json")) << records << "]";
+  // AWS CLI v2 reads blobs as base64 (its default --cli-binary-format).
+  REQUIRE(aws({"put-record-batch", "--delivery-stream-name", "api", "--records", "file://" + f.tmp.Sub("records.json")},
+              &out) == 0);
+  CHECK(out.find("\"FailedPutCount\": 0") != std::string::npos);
+  CHECK(aws({"put-record", "--delivery-stream-name", "nope", "--record", "Data=eA=="}, &out) != 0);
+  REQUIRE(WaitFor([&] { return test::DeliveredRecords(f.delivered).size() == want.size(); }));
+  CHECK(test::DeliveredRecords(f.delivered) == want);
+}
