@@ -1,8 +1,11 @@
 // ServerConfig: the server's own settings from TOML and flags, validation and defaults.
 #include "server/config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
+#include <span>
 #include <sstream>
 
 #include "server/config_toml.h"
@@ -62,10 +65,40 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
                              "connection_output_budget", "shard_commit_budget", "min_free_mib", "stream",
                              "max_connections", "max_client_memory_mib", "read_timeout_s", "write_timeout_s",
                              "shutdown_timeout_s", "log_level", "replay_roots", "http_enabled", "http_port",
-                             "http_bind"},
+                             "http_bind", "access_key"},
                             origin, "the top level"));
   for (const auto& [k, v] : root)
     if (k.str() != "stream") cfg->origins[std::string(k.str())] = Where(origin, v);
+  if (const toml::node* keys = root.get("access_key")) {
+    const toml::array* arr = keys->as_array();
+    if (arr == nullptr || arr->size() > 1000)
+      return base::InvalidArgument(Where(origin, *keys) + ": access_key must be a list of at most 1000 tables ([[access_key]])");
+    cfg->access_keys.clear();
+    for (const toml::node& n : *arr) {
+      const toml::table* t = n.as_table();
+      if (t == nullptr) return base::InvalidArgument(Where(origin, n) + ": each [[access_key]] must be a table");
+      RETURN_IF_ERROR(CheckKeys(*t, {"id", "secret", "streams", "operations"}, origin, "[[access_key]]"));
+      AccessKey key;
+      RETURN_IF_ERROR(Get(*t, "id", origin, &key.id));
+      RETURN_IF_ERROR(Get(*t, "secret", origin, &key.secret));
+      for (const char* list : {"streams", "operations"}) {
+        const toml::node* l = t->get(list);
+        if (l == nullptr) continue;
+        const toml::array* items = l->as_array();
+        if (items == nullptr || items->empty() || items->size() > 100)
+          return base::InvalidArgument(Where(origin, *l) + ": access_key." + list + " must be a list of 1..100 strings");
+        std::vector<std::string>& out = std::string_view(list) == "streams" ? key.streams : key.operations;
+        out.clear();
+        for (const toml::node& item : *items) {
+          if (!item.is_string() || item.as_string()->get().empty() || item.as_string()->get().size() > 128)
+            return base::InvalidArgument(Where(origin, item) + ": access_key." + list + " entries are strings of 1..128 characters");
+          out.push_back(item.as_string()->get());
+        }
+      }
+      cfg->origins["access_key." + key.id] = Where(origin, n);
+      cfg->access_keys.push_back(std::move(key));
+    }
+  }
   RETURN_IF_ERROR(Get(root, "max_connections", origin, &cfg->max_connections));
   if (root.contains("max_client_memory_mib")) {
     uint32_t mib = 0;
@@ -192,10 +225,26 @@ base::Status ServerConfig::Validate() const {
                                  " is not a loopback address: set admin_password (or, knowingly, "
                                  "admin_allow_remote_without_password)");
   const bool http_loopback = http_bind == "::1" || http_bind.rfind("127.", 0) == 0 || http_bind == "localhost";
-  if (http_enabled && !http_loopback)
+  if (http_enabled && !http_loopback && access_keys.empty())
     return err("http_bind", "http_bind " + http_bind.substr(0, 64) +
-                                " is not a loopback address: the Firehose API port does not verify request signatures "
-                                "yet, so it serves loopback clients only");
+                                " is not a loopback address: configure [[access_key]] entries, so that requests are "
+                                "authenticated (SigV4), or bind to 127.0.0.1");
+  std::set<std::string> key_ids;
+  for (const AccessKey& k : access_keys) {
+    auto key_err = [&](const std::string& m) {
+      auto it = origins.find("access_key." + k.id);
+      return base::InvalidArgument((it == origins.end() ? "" : it->second + ": ") + m);
+    };
+    bool id_ok = k.id.size() >= 16 && k.id.size() <= 128;
+    for (char c : k.id) id_ok &= std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    if (!id_ok) return key_err("access_key id '" + k.id.substr(0, 64) + "' must be 16..128 characters of [A-Za-z0-9_-]");
+    if (k.secret.empty() || k.secret.size() > 256) return key_err("access_key " + k.id + ": secret must be 1..256 characters");
+    if (!key_ids.insert(k.id).second) return key_err("access_key " + k.id + " is declared twice");
+    for (const std::string& op : k.operations)
+      if (!AccessKey{.operations = {op}}.Allows(op) && op != "put" && op != "read" && op != "manage" && op != "*")
+        return key_err("access_key " + k.id + ": unknown operation '" + op.substr(0, 64) +
+                       "' (Firehose operation names, or put, read, manage, *)");
+  }
   if (min_free_bytes < (16ull << 20) || min_free_bytes > (1ull << 40))
     return err("min_free_mib", "min_free_mib must be 16..1048576, got " + std::to_string(min_free_bytes >> 20));
   if (delivery_threads < 1 || delivery_threads > 64)
@@ -208,6 +257,32 @@ base::Status ServerConfig::Validate() const {
       return base::InvalidArgument((s.origin.empty() ? "" : s.origin + ": ") + "stream '" + s.name + "' is declared twice");
   }
   return base::Status::Ok();
+}
+
+bool AccessKey::MayUse(std::string_view stream) const {
+  for (const std::string& p : streams) {
+    if (p == "*" || p == stream) return true;
+    if (!p.empty() && p.back() == '*' && stream.substr(0, p.size() - 1) == std::string_view(p).substr(0, p.size() - 1))
+      return true;
+  }
+  return false;
+}
+
+bool AccessKey::Allows(std::string_view operation) const {
+  static constexpr std::string_view kPut[] = {"PutRecord", "PutRecordBatch"};
+  static constexpr std::string_view kRead[] = {"DescribeDeliveryStream", "ListDeliveryStreams", "ListTagsForDeliveryStream"};
+  static constexpr std::string_view kManage[] = {"CreateDeliveryStream", "DeleteDeliveryStream", "UpdateDestination",
+                                                 "TagDeliveryStream", "UntagDeliveryStream",
+                                                 "StartDeliveryStreamEncryption", "StopDeliveryStreamEncryption"};
+  auto in = [&](std::span<const std::string_view> group) {
+    return std::find(group.begin(), group.end(), operation) != group.end();
+  };
+  if (!in(kPut) && !in(kRead) && !in(kManage)) return false;  // not a Firehose operation
+  for (const std::string& o : operations)
+    if (o == "*" || o == operation || (o == "put" && in(kPut)) || (o == "read" && in(kRead)) ||
+        (o == "manage" && in(kManage)))
+      return true;
+  return false;
 }
 
 }  // namespace sluice::server

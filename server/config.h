@@ -29,6 +29,25 @@ struct Durability {
 base::Result<Durability> ParseDurability(const std::string& text);
 std::string ToString(const Durability& d);
 
+// An access key of the Firehose API (and of the put port's Hello token "<id>:<secret>"): the
+// config file's [[access_key]] tables.
+struct AccessKey {
+  // 16..128 characters of [A-Za-z0-9_-] (AWS's access key ids are 20 of [A-Z0-9]).
+  std::string id;
+  // 1..256 characters.
+  std::string secret;
+  // The streams it may use: names, "prefix*", or "*". Default: ["*"].
+  std::vector<std::string> streams = {"*"};
+  // The operations it may call: Firehose operation names, or the groups "put" (PutRecord,
+  // PutRecordBatch), "read" (DescribeDeliveryStream, ListDeliveryStreams,
+  // ListTagsForDeliveryStream), "manage" (the other control-plane operations), "*".
+  // Default: ["put", "read"] (a producer).
+  std::vector<std::string> operations = {"put", "read"};
+  bool Allows(std::string_view operation) const;
+  // Whether `stream` is among `streams`.
+  bool MayUse(std::string_view stream) const;
+};
+
 struct ServerConfig {
   // Directory holding the RocksDB database and the lock file. Default: ./sluice-data.
   std::string data_dir = "./sluice-data";
@@ -91,10 +110,14 @@ struct ServerConfig {
   bool http_enabled = true;
   // 0 picks a free port. Default: 7412. Reloadable: no.
   uint16_t http_port = 7412;
-  // Loopback only while request signatures are not verified. Default: 127.0.0.1. Reloadable: no.
+  // Without access_keys, loopback only (requests are not authenticated). Default: 127.0.0.1.
+  // Reloadable: no.
   std::string http_bind = "127.0.0.1";
   // When set, the chosen HTTP port is written here once listening. Default: none.
   std::string http_port_file;
+  // Keys that sign Firehose API requests (SigV4). With none, the API port accepts unsigned
+  // requests and must bind to loopback. Default: none. Reloadable: no.
+  std::vector<AccessKey> access_keys;
   // Directories besides the backup stores that REPLAY <path> may read (the backup roots,
   // <data_dir>/backup and every stream's backup.path, are always allowed). Default: none.
   // Reloadable: yes (SIGHUP).

@@ -54,7 +54,7 @@ void InputBuffer::ReleaseIfEmpty() {
 }
 
 Connection::Connection(Shard* shard, uint64_t id) : shard_(shard), id_(id) {
-  authenticated_ = shard->cfg().auth_token.empty();
+  authenticated_ = shard->cfg().auth_token.empty() && shard->cfg().access_keys.empty();
 }
 
 uint32_t Connection::EchoedRequestId() const {
@@ -213,14 +213,23 @@ void Connection::HandleFrame(const proto::Frame& frame, std::span<const uint8_t>
         return Fail(req, proto::WireError::kUnsupportedVersion,
                     "client protocol version " + std::to_string(hello.value()->protocol_version()) +
                         " is older than the server's " + std::to_string(proto::kProtocolVersion));
-      if (!cfg.auth_token.empty()) {
+      if (!cfg.auth_token.empty() || !cfg.access_keys.empty()) {
         const auto* token = hello.value()->auth_token();
         std::string_view given = token ? std::string_view(token->data(), token->size()) : "";
         if (given.empty())
           return Fail(req, proto::WireError::kUnauthenticated,
                       "this server requires an auth token: send it in Hello.auth_token (sluice --auth-token)");
-        if (!base::ConstantTimeEquals(given, cfg.auth_token))
-          return Fail(req, proto::WireError::kUnauthenticated, "auth token rejected");
+        // The server's token, or an access key as "<id>:<secret>" (the Firehose API's keys).
+        bool ok = !cfg.auth_token.empty() && base::ConstantTimeEquals(given, cfg.auth_token);
+        if (!ok) {
+          const size_t colon = given.find(':');
+          const std::string_view id = given.substr(0, colon);
+          const std::string_view secret = colon == std::string_view::npos ? std::string_view() : given.substr(colon + 1);
+          for (const AccessKey& k : cfg.access_keys)
+            if (base::ConstantTimeEquals(id, k.id) && base::ConstantTimeEquals(secret, k.secret)) key_ = &k;
+          ok = key_ != nullptr;
+        }
+        if (!ok) return Fail(req, proto::WireError::kUnauthenticated, "auth token rejected");
       }
       authenticated_ = true;
       std::string out;
@@ -248,7 +257,18 @@ void Connection::HandleFrame(const proto::Frame& frame, std::span<const uint8_t>
       Staged s;
       s.request_id = req;
       s.is_put = true;
-      s.put = shard_->puts().Stage(*batch.value(), base::Clock::Real()->NowUnixMillis());
+      if (key_ != nullptr) {
+        std::string_view stream(batch.value()->stream()->data(), batch.value()->stream()->size());
+        if (!key_->Allows("PutRecordBatch") || !key_->MayUse(stream)) {
+          // Refused as a whole, like an unknown stream: nothing is staged.
+          s.put.record_count = batch.value()->records()->size();
+          s.put.all_failed = proto::WireError::kUnauthenticated;
+          s.put.all_failed_message = "access key " + key_->id + " may not put to stream '" +
+                                     std::string(stream.substr(0, 128)) + "'";
+        }
+      }
+      if (s.put.all_failed == proto::WireError::kOk)
+        s.put = shard_->puts().Stage(*batch.value(), base::Clock::Real()->NowUnixMillis());
       s.charged = s.put.ResponseBytesBound();
       ChargeStaged(static_cast<int64_t>(s.charged));
       staged_.push_back(std::move(s));

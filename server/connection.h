@@ -99,6 +99,7 @@ class Connection final : public ShardConnection {
   bool paused_for_output_ = false;
   bool paused_for_budget_ = false;
   bool authenticated_ = false;
+  const AccessKey* key_ = nullptr;  // the access key of Hello's "<id>:<secret>" token, if any
   bool close_after_drain_ = false;
   bool peer_eof_ = false;
   bool paused_for_memory_ = false;

@@ -33,6 +33,18 @@ base::Result<size_t> Replayer::StartReplay(const std::string& target) {
   put.host = cfg_.bind == "0.0.0.0" ? "127.0.0.1" : cfg_.bind == "::" ? "::1" : cfg_.bind;
   put.port = put_port_();
   put.auth_token = cfg_.auth_token;
+  if (put.auth_token.empty() && !cfg_.access_keys.empty()) {
+    // The put port then takes only authenticated clients: replay as an access key that may put
+    // to every stream.
+    for (const AccessKey& k : cfg_.access_keys)
+      if (k.Allows("PutRecordBatch") && k.streams == std::vector<std::string>{"*"}) {
+        put.auth_token = k.id + ":" + k.secret;
+        break;
+      }
+    if (put.auth_token.empty())
+      return base::InvalidArgument("REPLAY re-puts records through the put port, which needs auth_token or an access "
+                                   "key with streams = [\"*\"] and the put operations when access keys are configured");
+  }
   put.client_name = "sluiced-replay";
   size_t n = files.size();
   RETURN_IF_ERROR(replay_.Start(std::move(files), target, std::move(put)));

@@ -198,6 +198,18 @@ base::Status Server::SetConfig(const std::string& key, const std::string& value)
 
 namespace {
 // Settings that only a restart changes, as text, to tell an operator what a reload skipped.
+// Changes to the keys show as one "access_key" entry (never the secrets themselves).
+std::string AccessKeysDigest(const ServerConfig& c) {
+  std::string all;
+  for (const AccessKey& k : c.access_keys) {
+    all += k.id + "\n" + k.secret + "\n";
+    for (const auto& s : k.streams) all += s + ",";
+    for (const auto& o : k.operations) all += o + ",";
+    all += "\n";
+  }
+  return std::to_string(std::hash<std::string>{}(all));
+}
+
 std::vector<std::pair<std::string, std::string>> RestartOnlySettings(const ServerConfig& c) {
   auto n = [](uint64_t v) { return std::to_string(v); };
   return {{"data_dir", c.data_dir}, {"bind", c.bind}, {"port", n(c.port)}, {"shards", n(c.shards)},
@@ -208,7 +220,8 @@ std::vector<std::pair<std::string, std::string>> RestartOnlySettings(const Serve
           {"shard_commit_budget", n(c.shard_commit_budget)}, {"min_free_mib", n(c.min_free_bytes >> 20)},
           {"max_connections", n(c.max_connections)}, {"max_client_memory_mib", n(c.max_client_memory_bytes >> 20)},
           {"read_timeout_s", n(c.read_timeout_s)}, {"write_timeout_s", n(c.write_timeout_s)},
-          {"shutdown_timeout_s", n(c.shutdown_timeout_s)}};
+          {"shutdown_timeout_s", n(c.shutdown_timeout_s)}, {"http_enabled", n(c.http_enabled)},
+          {"http_port", n(c.http_port)}, {"http_bind", c.http_bind}, {"access_key", AccessKeysDigest(c)}};
 }
 }  // namespace
 

@@ -58,6 +58,7 @@ struct ShardStats {
   std::atomic<uint64_t> segments_sealed{0};
   std::atomic<uint64_t> seal_failures{0};
   std::atomic<uint64_t> timeouts{0};  // connections closed by read_timeout_s / write_timeout_s
+  std::atomic<uint64_t> auth_failures{0};  // Firehose API requests refused for their signature
 };
 
 class Shard {

@@ -49,8 +49,8 @@ check_dir "server/delivery server/config.h server/config.cc server/config_toml.h
   '^(base|protocol|storage|server/(encoding|net|processing|delivery|config\.h|config_toml\.h|stream_config\.h|stream_registry\.h))' \
   "the delivery library has no libuv and no loops"
 
-check_dir "server/http/firehose_api.h server/http/firehose_api.cc" \
-  '^(base|protocol|storage|server/(encoding|delivery|stream_registry\.h|stream_config\.h|config\.h|http/firehose_api\.h))' \
+check_dir "server/http/firehose_api.h server/http/firehose_api.cc server/http/sigv4.h server/http/sigv4.cc" \
+  '^(base|protocol|storage|server/(encoding|delivery|stream_registry\.h|stream_config\.h|config\.h|http/(firehose_api|sigv4)\.h))' \
   "the Firehose API's bodies are pure: no loops, no connections"
 
 for kind_dir in server/delivery/destinations/*/; do

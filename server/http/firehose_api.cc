@@ -214,6 +214,10 @@ Operation ParseOperation(std::string_view target) {
   return Operation::kUnknown;
 }
 
+std::string_view OperationName(std::string_view target) {
+  return target.substr(0, kTargetPrefix.size()) == kTargetPrefix ? target.substr(kTargetPrefix.size()) : target;
+}
+
 std::string ErrorBody(const ApiError& e) {
   std::string out = "{\"__type\":";
   AppendQuoted(&out, e.type);
@@ -297,7 +301,17 @@ std::optional<ApiError> DescribeDeliveryStream(std::string_view body, const Stre
   return std::nullopt;
 }
 
-std::optional<ApiError> ListDeliveryStreams(std::string_view body, const StreamSet& streams, std::string* out) {
+std::string StreamNameOf(std::string_view body) {
+  std::string copy(body);
+  simdjson::dom::object root;
+  if (ParseObject(copy, &root)) return "";
+  std::string_view name;
+  if (root["DeliveryStreamName"].get_string().get(name) != simdjson::SUCCESS) return "";
+  return std::string(name);
+}
+
+std::optional<ApiError> ListDeliveryStreams(std::string_view body, const StreamSet& streams, std::string* out,
+                                            const std::function<bool(std::string_view)>& visible) {
   std::string copy(body);
   simdjson::dom::object root;
   if (auto e = ParseObject(copy, &root)) return e;
@@ -316,7 +330,7 @@ std::optional<ApiError> ListDeliveryStreams(std::string_view body, const StreamS
   // Every Sluice stream is DirectPut: another type filters them all out.
   if (type.empty() || type == "DirectPut")
     streams.ForEach([&](const StreamInfo& s) {
-      if (after.empty() || s.name > after) names.push_back(s.name);
+      if ((after.empty() || s.name > after) && (!visible || visible(s.name))) names.push_back(s.name);
     });
   std::sort(names.begin(), names.end());
   const bool more = names.size() > static_cast<size_t>(limit);

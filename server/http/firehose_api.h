@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,8 @@ enum class Operation {
 };
 // From the X-Amz-Target header ("Firehose_20150804.PutRecordBatch").
 Operation ParseOperation(std::string_view target);
+// "PutRecordBatch" of "Firehose_20150804.PutRecordBatch" (the target itself without the prefix).
+std::string_view OperationName(std::string_view target);
 
 // An error as the SDKs read it: HTTP status, {"__type": type, "message": message}.
 struct ApiError {
@@ -59,8 +62,14 @@ std::optional<ApiError> ParsePutInput(const std::string& body, bool batch, PutIn
 // give it.
 std::string StreamArn(std::string_view name);
 
-// DescribeDeliveryStream and ListDeliveryStreams, answered from a stream snapshot.
+// The body's DeliveryStreamName ("" when absent or not a string), for authorization before the
+// operation runs; the operation itself validates it.
+std::string StreamNameOf(std::string_view body);
+
+// DescribeDeliveryStream and ListDeliveryStreams, answered from a stream snapshot. `visible`
+// (may be null) filters the names listed (the streams an access key may use).
 std::optional<ApiError> DescribeDeliveryStream(std::string_view body, const StreamSet& streams, std::string* out);
-std::optional<ApiError> ListDeliveryStreams(std::string_view body, const StreamSet& streams, std::string* out);
+std::optional<ApiError> ListDeliveryStreams(std::string_view body, const StreamSet& streams, std::string* out,
+                                            const std::function<bool(std::string_view)>& visible = nullptr);
 
 }  // namespace sluice::server::http

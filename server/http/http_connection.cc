@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/encoding/json_escape.h"
+#include "server/http/sigv4.h"
 #include "server/shard.h"
 #include "storage/keys.h"
 
@@ -265,7 +266,7 @@ int HttpConnection::OnHeaderValue(llhttp_t* p, const char* at, size_t n) {
 int HttpConnection::OnHeaderValueComplete(llhttp_t* p) {
   auto* c = static_cast<HttpConnection*>(p->data);
   Request& r = c->req_;
-  if (++r.headers > HttpLimits::kMaxHeaders) {
+  if (++r.header_count > HttpLimits::kMaxHeaders) {
     c->parse_error_status_ = 431;
     c->parse_error_type_ = "SerializationException";
     c->parse_error_message_ = "the request has more than " + std::to_string(HttpLimits::kMaxHeaders) + " headers";
@@ -273,6 +274,8 @@ int HttpConnection::OnHeaderValueComplete(llhttp_t* p) {
   }
   if (EqualsLower(r.field, "x-amz-target")) r.target = r.value;
   else if (EqualsLower(r.field, "expect")) r.expect_continue = EqualsLower(r.value, "100-continue");
+  for (char& ch : r.field) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  r.headers.emplace_back(std::move(r.field), std::move(r.value));
   r.field.clear();
   r.value.clear();
   return 0;
@@ -326,37 +329,7 @@ void HttpConnection::HandleRequest() {
     StageError({404, "UnknownOperationException", "the Firehose API is served at POST /, not " + req_.url.substr(0, 128)},
                !keep_alive);
   } else {
-    switch (http::ParseOperation(req_.target)) {
-      case http::Operation::kPutRecord:
-        HandlePut(true);
-        break;
-      case http::Operation::kPutRecordBatch:
-        HandlePut(false);
-        break;
-      case http::Operation::kDescribeDeliveryStream:
-      case http::Operation::kListDeliveryStreams: {
-        std::string out;
-        const bool describe = http::ParseOperation(req_.target) == http::Operation::kDescribeDeliveryStream;
-        auto err = describe ? http::DescribeDeliveryStream(req_.body, *shard_->stream_view(), &out)
-                            : http::ListDeliveryStreams(req_.body, *shard_->stream_view(), &out);
-        if (err) StageError(*err, !keep_alive);
-        else StageResponse(200, out, !keep_alive);
-        break;
-      }
-      case http::Operation::kNotServed:
-        StageError({400, "InvalidArgumentException",
-                    "operation " + req_.target.substr(0, 128) +
-                        " is not served by this version of Sluice: manage streams with the admin port (STREAM CREATE, "
-                        "STREAM UPDATE, STREAM DELETE) or the config file"},
-                   !keep_alive);
-        break;
-      case http::Operation::kUnknown:
-        StageError({400, "UnknownOperationException",
-                    req_.target.empty() ? "the request has no X-Amz-Target header (Firehose_20150804.<Operation>)"
-                                        : "unknown operation " + req_.target.substr(0, 128)},
-                   !keep_alive);
-        break;
-    }
+    Dispatch(keep_alive);
   }
   if (!keep_alive) {
     close_after_drain_ = true;
@@ -372,11 +345,74 @@ void HttpConnection::HandleRequest() {
   SyncCharge();
 }
 
-void HttpConnection::HandlePut(bool single) {
+void HttpConnection::Dispatch(bool keep_alive) {
+  const http::Operation op = http::ParseOperation(req_.target);
+  // Signed requests only, once keys are configured: the signature first (a request that is not
+  // signed right learns nothing else), then the key's rights on the operation and stream.
+  const AccessKey* key = nullptr;
+  const std::vector<AccessKey>& keys = shard_->cfg().access_keys;
+  if (!keys.empty()) {
+    http::ApiError e;
+    http::SignedRequest signed_request{"POST", req_.url, &req_.headers, req_.body};
+    key = http::VerifySigV4(signed_request, keys, base::Clock::Real()->NowUnixMillis(), &e);
+    if (key == nullptr) {
+      shard_->mutable_stats().auth_failures.fetch_add(1, std::memory_order_relaxed);
+      return StageError(e, !keep_alive);
+    }
+  }
+  const std::string_view op_name = http::OperationName(req_.target);
+  switch (op) {
+    case http::Operation::kPutRecord:
+    case http::Operation::kPutRecordBatch:
+      return HandlePut(op == http::Operation::kPutRecord, key);  // authorized once the stream is parsed
+    case http::Operation::kDescribeDeliveryStream: {
+      http::ApiError denied;
+      if (key != nullptr && !http::Authorized(*key, op_name, http::StreamNameOf(req_.body), &denied))
+        return StageError(denied, !keep_alive);
+      std::string out;
+      if (auto err = http::DescribeDeliveryStream(req_.body, *shard_->stream_view(), &out)) return StageError(*err, !keep_alive);
+      return StageResponse(200, out, !keep_alive);
+    }
+    case http::Operation::kListDeliveryStreams: {
+      http::ApiError denied;
+      if (key != nullptr && !http::Authorized(*key, op_name, "", &denied)) return StageError(denied, !keep_alive);
+      std::string out;
+      auto visible = [&](std::string_view name) {
+        http::ApiError ignored;
+        return key == nullptr || http::Authorized(*key, op_name, name, &ignored);
+      };
+      if (auto err = http::ListDeliveryStreams(req_.body, *shard_->stream_view(), &out, visible))
+        return StageError(*err, !keep_alive);
+      return StageResponse(200, out, !keep_alive);
+    }
+    case http::Operation::kNotServed: {
+      http::ApiError denied;
+      if (key != nullptr && !http::Authorized(*key, op_name, http::StreamNameOf(req_.body), &denied))
+        return StageError(denied, !keep_alive);
+      return StageError({400, "InvalidArgumentException",
+                         "operation " + req_.target.substr(0, 128) +
+                             " is not served by this version of Sluice: manage streams with the admin port (STREAM "
+                             "CREATE, STREAM UPDATE, STREAM DELETE) or the config file"},
+                        !keep_alive);
+    }
+    case http::Operation::kUnknown:
+      return StageError({400, "UnknownOperationException",
+                         req_.target.empty() ? "the request has no X-Amz-Target header (Firehose_20150804.<Operation>)"
+                                             : "unknown operation " + req_.target.substr(0, 128)},
+                        !keep_alive);
+  }
+}
+
+void HttpConnection::HandlePut(bool single, const AccessKey* key) {
   shard_->mutable_stats().put_requests.fetch_add(1, std::memory_order_relaxed);
   const bool keep_alive = llhttp_should_keep_alive(&parser_) != 0;
   if (auto err = http::ParsePutInput(req_.body, !single, &put_input_)) {
     StageError(*err, !keep_alive);
+    return;
+  }
+  http::ApiError denied;
+  if (key != nullptr && !http::Authorized(*key, single ? "PutRecord" : "PutRecordBatch", put_input_.stream, &denied)) {
+    StageError(denied, !keep_alive);
     return;
   }
   Staged s;

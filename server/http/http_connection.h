@@ -51,12 +51,13 @@ class HttpConnection final : public ShardConnection {
   struct Request {
     std::string url;
     std::string target;  // X-Amz-Target
+    std::vector<std::pair<std::string, std::string>> headers;  // names lowercased (for SigV4)
     std::string field;   // the header name being read
     std::string value;   // the header value being read
     bool expect_continue = false;
     bool started = false;
     size_t header_bytes = 0;
-    size_t headers = 0;
+    size_t header_count = 0;
     std::string body;
   };
   // One response, in request order: ready bytes, or a put answered at Flush.
@@ -92,7 +93,10 @@ class HttpConnection final : public ShardConnection {
   // Parses buffered bytes, dispatching each complete request, until paused or out of bytes.
   void ProcessInput();
   void HandleRequest();
-  void HandlePut(bool single);
+  // Authenticates (SigV4, when access keys are configured) and runs the request's operation.
+  void Dispatch(bool keep_alive);
+  // `key`: the access key that signed the request (null when the port takes unsigned requests).
+  void HandlePut(bool single, const AccessKey* key);
   // Stages a complete response (status line, AWS headers, body).
   void StageResponse(int status, std::string_view body, bool close, std::string_view error_type = "");
   void StageError(const http::ApiError& e, bool close = false);

@@ -7,6 +7,7 @@
 #include "server/config.h"
 #include "server/encoding/base64.h"
 #include "server/http/firehose_api.h"
+#include "server/http/sigv4.h"
 
 using namespace sluice::server;
 using namespace sluice::server::http;
@@ -131,4 +132,75 @@ TEST_CASE("Firehose API: DescribeDeliveryStream has the shape the SDKs parse", "
   auto missing = DescribeDeliveryStream("{\"DeliveryStreamName\":\"x\"}", set, &out);
   REQUIRE(missing);
   CHECK(missing->type == "ResourceNotFoundException");
+}
+
+TEST_CASE("Firehose API: access keys name their streams and operations", "[server][firehose_api]") {
+  AccessKey k;
+  k.id = "AKIDEXAMPLE000000001";
+  k.secret = "s";
+  k.streams = {"logs-*", "clicks"};
+  CHECK(k.Allows("PutRecordBatch"));
+  CHECK(k.Allows("DescribeDeliveryStream"));
+  CHECK_FALSE(k.Allows("DeleteDeliveryStream"));
+  CHECK_FALSE(k.Allows("NotAnOperation"));
+  CHECK(k.MayUse("logs-eu"));
+  CHECK(k.MayUse("clicks"));
+  CHECK_FALSE(k.MayUse("clicks2"));
+  k.operations = {"manage"};
+  CHECK(k.Allows("CreateDeliveryStream"));
+  CHECK_FALSE(k.Allows("PutRecord"));
+
+  ServerConfig cfg;
+  REQUIRE(LoadConfigText("[[access_key]]\nid = \"short\"\nsecret = \"s\"\n", "t.toml", &cfg).ok());
+  CHECK(cfg.Validate().message() == "t.toml:1: access_key id 'short' must be 16..128 characters of [A-Za-z0-9_-]");
+  cfg = ServerConfig();
+  REQUIRE(LoadConfigText("[[access_key]]\nid = \"AKIDEXAMPLE000000001\"\nsecret = \"s\"\noperations = [\"putt\"]\n",
+                         "t.toml", &cfg).ok());
+  CHECK(cfg.Validate().message().find("unknown operation 'putt'") != std::string::npos);
+  cfg = ServerConfig();
+  REQUIRE(LoadConfigText("http_bind = \"0.0.0.0\"\n", "t.toml", &cfg).ok());
+  CHECK(cfg.Validate().message().find("configure [[access_key]] entries") != std::string::npos);
+  cfg = ServerConfig();
+  REQUIRE(LoadConfigText("http_bind = \"0.0.0.0\"\n[[access_key]]\nid = \"AKIDEXAMPLE000000001\"\nsecret = \"s\"\n",
+                         "t.toml", &cfg).ok());
+  CHECK(cfg.Validate().ok());
+}
+
+TEST_CASE("Firehose API: SigV4 signatures verify, and each failure is named as AWS names it", "[server][firehose_api]") {
+  AccessKey key;
+  key.id = "AKIDEXAMPLE000000001";
+  key.secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+  std::vector<AccessKey> keys = {key};
+  const int64_t now = 1796046000000;  // 20261130T134000Z, the request's x-amz-date
+  std::vector<std::pair<std::string, std::string>> headers = {{"host", "h:7412"}, {"x-amz-date", "20261130T134000Z"},
+                                                              {"x-amz-target", "Firehose_20150804.PutRecord"}};
+  std::string body = "{\"DeliveryStreamName\":\"s\",\"Record\":{\"Data\":\"\"}}";
+  http::SignedRequest r{"POST", "/", &headers, body};
+  std::string auth = http::SignRequest(key.id, key.secret, "us-east-1", r);
+  headers.emplace_back("authorization", auth);
+  http::ApiError e;
+  CHECK(http::VerifySigV4(r, keys, now, &e) == &keys[0]);
+  CHECK(http::VerifySigV4(r, keys, now + 6 * 60 * 1000, &e) == nullptr);
+  CHECK(e.message == "Signature expired: 20261130T134000Z is now earlier than 20261130T134100Z (20261130T134600Z - 5 min.)");
+  std::string other = body + " ";
+  http::SignedRequest changed{"POST", "/", &headers, other};
+  CHECK(http::VerifySigV4(changed, keys, now, &e) == nullptr);
+  CHECK(e.type == "InvalidSignatureException");
+  headers.back().second = auth.substr(0, auth.size() - 1) + (auth.back() == '0' ? "1" : "0");
+  CHECK(http::VerifySigV4(r, keys, now, &e) == nullptr);
+  CHECK(e.type == "InvalidSignatureException");
+  headers.back().second = "AWS4-HMAC-SHA256 Credential=AKIDNOPE/20261130/us-east-1/firehose/aws4_request, "
+                          "SignedHeaders=host;x-amz-date, Signature=00";
+  CHECK(http::VerifySigV4(r, keys, now, &e) == nullptr);
+  CHECK(e.type == "UnrecognizedClientException");
+  headers.back().second = "AWS4-HMAC-SHA256 Credential=" + key.id + "/20261130/us-east-1/firehose/aws4_request, "
+                          "SignedHeaders=x-amz-date, Signature=00";
+  CHECK(http::VerifySigV4(r, keys, now, &e) == nullptr);
+  CHECK(e.message == "SignedHeaders must include host and x-amz-date");
+  headers.back().second = "Basic dXNlcjpwYXNz";
+  CHECK(http::VerifySigV4(r, keys, now, &e) == nullptr);
+  CHECK(e.type == "IncompleteSignatureException");
+  headers.pop_back();
+  CHECK(http::VerifySigV4(r, keys, now, &e) == nullptr);
+  CHECK(e.type == "MissingAuthenticationTokenException");
 }

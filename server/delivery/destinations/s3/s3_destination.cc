@@ -1,5 +1,6 @@
 // S3Destination: PUT or multipart upload, with libcurl 7.88's SigV4 (x-amz-content-sha256 set by us, in-memory bodies).
 #include "server/delivery/destinations/s3/s3_destination.h"
+#include "server/encoding/sha256.h"
 
 #include <openssl/sha.h>
 
@@ -48,18 +49,6 @@ std::string XmlValue(std::string_view xml, std::string_view tag) {
   size_t b = xml.find(close, a);
   if (b == std::string_view::npos) return "";
   return std::string(xml.substr(a, b - a));
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  static const char* kHex = "0123456789abcdef";
-  std::string out(2 * SHA256_DIGEST_LENGTH, '0');
-  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-    out[2 * i] = kHex[md[i] >> 4];
-    out[2 * i + 1] = kHex[md[i] & 15];
-  }
-  return out;
 }
 
 S3Destination::S3Destination(S3Options options)

@@ -60,7 +60,5 @@ class S3Destination final : public Destination, public ObjectStore {
 std::string S3EscapeKey(std::string_view key);
 // The text of the first <tag>...</tag> in an S3 XML answer ("" when absent).
 std::string XmlValue(std::string_view xml, std::string_view tag);
-// Lowercase hex SHA-256.
-std::string Sha256Hex(std::string_view data);
 
 }  // namespace sluice::server

@@ -4,6 +4,7 @@
 
 #include "server/delivery/destinations/http/http_endpoint_destination.h"
 #include "server/delivery/destinations/s3/s3_destination.h"
+#include "server/encoding/sha256.h"
 
 using namespace sluice::server;
 
