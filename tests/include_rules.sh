@@ -15,7 +15,7 @@
 #                             listener, server, put_handler, segmenter, replay_job
 #   server/http/firehose_api  the API's JSON bodies: no loops, no connections (unit tested)
 #   server/delivery/destinations/<kind>/
-#                             base/, encoding/, net/, the delivery primitives (destination.h,
+#                             base/, protocol's sha256/sigv4, encoding/, net/, the delivery primitives (destination.h,
 #                             object_key.h, file_util.h, codec.h), the registry and its own
 #                             folder: never another kind, the stream settings or the pool
 set -uo pipefail
@@ -56,7 +56,7 @@ check_dir "server/http/firehose_api.h server/http/firehose_api.cc server/http/si
 for kind_dir in server/delivery/destinations/*/; do
   kind_dir="${kind_dir%/}"
   check_dir "$kind_dir" \
-    "^(base/|server/(encoding|net)/|server/delivery/(destination|object_key|file_util|codec)\\.h$|server/delivery/destinations/registry\\.h$|${kind_dir}/)" \
+    "^(base/|protocol/(sha256|sigv4)\\.h$|server/(encoding|net)/|server/delivery/(destination|object_key|file_util|codec)\\.h$|server/delivery/destinations/registry\\.h$|${kind_dir}/)" \
     "a destination kind sees the delivery primitives, the registry and its own folder only"
 done
 

@@ -5,38 +5,19 @@
 #include <ctime>
 
 #include "base/constant_time.h"
-#include "server/encoding/sha256.h"
+#include "protocol/sha256.h"
+#include "protocol/sigv4.h"
 
 namespace sluice::server::http {
 namespace {
 
-constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
+using proto::CanonicalHeaderValue;
+constexpr std::string_view kAlgorithm = proto::kSigV4Algorithm;
 
 std::string_view Trim(std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
   return v;
-}
-
-// All values of header `name` (lowercase), trimmed, inner runs of spaces collapsed, joined by ','.
-std::optional<std::string> HeaderValue(const SignedRequest& r, std::string_view name) {
-  std::optional<std::string> out;
-  for (const auto& [k, v] : *r.headers) {
-    if (k != name) continue;
-    std::string one;
-    bool space = false;
-    for (char c : Trim(v)) {
-      if (c == ' ' || c == '\t') {
-        space = true;
-        continue;
-      }
-      if (space && !one.empty()) one.push_back(' ');
-      space = false;
-      one.push_back(c);
-    }
-    out = out ? *out + "," + one : one;
-  }
-  return out;
 }
 
 ApiError Err(std::string type, std::string message) { return {400, std::move(type), std::move(message)}; }
@@ -57,15 +38,6 @@ std::optional<int64_t> ParseAmzDate(std::string_view s) {
   if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
     return std::nullopt;
   return int64_t(timegm(&tm)) * 1000;
-}
-
-std::string AmzDate(int64_t ms) {
-  time_t t = static_cast<time_t>(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char buf[20];
-  strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
 }
 
 struct Authorization {
@@ -113,41 +85,11 @@ std::optional<ApiError> ParseAuthorization(std::string_view v, Authorization* a)
   return std::nullopt;
 }
 
-// The canonical request's hash and the string to sign.
-std::string StringToSign(const SignedRequest& r, std::string_view amz_date, std::string_view scope,
-                         std::string_view signed_headers, std::string_view payload_hash) {
-  std::string canonical;
-  canonical.reserve(512);
-  canonical.append(r.method).push_back('\n');
-  canonical.append(r.path).push_back('\n');
-  canonical.push_back('\n');  // no query string: the API is POST /
-  std::string_view names = signed_headers;
-  while (!names.empty()) {
-    size_t semi = names.find(';');
-    std::string_view name = names.substr(0, semi);
-    names = semi == std::string_view::npos ? std::string_view() : names.substr(semi + 1);
-    canonical.append(name).push_back(':');
-    canonical.append(HeaderValue(r, name).value_or("")).push_back('\n');
-  }
-  canonical.push_back('\n');
-  canonical.append(signed_headers).push_back('\n');
-  canonical.append(payload_hash);
-  return std::string(kAlgorithm) + "\n" + std::string(amz_date) + "\n" + std::string(scope) + "\n" + Sha256Hex(canonical);
-}
-
-std::string Signature(std::string_view secret, std::string_view date, std::string_view region, std::string_view to_sign) {
-  std::string k = HmacSha256("AWS4" + std::string(secret), date);
-  k = HmacSha256(k, region);
-  k = HmacSha256(k, "firehose");
-  k = HmacSha256(k, "aws4_request");
-  return HexLower(HmacSha256(k, to_sign));
-}
-
 }  // namespace
 
 const AccessKey* VerifySigV4(const SignedRequest& r, const std::vector<AccessKey>& keys, int64_t now_ms,
                              ApiError* error) {
-  std::optional<std::string> auth = HeaderValue(r, "authorization");
+  std::optional<std::string> auth = CanonicalHeaderValue(r, "authorization");
   if (!auth) {
     *error = Err("MissingAuthenticationTokenException", "Missing Authentication Token");
     return nullptr;
@@ -168,7 +110,7 @@ const AccessKey* VerifySigV4(const SignedRequest& r, const std::vector<AccessKey
     *error = Err("InvalidSignatureException", "Credential should be scoped to correct service: 'firehose'. ");
     return nullptr;
   }
-  std::optional<std::string> amz_date = HeaderValue(r, "x-amz-date");
+  std::optional<std::string> amz_date = CanonicalHeaderValue(r, "x-amz-date");
   std::optional<int64_t> when = amz_date ? ParseAmzDate(*amz_date) : std::nullopt;
   if (!when) {
     *error = Err("IncompleteSignatureException", "Authorization requires an X-Amz-Date header (YYYYMMDDTHHMMSSZ)");
@@ -181,12 +123,12 @@ const AccessKey* VerifySigV4(const SignedRequest& r, const std::vector<AccessKey
   }
   if (*when < now_ms - kMaxClockSkewMs) {
     *error = Err("InvalidSignatureException", "Signature expired: " + *amz_date + " is now earlier than " +
-                                                  AmzDate(now_ms - kMaxClockSkewMs) + " (" + AmzDate(now_ms) + " - 5 min.)");
+                                                  proto::AmzDate(now_ms - kMaxClockSkewMs) + " (" + proto::AmzDate(now_ms) + " - 5 min.)");
     return nullptr;
   }
   if (*when > now_ms + kMaxClockSkewMs) {
     *error = Err("InvalidSignatureException", "Signature not yet current: " + *amz_date + " is still later than " +
-                                                  AmzDate(now_ms + kMaxClockSkewMs) + " (" + AmzDate(now_ms) + " + 5 min.)");
+                                                  proto::AmzDate(now_ms + kMaxClockSkewMs) + " (" + proto::AmzDate(now_ms) + " + 5 min.)");
     return nullptr;
   }
   // host and x-amz-date must be among the signed headers (else a captured signature could be
@@ -210,13 +152,14 @@ const AccessKey* VerifySigV4(const SignedRequest& r, const std::vector<AccessKey
     *error = Err("InvalidSignatureException", "SignedHeaders must include host and x-amz-date");
     return nullptr;
   }
-  std::string payload = Sha256Hex(r.body);
-  if (std::optional<std::string> claimed = HeaderValue(r, "x-amz-content-sha256"); claimed && *claimed != payload) {
+  std::string payload = proto::Sha256Hex(r.body);
+  if (std::optional<std::string> claimed = CanonicalHeaderValue(r, "x-amz-content-sha256"); claimed && *claimed != payload) {
     *error = Err("InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match what was computed.");
     return nullptr;
   }
   const std::string scope = std::string(a.date) + "/" + std::string(a.region) + "/firehose/aws4_request";
-  std::string expected = Signature(key->secret, a.date, a.region, StringToSign(r, *amz_date, scope, a.signed_headers, payload));
+  std::string expected = proto::SigV4Signature(key->secret, a.date, a.region, "firehose",
+                                               proto::StringToSign(r, *amz_date, scope, a.signed_headers, payload));
   if (!base::ConstantTimeEquals(expected, a.signature)) {
     *error = Err("InvalidSignatureException",
                  "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
@@ -232,22 +175,6 @@ bool Authorized(const AccessKey& key, std::string_view operation, std::string_vi
             "User: " + key.id + " is not authorized to perform: firehose:" + std::string(operation) +
                 (stream.empty() ? std::string() : " on resource: " + StreamArn(stream))};
   return false;
-}
-
-std::string SignRequest(std::string_view key_id, std::string_view secret, std::string_view region,
-                        const SignedRequest& r) {
-  std::vector<std::string> names;
-  for (const auto& [k, v] : *r.headers)
-    if (std::find(names.begin(), names.end(), k) == names.end()) names.push_back(k);
-  std::sort(names.begin(), names.end());
-  std::string signed_headers;
-  for (const std::string& n : names) signed_headers += (signed_headers.empty() ? "" : ";") + n;
-  std::string amz_date = HeaderValue(r, "x-amz-date").value_or("");
-  std::string date = amz_date.substr(0, 8);
-  std::string scope = date + "/" + std::string(region) + "/firehose/aws4_request";
-  std::string sig = Signature(secret, date, region, StringToSign(r, amz_date, scope, signed_headers, Sha256Hex(r.body)));
-  return std::string(kAlgorithm) + " Credential=" + std::string(key_id) + "/" + scope +
-         ", SignedHeaders=" + signed_headers + ", Signature=" + sig;
 }
 
 }  // namespace sluice::server::http

@@ -9,19 +9,13 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/sigv4.h"
 #include "server/config.h"
 #include "server/http/firehose_api.h"
 
 namespace sluice::server::http {
 
-// A request as far as signing goes.
-struct SignedRequest {
-  std::string_view method;  // "POST"
-  std::string_view path;    // "/"
-  // Every header, names lowercased, in arrival order (a repeated header appears repeatedly).
-  const std::vector<std::pair<std::string, std::string>>* headers = nullptr;
-  std::string_view body;
-};
+using proto::SignedRequest;
 
 // How far a request's x-amz-date may be from the server's clock (AWS's window).
 inline constexpr int64_t kMaxClockSkewMs = 5 * 60 * 1000;
@@ -38,10 +32,5 @@ const AccessKey* VerifySigV4(const SignedRequest& r, const std::vector<AccessKey
 // Whether `key` may call `operation` ("PutRecordBatch") on `stream` ("" for operations on no
 // stream: ListDeliveryStreams). On false, `error` is AWS's AccessDeniedException.
 bool Authorized(const AccessKey& key, std::string_view operation, std::string_view stream, ApiError* error);
-
-// The "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..." value for a request
-// whose headers (lowercased names) include host and x-amz-date ("YYYYMMDDTHHMMSSZ").
-std::string SignRequest(std::string_view key_id, std::string_view secret, std::string_view region,
-                        const SignedRequest& r);
 
 }  // namespace sluice::server::http

@@ -357,7 +357,7 @@ std::string Signed(std::string_view target, const std::string& body, const char*
       {"x-amz-date", date},
       {"x-amz-target", "Firehose_20150804." + std::string(target)}};
   server::http::SignedRequest r{"POST", "/", &headers, body};
-  std::string auth = server::http::SignRequest(id, secret, "us-east-1", r);
+  std::string auth = sluice::proto::SignFirehoseRequest(id, secret, "us-east-1", r);
   return "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Date: " +
          std::string(date) + "\r\nX-Amz-Target: Firehose_20150804." + std::string(target) + "\r\nAuthorization: " + auth +
          "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;

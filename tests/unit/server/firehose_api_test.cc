@@ -176,7 +176,7 @@ TEST_CASE("Firehose API: SigV4 signatures verify, and each failure is named as A
                                                               {"x-amz-target", "Firehose_20150804.PutRecord"}};
   std::string body = "{\"DeliveryStreamName\":\"s\",\"Record\":{\"Data\":\"\"}}";
   http::SignedRequest r{"POST", "/", &headers, body};
-  std::string auth = http::SignRequest(key.id, key.secret, "us-east-1", r);
+  std::string auth = sluice::proto::SignFirehoseRequest(key.id, key.secret, "us-east-1", r);
   headers.emplace_back("authorization", auth);
   http::ApiError e;
   CHECK(http::VerifySigV4(r, keys, now, &e) == &keys[0]);

@@ -1,6 +1,6 @@
 // S3Destination: PUT or multipart upload, with libcurl 7.88's SigV4 (x-amz-content-sha256 set by us, in-memory bodies).
 #include "server/delivery/destinations/s3/s3_destination.h"
-#include "server/encoding/sha256.h"
+#include "protocol/sha256.h"
 
 #include <openssl/sha.h>
 
@@ -70,7 +70,7 @@ HttpResponse S3Destination::Request(const std::string& method, const std::string
   req.method = method;
   req.url = url;
   req.body = body;
-  headers.emplace_back("x-amz-content-sha256", Sha256Hex(body));
+  headers.emplace_back("x-amz-content-sha256", proto::Sha256Hex(body));
   if (!options_.session_token.empty()) headers.emplace_back("x-amz-security-token", options_.session_token);
   req.headers = std::move(headers);
   req.sigv4 = sigv4_;

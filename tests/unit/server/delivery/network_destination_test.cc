@@ -4,7 +4,7 @@
 
 #include "server/delivery/destinations/http/http_endpoint_destination.h"
 #include "server/delivery/destinations/s3/s3_destination.h"
-#include "server/encoding/sha256.h"
+#include "protocol/sha256.h"
 
 using namespace sluice::server;
 
@@ -55,7 +55,7 @@ TEST_CASE("S3: keys are escaped as AWS does, XML answers are read", "[server][s3
   CHECK(XmlValue("<InitiateMultipartUploadResult><UploadId>xyz</UploadId></InitiateMultipartUploadResult>", "UploadId") == "xyz");
   CHECK(XmlValue("<Error><Code>SlowDown</Code></Error>", "Message").empty());
   CHECK(XmlValue("<Code>unterminated", "Code").empty());
-  CHECK(Sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sluice::proto::Sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   S3Options o;
   o.endpoint = "http://127.0.0.1:4568/";
   o.bucket = "b";

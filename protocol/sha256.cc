@@ -1,11 +1,11 @@
 // SHA-256, HMAC-SHA256 and hex with OpenSSL libcrypto.
-#include "server/encoding/sha256.h"
+#include "protocol/sha256.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
-namespace sluice::server {
+namespace sluice::proto {
 
 std::string HexLower(std::string_view bytes) {
   static const char* kHex = "0123456789abcdef";
@@ -32,4 +32,4 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(out), n);
 }
 
-}  // namespace sluice::server
+}  // namespace sluice::proto

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace sluice::server {
+namespace sluice::proto {
 
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
@@ -13,4 +13,4 @@ std::string HmacSha256(std::string_view key, std::string_view data);
 // Lowercase hex of raw bytes.
 std::string HexLower(std::string_view bytes);
 
-}  // namespace sluice::server
+}  // namespace sluice::proto
