@@ -7,11 +7,19 @@
 // (coordinated omission, as wrk2 and HdrHistogram's corrected mode do).
 // Freshness (--freshness-dir D): every record carries its send time; a watcher polls D for new
 // delivered files and records delivered time - send time per record.
+#include <netdb.h>
+#include <openssl/evp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <deque>
+#include <span>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -27,6 +35,7 @@
 
 #include "client-lib/cli/put_command.h"
 #include "protocol/error_codes.h"
+#include "protocol/sigv4.h"
 #include "client-lib/client.h"
 
 namespace sluice::cli {
@@ -164,6 +173,181 @@ void RunConnection(const BenchOptions& o, const client::ClientOptions& co, int i
   while (ok && c.in_flight() > 0) ok = receive();
 }
 
+// --api firehose: the same loop over the Firehose API (PutRecordBatch, AWS JSON 1.1 over
+// HTTP/1.1 keep-alive, requests pipelined up to --in-flight), signed with SigV4 when the token
+// is "<key id>:<secret>". The JSON body is built (base64 and all) for every batch, as an SDK
+// builds it.
+class FirehoseConnection {
+ public:
+  bool Connect(const std::string& host, uint16_t port, std::string* error) {
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_socktype = SOCK_STREAM;
+    if (int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0) {
+      *error = std::string("resolve ") + host + ": " + gai_strerror(rc);
+      return false;
+    }
+    fd_ = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok = fd_ >= 0 && ::connect(fd_, res->ai_addr, res->ai_addrlen) == 0;
+    freeaddrinfo(res);
+    if (!ok) {
+      *error = std::string("connect: ") + std::strerror(errno);
+      return false;
+    }
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return true;
+  }
+  ~FirehoseConnection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool Send(const std::string& bytes) {
+    size_t at = 0;
+    while (at < bytes.size()) {
+      ssize_t n = ::send(fd_, bytes.data() + at, bytes.size() - at, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      at += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  // One response: its status and body. False when the connection ended first.
+  bool Receive(int* status, std::string* body) {
+    for (;;) {
+      size_t end = in_.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        size_t cl = in_.find("Content-Length: ");
+        size_t len = cl != std::string::npos && cl < end ? std::strtoul(in_.c_str() + cl + 16, nullptr, 10) : 0;
+        if (in_.size() >= end + 4 + len) {
+          *status = in_.size() > 12 ? std::atoi(in_.c_str() + 9) : 0;
+          body->assign(in_, end + 4, len);
+          in_.erase(0, end + 4 + len);
+          return true;
+        }
+      }
+      char buf[65536];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      in_.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  std::string in_;
+};
+
+void AppendBase64(std::string_view bytes, std::string* out) {
+  size_t at = out->size();
+  out->resize(at + 4 * ((bytes.size() + 2) / 3));
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out->data() + at),
+                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out->resize(at + static_cast<size_t>(n));
+}
+
+std::string FirehoseRequest(const BenchOptions& o, const std::string& host, std::span<const std::string_view> records,
+                            std::string* body) {
+  body->clear();
+  *body += "{\"DeliveryStreamName\":\"" + o.stream + "\",\"Records\":[";
+  for (size_t i = 0; i < records.size(); i++) {
+    *body += i ? ",{\"Data\":\"" : "{\"Data\":\"";
+    AppendBase64(records[i], body);
+    *body += "\"}";
+  }
+  *body += "]}";
+  std::string auth;
+  const std::string date = proto::AmzDate(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch()).count());
+  if (size_t colon = o.auth_token.find(':'); colon != std::string::npos) {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"content-type", "application/x-amz-json-1.1"},
+        {"host", host},
+        {"x-amz-date", date},
+        {"x-amz-target", "Firehose_20150804.PutRecordBatch"}};
+    proto::SignedRequest r{"POST", "/", &headers, *body};
+    auth = "Authorization: " +
+           proto::SignFirehoseRequest(o.auth_token.substr(0, colon), o.auth_token.substr(colon + 1), "us-east-1", r) +
+           "\r\n";
+  }
+  return "POST / HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Date: " + date +
+         "\r\nX-Amz-Target: Firehose_20150804.PutRecordBatch\r\n" + auth + "Content-Length: " +
+         std::to_string(body->size()) + "\r\n\r\n";
+}
+
+void RunFirehoseConnection(const BenchOptions& o, const std::string& host, uint16_t port, int index, int64_t start_ns,
+                           int64_t end_ns, uint64_t records_quota, std::atomic<uint64_t>* progress, ConnResult* out) {
+  FirehoseConnection c;
+  if (!c.Connect(host, port, &out->first_error)) return;
+  const bool stamp = !o.freshness_dir.empty();
+  const std::string host_header = host + ":" + std::to_string(port);
+  std::string buf(static_cast<size_t>(o.batch) * o.record_size, '\0');
+  std::vector<std::string_view> views(o.batch);
+  for (uint32_t i = 0; i < o.batch; i++) {
+    FillRecord(buf.data() + size_t(i) * o.record_size, o.record_size, uint64_t(index) << 40 | i, 0, false);
+    views[i] = std::string_view(buf.data() + size_t(i) * o.record_size, o.record_size);
+  }
+  const double batches_per_s = o.rate > 0 ? static_cast<double>(o.rate) / o.connections / o.batch : 0;
+  std::deque<std::pair<int64_t, size_t>> started;  // (due or send time, records) per request in flight
+  uint64_t sent_records = 0, next_id = 0, k = 0;
+  std::string body, response;
+  auto receive = [&]() -> bool {
+    int status = 0;
+    bool got = c.Receive(&status, &response);
+    int64_t now = NowNs();
+    auto [t0, n] = started.front();
+    started.pop_front();
+    if (!got) {
+      if (out->first_error.empty()) out->first_error = "the server closed the connection";
+      return false;
+    }
+    out->batches++;
+    if (status != 200) {
+      out->records_failed += n;
+      if (out->first_error.empty()) out->first_error = "HTTP " + std::to_string(status) + ": " + response.substr(0, 300);
+      out->stopped_on_error = status != 503;
+      return status == 503;
+    }
+    uint64_t failed = std::strtoull(response.c_str() + std::string_view("{\"FailedPutCount\":").size(), nullptr, 10);
+    out->records_acked += n - failed;
+    out->records_failed += failed;
+    if (failed && out->first_error.empty()) out->first_error = response.substr(0, 300);
+    progress->fetch_add(n - failed, std::memory_order_relaxed);
+    out->latency_us.push_back(static_cast<uint32_t>(std::min<int64_t>((now - t0) / 1000, UINT32_MAX)));
+    return true;
+  };
+  bool ok = true;
+  for (;;) {
+    int64_t now = NowNs();
+    if (records_quota ? sent_records >= records_quota : now >= end_ns) break;
+    int64_t due = now;
+    if (batches_per_s > 0) {
+      due = start_ns + static_cast<int64_t>(static_cast<double>(k) * 1e9 / batches_per_s);
+      while (!started.empty() && NowNs() < due && started.size() >= o.in_flight && (ok = receive())) {
+      }
+      if (!ok) break;
+      int64_t wait = due - NowNs();
+      if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+      if (!records_quota && due >= end_ns) break;
+    }
+    if (started.size() >= o.in_flight && !(ok = receive())) break;
+    size_t n = o.batch;
+    if (records_quota) n = static_cast<size_t>(std::min<uint64_t>(n, records_quota - sent_records));
+    if (stamp) {
+      int64_t t = NowNs();
+      for (size_t i = 0; i < n; i++) FillRecord(buf.data() + i * o.record_size, o.record_size, next_id + i, t, true);
+    }
+    int64_t send_time = batches_per_s > 0 ? due : NowNs();
+    std::string head = FirehoseRequest(o, host_header, std::span<const std::string_view>(views.data(), n), &body);
+    if (!c.Send(head + body)) {
+      if (out->first_error.empty()) out->first_error = std::string("send: ") + std::strerror(errno);
+      break;
+    }
+    started.emplace_back(send_time, n);
+    sent_records += n;
+    next_id += n;
+    k++;
+  }
+  while (ok && !started.empty()) ok = receive();
+}
+
 // Polls the delivered directory; for each new file, each record's freshness is now - its stamp.
 class FreshnessWatcher {
  public:
@@ -234,7 +418,12 @@ int RunBench(const BenchOptions& o) {
   }
   co.auth_token = o.auth_token;
   co.client_name = "sluice-bench/0.1";
-  {
+  const bool firehose = o.api == "firehose";
+  if (firehose && (o.batch > 500 || o.record_size > 1024000 || uint64_t(o.batch) * o.record_size > (4u << 20))) {
+    std::fprintf(stderr, "sluice bench: --api firehose takes at most 500 records of 1,024,000 bytes and 4 MiB per batch\n");
+    return 2;
+  }
+  if (!firehose) {
     auto probe = client::Client::Connect(co);
     if (!probe.ok()) {
       std::fprintf(stderr, "sluice bench: %s\n", probe.status().ToString().c_str());
@@ -261,8 +450,12 @@ int RunBench(const BenchOptions& o) {
   std::vector<std::thread> threads;
   for (uint32_t i = 0; i < o.connections; i++) {
     uint64_t quota = o.records ? o.records / o.connections + (i < o.records % o.connections ? 1 : 0) : 0;
-    threads.emplace_back(RunConnection, std::cref(o), std::cref(co), static_cast<int>(i), start, end, quota,
-                         &progress, &results[i]);
+    if (firehose)
+      threads.emplace_back(RunFirehoseConnection, std::cref(o), co.host, co.port, static_cast<int>(i), start, end, quota,
+                           &progress, &results[i]);
+    else
+      threads.emplace_back(RunConnection, std::cref(o), std::cref(co), static_cast<int>(i), start, end, quota,
+                           &progress, &results[i]);
   }
   const bool tty = isatty(STDERR_FILENO) && !o.json;
   std::atomic<bool> running{true};
@@ -306,11 +499,11 @@ int RunBench(const BenchOptions& o) {
   const double mbps = rps * o.record_size / 1e6;
   const uint64_t rss = PeakRssOf(o.server_pid);
   if (o.json) {
-    std::printf("{\"connections\":%u,\"batch\":%u,\"record_size\":%u,\"in_flight\":%u,\"rate\":%" PRIu64
+    std::printf("{\"api\":\"%s\",\"connections\":%u,\"batch\":%u,\"record_size\":%u,\"in_flight\":%u,\"rate\":%" PRIu64
                 ",\"seconds\":%.3f,\"records_acked\":%" PRIu64 ",\"records_failed\":%" PRIu64
                 ",\"records_throttled\":%" PRIu64 ",\"records_per_s\":%.0f,\"mb_per_s\":%.1f,"
                 "\"ack_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}",
-                o.connections, o.batch, o.record_size, o.in_flight, o.rate, elapsed, all.records_acked,
+                o.api.c_str(), o.connections, o.batch, o.record_size, o.in_flight, o.rate, elapsed, all.records_acked,
                 all.records_failed, all.records_throttled, rps, mbps, lat.p50, lat.p99, lat.p999, lat.max);
     if (watcher)
       std::printf(",\"freshness_ms\":{\"records\":%" PRIu64 ",\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}", fresh_seen,

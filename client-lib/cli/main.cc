@@ -44,7 +44,9 @@ int main(int argc, char** argv) {
   CLI::App* bench_cmd = app.add_subcommand("bench", "load the put path and report throughput and ack latency");
   bench_cmd->add_option("--addr", bench.addr, "server HOST:PORT")->capture_default_str();
   bench_cmd->add_option("--stream", bench.stream, "delivery stream")->capture_default_str();
-  bench_cmd->add_option("--auth-token", bench.auth_token, "token for servers run with --auth-token");
+  bench_cmd->add_option("--auth-token", bench.auth_token, "token for servers run with --auth-token; with --api firehose, <key id>:<secret> signs requests (SigV4)");
+  bench_cmd->add_option("--api", bench.api, "sluice (the put port, 7410) or firehose (PutRecordBatch on the Firehose API port, 7412)")
+      ->capture_default_str()->check(CLI::IsMember({"sluice", "firehose"}));
   bench_cmd->add_option("--connections", bench.connections, "connections, one thread each")->capture_default_str()->check(CLI::Range(1, 1024));
   bench_cmd->add_option("--batch", bench.batch, "records per batch")->capture_default_str()->check(CLI::Range(1, 100000));
   bench_cmd->add_option("--record-size", bench.record_size, "bytes per record")->capture_default_str()->check(CLI::Range(1, 16 << 20));

@@ -53,6 +53,7 @@ struct AdminOptions {
 int RunAdmin(const AdminOptions& opts);
 
 struct BenchOptions {
+  std::string api = "sluice";  // sluice (the put port's protocol) | firehose (the Firehose API port)
   std::string addr = "127.0.0.1:7410";
   std::string stream = "default";
   std::string auth_token;
