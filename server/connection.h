@@ -55,6 +55,7 @@ class Connection final : public ShardConnection {
   void ResumeAfterBudget() override;
   void CheckTimeouts(int64_t now_ms) override;
   void BeginDrainAndClose() override;
+  uint64_t id() const override { return id_; }
 
  private:
   struct Staged {

@@ -30,8 +30,10 @@ Server::~Server() {
     shutting_down_ = true;
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&reaper_), reinterpret_cast<uv_handle_t*>(&sigterm_),
                            reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigusr1_),
-                           reinterpret_cast<uv_handle_t*>(&sighup_)})
+                           reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&main_async_)})
       if (h->type != UV_UNKNOWN_HANDLE && !uv_is_closing(h)) uv_close(h, nullptr);
+    base::MutexLock lock(main_mu_);
+    main_open_ = false;
   }
   for (auto& s : shards_) s->RequestStop();
   for (auto& s : shards_) s->Join();
@@ -67,6 +69,7 @@ base::Status Server::Start() {
   for (uint32_t i = 0; i < n; i++)
     shards_.push_back(std::make_unique<Shard>(static_cast<uint16_t>(i), cfg_, store_.get(), &streams_, pool_.get(),
                                               &client_memory_));
+  for (auto& s : shards_) s->set_main_door(this);
   for (auto& s : shards_) RETURN_IF_ERROR(s->Start());
 
   // Signals are handled before anything announces the server (the port files): a SIGTERM
@@ -102,12 +105,36 @@ void Server::OnReaperTimer(uv_timer_t* handle) noexcept {
   static_cast<Server*>(handle->data)->stream_manager_.ReapDeletedStreams();
 }
 
+bool Server::PostToMain(std::function<void()> fn) {
+  base::MutexLock lock(main_mu_);
+  if (!main_open_) return false;
+  main_posted_.push_back(std::move(fn));
+  uv_async_send(&main_async_);
+  return true;
+}
+
+void Server::OnMainAsync(uv_async_t* handle) noexcept {
+  auto* self = static_cast<Server*>(handle->data);
+  std::vector<std::function<void()>> work;
+  {
+    base::MutexLock lock(self->main_mu_);
+    work.swap(self->main_posted_);
+  }
+  for (auto& fn : work) fn();
+}
+
 base::Status Server::InstallSignals() {
   auto check = [](int rc, const char* what) {
     return rc == 0 ? base::Status::Ok() : base::IOError(std::string(what) + ": " + uv_strerror(rc));
   };
   RETURN_IF_ERROR(check(uv_timer_init(&loop_, &reaper_), "reaper timer"));
   reaper_.data = this;
+  RETURN_IF_ERROR(check(uv_async_init(&loop_, &main_async_, OnMainAsync), "main async"));
+  main_async_.data = this;
+  {
+    base::MutexLock lock(main_mu_);
+    main_open_ = true;
+  }
   handles_ready_ = true;
   RETURN_IF_ERROR(check(uv_timer_start(&reaper_, OnReaperTimer, 100, 100), "reaper timer"));
   uv_unref(reinterpret_cast<uv_handle_t*>(&reaper_));  // never what keeps the loop alive
@@ -337,6 +364,13 @@ void Server::BeginShutdown(int signum) {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigusr1_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
+  {
+    // Control-plane requests already posted still run (the loop runs the async once more);
+    // later ones are refused (PostToMain false: the client gets a 503).
+    base::MutexLock lock(main_mu_);
+    main_open_ = false;
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&main_async_), nullptr);
 }
 
 // Shutdown sequence (after main's loop returned):

@@ -34,7 +34,7 @@ bool IsLoopback(const std::string& addr);
 // and control commands itself, and hands it the StreamManager (streams at run time) and the
 // Replayer (REPLAY) for the other two families.
 // Thread: main. Shards run on their own threads; the WAL syncer (durability interval) on its own.
-class Server final : public admin::ServerStatus, public admin::ServerControl {
+class Server final : public admin::ServerStatus, public admin::ServerControl, public MainDoor {
  public:
   // Builds the configuration as at startup (config file, then flags); SIGHUP calls it again.
   using ConfigSource = std::function<base::Result<ServerConfig>()>;
@@ -51,6 +51,10 @@ class Server final : public admin::ServerStatus, public admin::ServerControl {
   // SIGUSR1 seals every open segment of every stream for delivery now (FLUSH).
   base::Status Run();
   uint16_t port() const { return listener_ ? listener_->port() : 0; }
+
+  // --- MainDoor (the shards' door for the Firehose API's control plane) ---
+  bool PostToMain(std::function<void()> fn) override;
+  admin::StreamControl& stream_control() override { return stream_manager_; }
 
   // --- ServerStatus (main's thread) ---
   const ServerConfig& config() const override { return cfg_; }
@@ -85,6 +89,7 @@ class Server final : public admin::ServerStatus, public admin::ServerControl {
   base::Status Shutdown();
   // Every 100 ms: StreamManager::ReapDeletedStreams finishes STREAM DELETEs.
   static void OnReaperTimer(uv_timer_t* handle) noexcept;
+  static void OnMainAsync(uv_async_t* handle) noexcept;
   base::Status SealUnsealedTails();
   static base::Status WritePortFile(const std::string& path, uint16_t port);
   void SyncLoop();
@@ -100,6 +105,10 @@ class Server final : public admin::ServerStatus, public admin::ServerControl {
   ClientMemory client_memory_;
   uint64_t refused_connections_ = 0;
   uv_timer_t reaper_{};    // finishes STREAM DELETE (see ReapDeletedStreams)
+  uv_async_t main_async_{};  // wakes main's loop for posted work (PostToMain)
+  base::Mutex main_mu_;
+  std::vector<std::function<void()>> main_posted_ SLUICE_GUARDED_BY(main_mu_);
+  bool main_open_ SLUICE_GUARDED_BY(main_mu_) = false;
   std::optional<storage::DataDirLock> lock_;
   std::unique_ptr<storage::Store> store_;
   StreamRegistry streams_;

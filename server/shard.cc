@@ -121,6 +121,13 @@ void Shard::AdoptConnection(int fd, PortProtocol protocol) {
   if (!posted) ::close(fd);
 }
 
+void Shard::CompleteControl(uint64_t conn_id, uint64_t token, std::string response) {
+  SLUICE_DCHECK_OWNER(owner_);
+  // Handed over in Commit, after the stream set was refreshed: a request after it may use the
+  // stream it made, and what the connection stages then joins the next commit.
+  control_answers_.push_back({conn_id, token, std::move(response)});
+}
+
 void Shard::RequestFlush(uint32_t stream_id) {
   Post([this, stream_id] {
     if (!stopping_) SealAndSubmit(true, stream_id);
@@ -187,6 +194,16 @@ void Shard::Commit() {
   std::vector<ShardConnection*> paused;
   paused.swap(budget_paused_);
   for (ShardConnection* c : paused) c->ResumeAfterBudget();
+  std::vector<ControlAnswer> answers;
+  answers.swap(control_answers_);
+  for (ControlAnswer& a : answers) {
+    // Control-plane calls are rare (Firehose allows 5 a second): a scan beats an index kept for them.
+    for (ShardConnection* c : connections_)
+      if (c->id() == a.conn_id) {
+        c->CompleteControl(a.token, std::move(a.response));
+        break;
+      }
+  }
   // Work staged outside the read phase (by resumed connections) must not wait for new I/O.
   if (puts_.has_pending() || !dirty_.empty())
     uv_idle_start(&idle_, OnIdle);

@@ -42,6 +42,20 @@ namespace sluice::server {
 
 class ShardConnection;
 class DeliveryPool;
+namespace admin {
+class StreamControl;
+}
+
+// The shards' one door into main's thread: the Firehose API's control-plane operations run there,
+// where the StreamManager lives, and their answers come back through Shard::Post.
+class MainDoor {
+ public:
+  virtual ~MainDoor() = default;
+  // Runs `fn` on main's loop; false (fn dropped) once the server is shutting down. Thread-safe.
+  virtual bool PostToMain(std::function<void()> fn) = 0;
+  // Main's thread only (inside a posted fn).
+  virtual admin::StreamControl& stream_control() = 0;
+};
 
 // Counters of one shard; written by the shard thread, read by anyone (relaxed atomics).
 struct ShardStats {
@@ -99,6 +113,12 @@ class Shard {
   // The registry generation this shard has taken up: puts are checked against it, and the open
   // segments of streams it changed are sealed and submitted. Thread-safe.
   uint64_t seen_generation() const { return seen_generation_.load(std::memory_order_acquire); }
+
+  // Main's door for control-plane requests (may be null: they are then refused). Main, before Start.
+  void set_main_door(MainDoor* door) { main_door_ = door; }
+  MainDoor* main_door() const { return main_door_; }
+  // Hands a control-plane answer to connection `conn_id` (if it is still open). Shard thread.
+  void CompleteControl(uint64_t conn_id, uint64_t token, std::string response);
 
   // --- Shard-thread API used by its connections ---
   const ServerConfig& cfg() const { return cfg_; }
@@ -159,6 +179,13 @@ class Shard {
   std::vector<std::function<void()>> posted_ SLUICE_GUARDED_BY(post_mu_);
   bool accepting_posts_ SLUICE_GUARDED_BY(post_mu_) = true;
 
+  MainDoor* main_door_ = nullptr;
+  struct ControlAnswer {
+    uint64_t conn_id;
+    uint64_t token;
+    std::string response;
+  };
+  std::vector<ControlAnswer> control_answers_;  // from main, handed over in Commit
   PutHandler puts_;
   Segmenter segmenter_;
   DeliveryPool* pool_;

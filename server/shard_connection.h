@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "base/status.h"
 #include "server/socket_connection.h"
@@ -32,6 +33,10 @@ class ShardConnection : public SocketConnection {
   virtual void CheckTimeouts(int64_t now_ms) = 0;
   // Graceful stop: no more reads; close once the queued output is written.
   virtual void BeginDrainAndClose() = 0;
+  // The answer to a request this connection sent to main's thread (`token` names it). Default:
+  // the protocol sends none.
+  virtual void CompleteControl(uint64_t token, std::string response) {}
+  virtual uint64_t id() const = 0;
   // False when Open failed before the libuv handle existed: the owner deletes the object.
   bool handle_open() const { return SocketConnection::handle_open(); }
   // Set by the shard while the connection is in its dirty list.

@@ -198,7 +198,214 @@ std::string DescriptionName(std::string_view configuration) {
   return name;
 }
 
+// The member at a dotted path ("EndpointConfiguration.Url") of `obj`.
+bool Member(simdjson::dom::object obj, std::string_view dotted, simdjson::dom::element* out) {
+  for (;;) {
+    size_t dot = dotted.find('.');
+    simdjson::dom::element e;
+    if (obj[dotted.substr(0, dot)].get(e) != simdjson::SUCCESS) return false;
+    if (dot == std::string_view::npos) {
+      *out = e;
+      return true;
+    }
+    if (e.get_object().get(obj) != simdjson::SUCCESS) return false;
+    dotted.remove_prefix(dot + 1);
+  }
+}
+
+// A kind's Firehose-named settings, and the common ones, from its configuration object.
+std::optional<ApiError> SettingsFrom(const DestinationKind& kind, simdjson::dom::object conf, ControlInput* out) {
+  auto add = [&](std::string key, std::string value) { out->settings.emplace_back(std::move(key), std::move(value)); };
+  for (const Setting& st : kind.settings) {
+    if (st.firehose.empty()) continue;
+    simdjson::dom::element e;
+    if (!Member(conf, st.firehose, &e)) continue;
+    const std::string key = std::string(kind.name) + "." + std::string(st.key);
+    std::string_view text;
+    int64_t number = 0;
+    bool flag = false;
+    switch (st.type) {
+      case SettingType::kString:
+        if (e.get_string().get(text) != simdjson::SUCCESS) return Serialization(std::string(st.firehose) + " must be a string");
+        if (!st.firehose_prefix.empty()) {
+          if (text.substr(0, st.firehose_prefix.size()) != st.firehose_prefix)
+            return InvalidArgument(std::string(st.firehose) + " must start with " + std::string(st.firehose_prefix) +
+                                   ", got '" + Clip(text, 100) + "'");
+          text.remove_prefix(st.firehose_prefix.size());
+        }
+        add(key, std::string(text));
+        break;
+      case SettingType::kInteger:
+        if (e.get_int64().get(number) != simdjson::SUCCESS) return Serialization(std::string(st.firehose) + " must be an integer");
+        add(key, std::to_string(number));
+        break;
+      case SettingType::kBool:
+        if (e.get_bool().get(flag) != simdjson::SUCCESS) return Serialization(std::string(st.firehose) + " must be a boolean");
+        add(key, flag ? "true" : "false");
+        break;
+      case SettingType::kTable: {
+        // Firehose's attribute lists: [{"AttributeName": n, "AttributeValue": v}, ...].
+        simdjson::dom::array list;
+        if (e.get_array().get(list) != simdjson::SUCCESS) return Serialization(std::string(st.firehose) + " must be a list");
+        for (simdjson::dom::element item : list) {
+          std::string_view name, value;
+          if (item["AttributeName"].get_string().get(name) != simdjson::SUCCESS ||
+              item["AttributeValue"].get_string().get(value) != simdjson::SUCCESS || name.empty())
+            return Serialization(std::string(st.firehose) + " entries need AttributeName and AttributeValue strings");
+          add(key + "." + std::string(name), std::string(value));
+        }
+        break;
+      }
+    }
+  }
+  simdjson::dom::element e;
+  int64_t number = 0;
+  std::string_view text;
+  if (Member(conf, "BufferingHints.SizeInMBs", &e)) {
+    if (e.get_int64().get(number) != simdjson::SUCCESS) return Serialization("BufferingHints.SizeInMBs must be an integer");
+    add("buffering.size_mib", std::to_string(number));
+  }
+  if (Member(conf, "BufferingHints.IntervalInSeconds", &e)) {
+    if (e.get_int64().get(number) != simdjson::SUCCESS) return Serialization("BufferingHints.IntervalInSeconds must be an integer");
+    add("buffering.interval_s", std::to_string(number));
+  }
+  if (Member(conf, "RetryOptions.DurationInSeconds", &e)) {
+    if (e.get_int64().get(number) != simdjson::SUCCESS) return Serialization("RetryOptions.DurationInSeconds must be an integer");
+    add("retry_duration_s", std::to_string(number));
+  }
+  if (Member(conf, "CompressionFormat", &e)) {
+    if (e.get_string().get(text) != simdjson::SUCCESS) return Serialization("CompressionFormat must be a string");
+    static const std::pair<std::string_view, std::string_view> kFormats[] = {
+        {"UNCOMPRESSED", "none"}, {"GZIP", "gzip"}, {"Snappy", "snappy"}, {"ZSTD", "zstd"}};
+    auto it = std::find_if(std::begin(kFormats), std::end(kFormats), [&](const auto& f) { return f.first == text; });
+    if (it == std::end(kFormats))
+      return InvalidArgument("CompressionFormat '" + Clip(text) + "' is not supported: UNCOMPRESSED, GZIP, Snappy or ZSTD");
+    add("compression", std::string(it->second));
+  }
+  if (Member(conf, "ErrorOutputPrefix", &e)) {
+    if (e.get_string().get(text) != simdjson::SUCCESS) return Serialization("ErrorOutputPrefix must be a string");
+    add("backup.error_output_prefix", std::string(text));
+  }
+  if (Member(conf, "S3BackupMode", &e)) {
+    if (e.get_string().get(text) != simdjson::SUCCESS) return Serialization("S3BackupMode must be a string");
+    if (text == "Enabled" || text == "AllData") add("backup.mode", "all");
+    else if (text == "Disabled" || text == "FailedDataOnly") add("backup.mode", "failed-only");
+    else return InvalidArgument("S3BackupMode '" + Clip(text) + "' must be Enabled, Disabled, AllData or FailedDataOnly");
+  }
+  if (Member(conf, "ProcessingConfiguration", &e)) {
+    simdjson::dom::object pc;
+    if (e.get_object().get(pc) != simdjson::SUCCESS) return Serialization("ProcessingConfiguration must be an object");
+    bool enabled = true;
+    simdjson::dom::element en;
+    if (pc["Enabled"].get(en) == simdjson::SUCCESS && en.get_bool().get(enabled) != simdjson::SUCCESS)
+      return Serialization("ProcessingConfiguration.Enabled must be a boolean");
+    simdjson::dom::array procs;
+    if (enabled && pc["Processors"].get_array().get(procs) == simdjson::SUCCESS) {
+      for (simdjson::dom::element p : procs) {
+        std::string_view type;
+        if (p["Type"].get_string().get(type) != simdjson::SUCCESS || type.empty())
+          return Serialization("each of ProcessingConfiguration.Processors needs a Type");
+        add("processors." + std::string(type), "on");
+        simdjson::dom::array params;
+        if (p["Parameters"].get_array().get(params) != simdjson::SUCCESS) continue;
+        for (simdjson::dom::element param : params) {
+          std::string_view name, value;
+          if (param["ParameterName"].get_string().get(name) != simdjson::SUCCESS ||
+              param["ParameterValue"].get_string().get(value) != simdjson::SUCCESS || name.empty())
+            return Serialization("processor parameters need ParameterName and ParameterValue strings");
+          add("processors." + std::string(type) + "." + std::string(name), std::string(value));
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// The one registered kind whose "<Kind>Destination<suffix>" member is in `root`.
+std::optional<ApiError> FindDestination(simdjson::dom::object root, std::string_view suffix, const DestinationKind** kind,
+                                        simdjson::dom::object* conf) {
+  *kind = nullptr;
+  std::string names;
+  for (const DestinationKind* k : DestinationKinds()) {
+    std::string member(k->firehose);
+    member.replace(member.rfind("Configuration"), std::string_view("Configuration").size(), suffix);
+    names += (names.empty() ? "" : ", ") + member;
+    simdjson::dom::element e;
+    if (root[member].get(e) != simdjson::SUCCESS) continue;
+    if (*kind != nullptr) return InvalidArgument("a delivery stream has exactly one destination configuration");
+    if (e.get_object().get(*conf) != simdjson::SUCCESS) return Serialization(member + " must be an object");
+    *kind = k;
+  }
+  if (*kind == nullptr) return InvalidArgument("the request needs one destination: " + names);
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<ApiError> ParseCreateInput(std::string_view body, ControlInput* out) {
+  std::string copy(body);
+  simdjson::dom::object root;
+  if (auto e = ParseObject(copy, &root)) return e;
+  std::string_view name, type;
+  if (auto e = GetString(root, "DeliveryStreamName", &name)) return e;
+  if (auto e = CheckStreamName(name, "deliveryStreamName")) return e;
+  if (auto e = GetString(root, "DeliveryStreamType", &type, false)) return e;
+  if (!type.empty() && type != "DirectPut")
+    return InvalidArgument("DeliveryStreamType " + Clip(type) + " is not supported: Sluice streams are DirectPut");
+  simdjson::dom::element tags;
+  if (root["Tags"].get(tags) == simdjson::SUCCESS)
+    return InvalidArgument("Tags are not supported by this version of Sluice");
+  const DestinationKind* kind = nullptr;
+  simdjson::dom::object conf;
+  if (auto e = FindDestination(root, "Configuration", &kind, &conf)) return e;
+  out->stream.assign(name);
+  out->settings.clear();
+  out->settings.emplace_back("destination", std::string(kind->name));
+  return SettingsFrom(*kind, conf, out);
+}
+
+std::optional<ApiError> ParseUpdateInput(std::string_view body, ControlInput* out) {
+  std::string copy(body);
+  simdjson::dom::object root;
+  if (auto e = ParseObject(copy, &root)) return e;
+  std::string_view name, version, destination_id;
+  if (auto e = GetString(root, "DeliveryStreamName", &name)) return e;
+  if (auto e = CheckStreamName(name, "deliveryStreamName")) return e;
+  if (auto e = GetString(root, "CurrentDeliveryStreamVersionId", &version)) return e;
+  if (auto e = GetString(root, "DestinationId", &destination_id)) return e;
+  if (destination_id != "destinationId-000000000001")
+    return InvalidArgument("DestinationId " + Clip(destination_id) + " not found: a Sluice stream's is destinationId-000000000001");
+  uint64_t v = 0;
+  for (char c : version) {
+    if (c < '0' || c > '9' || v > 0xffffffffull / 10) return Validation(Clip(version), "currentDeliveryStreamVersionId",
+                                                                       "Member must satisfy regular expression pattern: [0-9]+");
+    v = v * 10 + uint64_t(c - '0');
+  }
+  if (version.empty() || v == 0 || v > 0xffffffffull)
+    return Validation(Clip(version), "currentDeliveryStreamVersionId", "Member must satisfy regular expression pattern: [0-9]+");
+  const DestinationKind* kind = nullptr;
+  simdjson::dom::object conf;
+  if (auto e = FindDestination(root, "Update", &kind, &conf)) return e;
+  out->stream.assign(name);
+  out->expected_version = static_cast<uint32_t>(v);
+  out->settings.clear();
+  out->settings.emplace_back("destination", std::string(kind->name));
+  return SettingsFrom(*kind, conf, out);
+}
+
+std::optional<ApiError> ParseDeleteInput(std::string_view body, ControlInput* out) {
+  std::string copy(body);
+  simdjson::dom::object root;
+  if (auto e = ParseObject(copy, &root)) return e;
+  std::string_view name;
+  if (auto e = GetString(root, "DeliveryStreamName", &name)) return e;
+  if (auto e = CheckStreamName(name, "deliveryStreamName")) return e;
+  out->stream.assign(name);
+  simdjson::dom::element force;
+  if (root["AllowForceDelete"].get(force) == simdjson::SUCCESS && force.get_bool().get(out->force) != simdjson::SUCCESS)
+    return Serialization("AllowForceDelete must be a boolean");
+  return std::nullopt;
+}
 
 Operation ParseOperation(std::string_view target) {
   if (target.substr(0, kTargetPrefix.size()) != kTargetPrefix) return Operation::kUnknown;
@@ -207,9 +414,11 @@ Operation ParseOperation(std::string_view target) {
   if (op == "PutRecordBatch") return Operation::kPutRecordBatch;
   if (op == "DescribeDeliveryStream") return Operation::kDescribeDeliveryStream;
   if (op == "ListDeliveryStreams") return Operation::kListDeliveryStreams;
-  for (std::string_view known : {"CreateDeliveryStream", "DeleteDeliveryStream", "UpdateDestination", "TagDeliveryStream",
-                                 "UntagDeliveryStream", "ListTagsForDeliveryStream", "StartDeliveryStreamEncryption",
-                                 "StopDeliveryStreamEncryption"})
+  if (op == "CreateDeliveryStream") return Operation::kCreateDeliveryStream;
+  if (op == "DeleteDeliveryStream") return Operation::kDeleteDeliveryStream;
+  if (op == "UpdateDestination") return Operation::kUpdateDestination;
+  for (std::string_view known : {"TagDeliveryStream", "UntagDeliveryStream", "ListTagsForDeliveryStream",
+                                 "StartDeliveryStreamEncryption", "StopDeliveryStreamEncryption"})
     if (op == known) return Operation::kNotServed;
   return Operation::kUnknown;
 }

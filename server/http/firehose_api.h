@@ -20,6 +20,10 @@ enum class Operation {
   kPutRecordBatch,
   kDescribeDeliveryStream,
   kListDeliveryStreams,
+  // The control plane: run on main's thread (control_plane.h).
+  kCreateDeliveryStream,
+  kDeleteDeliveryStream,
+  kUpdateDestination,
   // Known to Firehose, not served by this version (answered InvalidArgumentException).
   kNotServed,
 };
@@ -57,6 +61,22 @@ struct PutInput {
 // When `body` has simdjson::SIMDJSON_PADDING bytes of spare capacity it is parsed in place,
 // else copied once. nullopt on success.
 std::optional<ApiError> ParsePutInput(const std::string& body, bool batch, PutInput* out);
+
+// Sluice stream settings ("key value" pairs, as STREAM CREATE/UPDATE take them) from a
+// CreateDeliveryStream body (`update` false) or an UpdateDestination body (`update` true: the
+// <Kind>DestinationUpdate member). The destination kind is the registered kind whose Firehose
+// configuration name is present ("ExtendedS3DestinationConfiguration" -> s3). Members Sluice
+// has no use for (RoleARN, CloudWatchLoggingOptions, ...) are ignored; what it cannot honour is
+// refused with InvalidArgumentException.
+struct ControlInput {
+  std::string stream;
+  std::vector<std::pair<std::string, std::string>> settings;
+  uint32_t expected_version = 0;  // UpdateDestination's CurrentDeliveryStreamVersionId
+  bool force = false;             // DeleteDeliveryStream's AllowForceDelete
+};
+std::optional<ApiError> ParseCreateInput(std::string_view body, ControlInput* out);
+std::optional<ApiError> ParseUpdateInput(std::string_view body, ControlInput* out);
+std::optional<ApiError> ParseDeleteInput(std::string_view body, ControlInput* out);
 
 // The stream's ARN, as DescribeDeliveryStream and the HTTP destination's X-Amz-Firehose-Source-Arn
 // give it.

@@ -1,7 +1,5 @@
-// HttpConnection: HTTP/1.1 framing (llhttp), AWS JSON 1.1 dispatch, staged responses.
+// HttpConnection: reads into HttpRequestParser, AWS JSON 1.1 dispatch, staged responses.
 #include "server/http/http_connection.h"
-
-#include <simdjson.h>
 
 #include <cstring>
 #include <ctime>
@@ -9,6 +7,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/encoding/json_escape.h"
+#include "server/http/control_plane.h"
 #include "server/http/sigv4.h"
 #include "server/shard.h"
 #include "storage/keys.h"
@@ -36,12 +35,6 @@ std::string_view Reason(int status) {
   }
 }
 
-bool EqualsLower(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
-  for (size_t i = 0; i < a.size(); i++)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != lower[i]) return false;
-  return true;
-}
 
 // RFC 9110 IMF-fixdate of the current second (the SDKs correct their clock skew from it).
 std::string HttpDate() {
@@ -57,29 +50,24 @@ std::string HttpDate() {
   return cached;
 }
 
+std::string FormatResponse(int status, std::string_view body, bool close, std::string_view error_type,
+                                  uint64_t conn_id, uint64_t request) {
+  std::string out;
+  out.reserve(200 + body.size());
+  out += "HTTP/1.1 " + std::to_string(status) + " " + std::string(Reason(status)) + "\r\n";
+  out += "Content-Type: application/x-amz-json-1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  out += "x-amzn-RequestId: " + std::to_string(conn_id) + "-" + std::to_string(request) + "\r\n";
+  if (!error_type.empty()) out += "x-amzn-ErrorType: " + std::string(error_type) + "\r\n";
+  out += "Date: " + HttpDate() + "\r\n";
+  if (close) out += "Connection: close\r\n";
+  out += "\r\n";
+  out.append(body);
+  return out;
+}
+
 }  // namespace
 
-const llhttp_settings_t& HttpConnection::Settings() {
-  static const llhttp_settings_t settings = [] {
-    llhttp_settings_t s;
-    llhttp_settings_init(&s);
-    s.on_message_begin = OnMessageBegin;
-    s.on_url = OnUrl;
-    s.on_header_field = OnHeaderField;
-    s.on_header_value = OnHeaderValue;
-    s.on_header_value_complete = OnHeaderValueComplete;
-    s.on_headers_complete = OnHeadersComplete;
-    s.on_body = OnBody;
-    s.on_message_complete = OnMessageComplete;
-    return s;
-  }();
-  return settings;
-}
-
-HttpConnection::HttpConnection(Shard* shard, uint64_t id) : shard_(shard), id_(id) {
-  llhttp_init(&parser_, HTTP_REQUEST, &Settings());
-  parser_.data = this;
-}
+HttpConnection::HttpConnection(Shard* shard, uint64_t id) : shard_(shard), id_(id) {}
 
 base::Status HttpConnection::Open(int fd) {
   RETURN_IF_ERROR(OpenFd(shard_->loop(), fd));
@@ -90,7 +78,7 @@ base::Status HttpConnection::Open(int fd) {
 // --- memory -------------------------------------------------------------------------------
 
 void HttpConnection::SyncCharge() {
-  size_t now = in_.capacity() + req_.body.capacity() + put_input_.data.capacity() +
+  size_t now = in_.capacity() + parser_.request().body.capacity() + put_input_.data.capacity() +
                put_input_.ends.capacity() * sizeof(uint32_t);
   if (now == charged_) return;
   shard_->client_memory().Add(static_cast<int64_t>(now) - static_cast<int64_t>(charged_));
@@ -115,7 +103,7 @@ void HttpConnection::PauseForMemory() {
 
 bool HttpConnection::WantRead() const {
   return !close_after_drain_ && !paused_for_output_ && !paused_for_budget_ && !paused_for_memory_ && !peer_eof_ &&
-         !shard_->stopping();
+         !waiting_control_ && !shard_->stopping();
 }
 
 void HttpConnection::OnAllocBuffer(uv_buf_t* buf) {
@@ -161,7 +149,7 @@ void HttpConnection::OnReadEnd(ssize_t status) {
 void HttpConnection::ProcessInput() {
   const ServerConfig& cfg = shard_->cfg();
   while (!closing() && !close_after_drain_ && in_begin_ < in_len_) {
-    if (paused_for_budget_ || paused_for_memory_ || paused_for_output_) break;
+    if (paused_for_budget_ || paused_for_memory_ || paused_for_output_ || waiting_control_) break;
     if (shard_->OverCommitBudget()) {
       paused_for_budget_ = true;
       shard_->PauseForBudget(this);
@@ -177,34 +165,30 @@ void HttpConnection::ProcessInput() {
       PauseForMemory();
       break;
     }
-    const char* start = in_.data() + in_begin_;
-    llhttp_errno_t err = llhttp_execute(&parser_, start, in_len_ - in_begin_);
-    if (err == HPE_OK) {
-      in_begin_ = in_len_;
-      break;
-    }
-    if ((err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) && request_done_) {
-      in_begin_ = static_cast<size_t>(llhttp_get_error_pos(&parser_) - in_.data());
-      request_done_ = false;
-      if (err == HPE_PAUSED) llhttp_resume(&parser_);
-      HandleRequest();
-      // An Upgrade request is answered as any other, and then the connection ends: this port
-      // speaks HTTP/1.1 only.
-      if (err == HPE_PAUSED_UPGRADE) BeginDrainAndClose();
+    size_t consumed = 0;
+    const http::HttpRequestParser::Event event = parser_.Feed(in_.data() + in_begin_, in_len_ - in_begin_, &consumed);
+    in_begin_ += consumed;
+    if (event == http::HttpRequestParser::Event::kNeedMore) break;
+    if (event == http::HttpRequestParser::Event::kContinue) {
+      Staged s;
+      s.bytes = "HTTP/1.1 100 Continue\r\n\r\n";
+      Stage(std::move(s));
+      parser_.Resume();
       continue;
     }
-    // Malformed HTTP, or a callback refused the request (size limits): answer and close, as
-    // nothing after it can be framed reliably.
-    shard_->mutable_stats().protocol_errors.fetch_add(1, std::memory_order_relaxed);
-    if (parse_error_status_ != 0) {
-      FailAndClose(parse_error_status_, parse_error_type_, parse_error_message_);
-    } else {
-      FailAndClose(400, "SerializationException",
-                   std::string("malformed HTTP request: ") + llhttp_errno_name(err) + ": " +
-                       std::string(llhttp_get_error_reason(&parser_) ? llhttp_get_error_reason(&parser_) : ""));
+    if (event == http::HttpRequestParser::Event::kRequest) {
+      HandleRequest();
+      parser_.Resume();
+      continue;
     }
+    // Malformed HTTP, or over a limit: answer and close, as nothing after it can be framed.
+    shard_->mutable_stats().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    FailAndClose(parser_.error_status(), parser_.error_type(), parser_.error_message());
     break;
   }
+  // A request that has begun must complete within read_timeout_s (CheckTimeouts).
+  if (parser_.in_request() && request_since_ms_ == 0 && !close_after_drain_)
+    request_since_ms_ = base::Clock::Real()->NowUnixMillis();
   if (in_begin_ == in_len_ && in_.size() > kKeepBuffer) {
     std::string().swap(in_);
     in_begin_ = in_len_ = 0;
@@ -212,121 +196,16 @@ void HttpConnection::ProcessInput() {
   SyncCharge();
 }
 
-// --- llhttp callbacks ---------------------------------------------------------------------
-
-int HttpConnection::OnMessageBegin(llhttp_t* p) {
-  auto* c = static_cast<HttpConnection*>(p->data);
-  std::string body = std::move(c->req_.body);  // keep the allocation for the next body
-  body.clear();
-  c->req_ = Request{};
-  c->req_.body = std::move(body);
-  c->req_.started = true;
-  c->request_since_ms_ = base::Clock::Real()->NowUnixMillis();
-  return 0;
-}
-
-int HttpConnection::OnUrl(llhttp_t* p, const char* at, size_t n) {
-  auto* c = static_cast<HttpConnection*>(p->data);
-  if (c->req_.url.size() + n > HttpLimits::kMaxUrlBytes) {
-    c->parse_error_status_ = 414;
-    c->parse_error_type_ = "SerializationException";
-    c->parse_error_message_ = "the request target is longer than " + std::to_string(HttpLimits::kMaxUrlBytes) + " bytes";
-    return -1;
-  }
-  c->req_.url.append(at, n);
-  return 0;
-}
-
-int HttpConnection::OnHeaderField(llhttp_t* p, const char* at, size_t n) {
-  auto* c = static_cast<HttpConnection*>(p->data);
-  c->req_.header_bytes += n;
-  if (c->req_.header_bytes > HttpLimits::kMaxHeaderBytes) {
-    c->parse_error_status_ = 431;
-    c->parse_error_type_ = "SerializationException";
-    c->parse_error_message_ = "the request headers are larger than " + std::to_string(HttpLimits::kMaxHeaderBytes) + " bytes";
-    return -1;
-  }
-  c->req_.field.append(at, n);
-  return 0;
-}
-
-int HttpConnection::OnHeaderValue(llhttp_t* p, const char* at, size_t n) {
-  auto* c = static_cast<HttpConnection*>(p->data);
-  c->req_.header_bytes += n;
-  if (c->req_.header_bytes > HttpLimits::kMaxHeaderBytes) {
-    c->parse_error_status_ = 431;
-    c->parse_error_type_ = "SerializationException";
-    c->parse_error_message_ = "the request headers are larger than " + std::to_string(HttpLimits::kMaxHeaderBytes) + " bytes";
-    return -1;
-  }
-  c->req_.value.append(at, n);
-  return 0;
-}
-
-int HttpConnection::OnHeaderValueComplete(llhttp_t* p) {
-  auto* c = static_cast<HttpConnection*>(p->data);
-  Request& r = c->req_;
-  if (++r.header_count > HttpLimits::kMaxHeaders) {
-    c->parse_error_status_ = 431;
-    c->parse_error_type_ = "SerializationException";
-    c->parse_error_message_ = "the request has more than " + std::to_string(HttpLimits::kMaxHeaders) + " headers";
-    return -1;
-  }
-  if (EqualsLower(r.field, "x-amz-target")) r.target = r.value;
-  else if (EqualsLower(r.field, "expect")) r.expect_continue = EqualsLower(r.value, "100-continue");
-  for (char& ch : r.field) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  r.headers.emplace_back(std::move(r.field), std::move(r.value));
-  r.field.clear();
-  r.value.clear();
-  return 0;
-}
-
-int HttpConnection::OnHeadersComplete(llhttp_t* p) {
-  auto* c = static_cast<HttpConnection*>(p->data);
-  if ((p->flags & F_CONTENT_LENGTH) && p->content_length > HttpLimits::kMaxBodyBytes) {
-    c->parse_error_status_ = 413;
-    c->parse_error_type_ = "SerializationException";
-    c->parse_error_message_ = "the request body of " + std::to_string(p->content_length) + " bytes is larger than " +
-                              std::to_string(HttpLimits::kMaxBodyBytes);
-    return -1;
-  }
-  // The whole body at once (and room for simdjson's padding), so it is never copied to grow.
-  if (p->flags & F_CONTENT_LENGTH) c->req_.body.reserve(p->content_length + simdjson::SIMDJSON_PADDING);
-  if (c->req_.expect_continue && !c->close_after_drain_) {
-    Staged s;
-    s.bytes = "HTTP/1.1 100 Continue\r\n\r\n";
-    c->Stage(std::move(s));
-  }
-  return 0;
-}
-
-int HttpConnection::OnBody(llhttp_t* p, const char* at, size_t n) {
-  auto* c = static_cast<HttpConnection*>(p->data);
-  if (c->req_.body.size() + n > HttpLimits::kMaxBodyBytes) {  // chunked bodies are counted as they come
-    c->parse_error_status_ = 413;
-    c->parse_error_type_ = "SerializationException";
-    c->parse_error_message_ = "the request body is larger than " + std::to_string(HttpLimits::kMaxBodyBytes) + " bytes";
-    return -1;
-  }
-  c->req_.body.append(at, n);
-  return 0;
-}
-
-int HttpConnection::OnMessageComplete(llhttp_t* p) {
-  static_cast<HttpConnection*>(p->data)->request_done_ = true;
-  return HPE_PAUSED;  // one request at a time: the rest of the buffer waits for its dispatch
-}
-
 // --- requests -----------------------------------------------------------------------------
 
 void HttpConnection::HandleRequest() {
   request_since_ms_ = 0;
-  const bool keep_alive = llhttp_should_keep_alive(&parser_) != 0;
-  const uint8_t method = llhttp_get_method(&parser_);
-  if (method != HTTP_POST) {
+  const http::HttpRequest& req = parser_.request();
+  const bool keep_alive = req.keep_alive;
+  if (req.method != HTTP_POST) {
     StageError({405, "UnknownOperationException", "the Firehose API takes POST / (AWS JSON 1.1)"}, !keep_alive);
-  } else if (req_.url != "/") {
-    StageError({404, "UnknownOperationException", "the Firehose API is served at POST /, not " + req_.url.substr(0, 128)},
+  } else if (req.url != "/") {
+    StageError({404, "UnknownOperationException", "the Firehose API is served at POST /, not " + req.url.substr(0, 128)},
                !keep_alive);
   } else {
     Dispatch(keep_alive);
@@ -336,8 +215,7 @@ void HttpConnection::HandleRequest() {
     UpdateReading();
   }
   // A large body's buffer is not kept while the connection idles.
-  if (req_.body.capacity() > kKeepBuffer) std::string().swap(req_.body);
-  req_.body.clear();
+  parser_.ReleaseBody(kKeepBuffer);
   if (put_input_.data.capacity() > kKeepBuffer) {
     std::string().swap(put_input_.data);
     std::vector<uint32_t>().swap(put_input_.ends);
@@ -346,31 +224,32 @@ void HttpConnection::HandleRequest() {
 }
 
 void HttpConnection::Dispatch(bool keep_alive) {
-  const http::Operation op = http::ParseOperation(req_.target);
+  const http::HttpRequest& req = parser_.request();
+  const http::Operation op = http::ParseOperation(req.target);
   // Signed requests only, once keys are configured: the signature first (a request that is not
   // signed right learns nothing else), then the key's rights on the operation and stream.
   const AccessKey* key = nullptr;
   const std::vector<AccessKey>& keys = shard_->cfg().access_keys;
   if (!keys.empty()) {
     http::ApiError e;
-    http::SignedRequest signed_request{"POST", req_.url, &req_.headers, req_.body};
+    http::SignedRequest signed_request{"POST", req.url, &req.headers, req.body};
     key = http::VerifySigV4(signed_request, keys, base::Clock::Real()->NowUnixMillis(), &e);
     if (key == nullptr) {
       shard_->mutable_stats().auth_failures.fetch_add(1, std::memory_order_relaxed);
       return StageError(e, !keep_alive);
     }
   }
-  const std::string_view op_name = http::OperationName(req_.target);
+  const std::string_view op_name = http::OperationName(req.target);
   switch (op) {
     case http::Operation::kPutRecord:
     case http::Operation::kPutRecordBatch:
       return HandlePut(op == http::Operation::kPutRecord, key);  // authorized once the stream is parsed
     case http::Operation::kDescribeDeliveryStream: {
       http::ApiError denied;
-      if (key != nullptr && !http::Authorized(*key, op_name, http::StreamNameOf(req_.body), &denied))
+      if (key != nullptr && !http::Authorized(*key, op_name, http::StreamNameOf(req.body), &denied))
         return StageError(denied, !keep_alive);
       std::string out;
-      if (auto err = http::DescribeDeliveryStream(req_.body, *shard_->stream_view(), &out)) return StageError(*err, !keep_alive);
+      if (auto err = http::DescribeDeliveryStream(req.body, *shard_->stream_view(), &out)) return StageError(*err, !keep_alive);
       return StageResponse(200, out, !keep_alive);
     }
     case http::Operation::kListDeliveryStreams: {
@@ -381,32 +260,79 @@ void HttpConnection::Dispatch(bool keep_alive) {
         http::ApiError ignored;
         return key == nullptr || http::Authorized(*key, op_name, name, &ignored);
       };
-      if (auto err = http::ListDeliveryStreams(req_.body, *shard_->stream_view(), &out, visible))
+      if (auto err = http::ListDeliveryStreams(req.body, *shard_->stream_view(), &out, visible))
         return StageError(*err, !keep_alive);
       return StageResponse(200, out, !keep_alive);
     }
+    case http::Operation::kCreateDeliveryStream:
+    case http::Operation::kDeleteDeliveryStream:
+    case http::Operation::kUpdateDestination: {
+      http::ApiError denied;
+      if (key != nullptr && !http::Authorized(*key, op_name, http::StreamNameOf(req.body), &denied))
+        return StageError(denied, !keep_alive);
+      return HandleControl(op, keep_alive);
+    }
     case http::Operation::kNotServed: {
       http::ApiError denied;
-      if (key != nullptr && !http::Authorized(*key, op_name, http::StreamNameOf(req_.body), &denied))
+      if (key != nullptr && !http::Authorized(*key, op_name, http::StreamNameOf(req.body), &denied))
         return StageError(denied, !keep_alive);
       return StageError({400, "InvalidArgumentException",
-                         "operation " + req_.target.substr(0, 128) +
+                         "operation " + req.target.substr(0, 128) +
                              " is not served by this version of Sluice: manage streams with the admin port (STREAM "
                              "CREATE, STREAM UPDATE, STREAM DELETE) or the config file"},
                         !keep_alive);
     }
     case http::Operation::kUnknown:
       return StageError({400, "UnknownOperationException",
-                         req_.target.empty() ? "the request has no X-Amz-Target header (Firehose_20150804.<Operation>)"
-                                             : "unknown operation " + req_.target.substr(0, 128)},
+                         req.target.empty() ? "the request has no X-Amz-Target header (Firehose_20150804.<Operation>)"
+                                             : "unknown operation " + req.target.substr(0, 128)},
                         !keep_alive);
+  }
+}
+
+void HttpConnection::HandleControl(http::Operation op, bool keep_alive) {
+  MainDoor* door = shard_->main_door();
+  const uint64_t token = ++control_tokens_;
+  Shard* shard = shard_;
+  const uint64_t conn = id_;
+  // The request runs on main's thread; its answer comes back through the shard's queue and takes
+  // this slot, so responses stay in request order. A connection gone by then drops it.
+  auto run = [door, shard, conn, token, op, close = !keep_alive, body = parser_.request().body]() {
+    http::ControlResponse r = http::RunControl(op, body, door->stream_control());
+    std::string bytes = FormatResponse(r.status, r.body, close, r.error_type, conn, 0);
+    shard->Post([shard, conn, token, bytes = std::move(bytes)]() mutable {
+      shard->CompleteControl(conn, token, std::move(bytes));
+    });
+  };
+  if (door == nullptr || !door->PostToMain(std::move(run)))
+    return StageError({503, "ServiceUnavailableException", "the server is shutting down; retry"}, !keep_alive);
+  Staged s;
+  s.control = token;
+  s.close = !keep_alive;
+  s.charged = 1024;  // a bound of the answer (an ARN, or an error message)
+  Stage(std::move(s));
+  // Requests after it are read once it is answered: a pipelined put may be for the stream it makes.
+  waiting_control_ = true;
+  UpdateReading();
+}
+
+void HttpConnection::CompleteControl(uint64_t token, std::string response) {
+  for (Staged& s : staged_) {
+    if (s.control != token) continue;
+    s.control = 0;
+    s.bytes = std::move(response);
+    shard_->MarkDirty(this);
+    waiting_control_ = false;
+    ProcessInput();
+    UpdateReading();
+    return;
   }
 }
 
 void HttpConnection::HandlePut(bool single, const AccessKey* key) {
   shard_->mutable_stats().put_requests.fetch_add(1, std::memory_order_relaxed);
-  const bool keep_alive = llhttp_should_keep_alive(&parser_) != 0;
-  if (auto err = http::ParsePutInput(req_.body, !single, &put_input_)) {
+  const bool keep_alive = parser_.request().keep_alive;
+  if (auto err = http::ParsePutInput(parser_.request().body, !single, &put_input_)) {
     StageError(*err, !keep_alive);
     return;
   }
@@ -485,21 +411,6 @@ void HttpConnection::Stage(Staged s) {
   shard_->MarkDirty(this);
 }
 
-static std::string FormatResponse(int status, std::string_view body, bool close, std::string_view error_type,
-                                  uint64_t conn_id, uint64_t request) {
-  std::string out;
-  out.reserve(200 + body.size());
-  out += "HTTP/1.1 " + std::to_string(status) + " " + std::string(Reason(status)) + "\r\n";
-  out += "Content-Type: application/x-amz-json-1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  out += "x-amzn-RequestId: " + std::to_string(conn_id) + "-" + std::to_string(request) + "\r\n";
-  if (!error_type.empty()) out += "x-amzn-ErrorType: " + std::string(error_type) + "\r\n";
-  out += "Date: " + HttpDate() + "\r\n";
-  if (close) out += "Connection: close\r\n";
-  out += "\r\n";
-  out.append(body);
-  return out;
-}
-
 void HttpConnection::StageResponse(int status, std::string_view body, bool close, std::string_view error_type) {
   Staged s;
   s.bytes = FormatResponse(status, body, close, error_type, id_, ++responses_);
@@ -524,25 +435,30 @@ void HttpConnection::Flush(const base::Status& commit) {
   if (staged_.empty()) return;
   std::string out;
   ShardStats& stats = shard_->mutable_stats();
-  size_t charged = 0;
+  size_t charged = 0, sent = 0;
+  bool held = false;  // a control answer is still out: what follows it waits, in order
   for (Staged& s : staged_) {
+    if (s.is_put) {
+      // Answered from this commit whether it is sent now or after a control answer before it.
+      int status = 200;
+      std::string error_type;
+      std::string body = PutResponse(s, commit, &status, &error_type);
+      s.bytes = FormatResponse(status, body, s.close, error_type, id_, ++responses_);
+      s.is_put = false;
+      const uint32_t accepted = s.put.record_count - s.put.failed_count();
+      stats.records_failed.fetch_add(s.put.failed_count() + (commit.ok() ? 0 : accepted), std::memory_order_relaxed);
+      if (commit.ok()) {
+        stats.records_stored.fetch_add(accepted, std::memory_order_relaxed);
+        stats.bytes_stored.fetch_add(s.put.accepted_bytes, std::memory_order_relaxed);
+      }
+    }
+    held |= s.control != 0;
+    if (held) continue;
+    out += s.bytes;
     charged += s.charged;
-    if (!s.is_put) {
-      out += s.bytes;
-      continue;
-    }
-    int status = 200;
-    std::string error_type;
-    std::string body = PutResponse(s, commit, &status, &error_type);
-    out += FormatResponse(status, body, s.close, error_type, id_, ++responses_);
-    const uint32_t accepted = s.put.record_count - s.put.failed_count();
-    stats.records_failed.fetch_add(s.put.failed_count() + (commit.ok() ? 0 : accepted), std::memory_order_relaxed);
-    if (commit.ok()) {
-      stats.records_stored.fetch_add(accepted, std::memory_order_relaxed);
-      stats.bytes_stored.fetch_add(s.put.accepted_bytes, std::memory_order_relaxed);
-    }
+    sent++;
   }
-  staged_.clear();
+  staged_.erase(staged_.begin(), staged_.begin() + static_cast<std::ptrdiff_t>(sent));
   ChargeStaged(-static_cast<int64_t>(charged));
   if (closing() || out.empty()) {
     MaybeCloseAfterDrain();

@@ -49,7 +49,8 @@ def expect_error(code, fn, **kwargs):
 expect_error("ResourceNotFoundException", client.put_record, DeliveryStreamName="no-such-stream", Record={"Data": b"x"})
 expect_error("ResourceNotFoundException", client.describe_delivery_stream, DeliveryStreamName="no-such-stream")
 expect_error("ValidationException", client.put_record, DeliveryStreamName=stream, Record={"Data": b"x" * 1024001})
-expect_error("InvalidArgumentException", client.delete_delivery_stream, DeliveryStreamName=stream)
+# A stream declared in the config file is deleted there, not through the API.
+expect_error("ResourceInUseException", client.delete_delivery_stream, DeliveryStreamName=stream)
 
 with open(out_path, "w") as f:
     json.dump([r.decode() for r in records] + ["boto3-single"], f)

@@ -241,7 +241,7 @@ TEST_CASE("Firehose API: malformed and oversized requests get an AWS-shaped erro
                  Request("PutRecord", "{\"DeliveryStreamName\":\"api\",\"Record\":{\"Data\":") +
                  Request("PutRecordBatch", "{\"DeliveryStreamName\":\"api\",\"Records\":[]}") +
                  Request("PutRecord", "{\"DeliveryStreamName\":\"bad name!\",\"Record\":{\"Data\":\"\"}}") +
-                 Request("CreateDeliveryStream", "{}") + Request("Nope", "{}") + Request("PutRecord", "[1,2]") +
+                 Request("TagDeliveryStream", "{}") + Request("Nope", "{}") + Request("PutRecord", "[1,2]") +
                  "GET / HTTP/1.1\r\nHost: x\r\n\r\n" + Request("PutRecord", PutRecordBody("api", "still-here"))));
   bool closed = false;
   auto r = ReadResponses(s, 9, &closed);
@@ -271,6 +271,15 @@ TEST_CASE("Firehose API: a request that stops arriving is answered 408 after rea
   REQUIRE(r.size() == 1);
   CHECK(Status(r[0]) == 408);
   CHECK(PeerClosed(s));
+  // Headers that ask for 100-continue, and then no body.
+  RawSocket c(f.server->http_port());
+  REQUIRE(c.Send("POST / HTTP/1.1\r\nX-Amz-Target: Firehose_20150804.PutRecord\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 10\r\n\r\n"));
+  r = ReadResponses(c, 2, &closed);
+  REQUIRE(r.size() == 2);
+  CHECK(r[0] == "HTTP/1.1 100 Continue\r\n\r\n");
+  CHECK(Status(r[1]) == 408);
+  CHECK(PeerClosed(c));
 }
 
 TEST_CASE("Firehose API: boto3 lists, describes, puts and gets Firehose's error codes", "[integration][firehose_api]") {
@@ -426,4 +435,54 @@ TEST_CASE("Firehose API: the access keys authenticate the put port too", "[integ
   CHECK(put("other", std::string(kProducerId) + ":" + kProducerSecret) != 0);  // not its stream
   REQUIRE(WaitFor([&] { return test::DeliveredRecords(f.delivered).size() == 2; }));
   CHECK(test::DeliveredRecords(f.delivered) == std::vector<std::string>{"binary-1", "binary-2"});
+}
+
+TEST_CASE("Firehose API: boto3 creates, describes, updates and deletes a stream", "[integration][firehose_api]") {
+  if (!std::filesystem::exists("/usr/bin/python3") ||
+      test::RunCommand({"/usr/bin/python3", "-c", "import boto3"}) != 0)
+    SLUICE_SKIP("Debian's python3-boto3 is not installed (scripts/setup installs it)");
+  ApiServer f;
+  std::string out, err;
+  int rc = test::RunCommand({"/usr/bin/python3", test::SourcePath("tests/clients/firehose_boto3_control.py"),
+                             "http://127.0.0.1:" + std::to_string(f.server->http_port())},
+                            &out, &err);
+  INFO(out << err);
+  REQUIRE(rc == 0);
+  // AllowForceDelete moved the undelivered record to the stream's backup store (never dropped).
+  const std::string backup = f.tmp.Sub("data") + "/backup/made";
+  REQUIRE(WaitFor([&] {
+    for (const std::string& file : test::DeliveredFiles(backup))
+      if (file.ends_with(".sseg")) return true;
+    return false;
+  }));
+}
+
+TEST_CASE("Firehose API: a directory stream made through the API delivers (the Sluice extension)", "[integration][firehose_api]") {
+  ApiServer f;
+  RawSocket s(f.server->http_port());
+  REQUIRE(s.Send(Request("CreateDeliveryStream",
+                         "{\"DeliveryStreamName\":\"local\",\"DirectoryDestinationConfiguration\":{\"Prefix\":\"p/\","
+                         "\"BufferingHints\":{\"SizeInMBs\":1,\"IntervalInSeconds\":0},\"ProcessingConfiguration\":"
+                         "{\"Enabled\":true,\"Processors\":[{\"Type\":\"AppendDelimiterToRecord\"}]}}}") +
+                 Request("PutRecordBatch", "{\"DeliveryStreamName\":\"local\",\"Records\":[{\"Data\":\"" +
+                                               server::Base64Encode("one") + "\"},{\"Data\":\"" +
+                                               server::Base64Encode("two") + "\"}]}") +
+                 Request("CreateDeliveryStream", "{\"DeliveryStreamName\":\"x\",\"DirectoryDestinationConfiguration\":{},"
+                                                 "\"ExtendedS3DestinationConfiguration\":{}}") +
+                 Request("CreateDeliveryStream", "{\"DeliveryStreamName\":\"x\"}") +
+                 Request("CreateDeliveryStream", "{\"DeliveryStreamName\":\"x\",\"Tags\":[],"
+                                                 "\"DirectoryDestinationConfiguration\":{}}")));
+  bool closed = false;
+  auto r = ReadResponses(s, 5, &closed);
+  REQUIRE(r.size() == 5);
+  CHECK(Body(r[0]) == "{\"DeliveryStreamARN\":\"arn:sluice:firehose:local:0:deliverystream/local\"}");
+  CHECK(Body(r[1]).find("\"FailedPutCount\":0") != std::string::npos);  // the answer before it is in order
+  CHECK(Body(r[2]).find("exactly one destination") != std::string::npos);
+  CHECK(Body(r[3]).find("the request needs one destination: DirectoryDestinationConfiguration, "
+                        "ExtendedS3DestinationConfiguration, HttpEndpointDestinationConfiguration") != std::string::npos);
+  CHECK(Body(r[4]).find("Tags are not supported") != std::string::npos);
+  const std::string root = f.tmp.Sub("data") + "/delivered/local";
+  REQUIRE(WaitFor([&] { return test::DeliveredRecords(root).size() == 2; }));
+  CHECK(test::DeliveredRecords(root) == std::vector<std::string>{"one", "two"});
+  CHECK(test::DeliveredFiles(root)[0].rfind("p/", 0) == 0);
 }

@@ -29,7 +29,9 @@ std::unique_ptr<Destination> Make(const DestinationContext& ctx) {
 extern const DestinationKind kDirectoryDestination{
     .name = "directory",
     .metric_name = "Directory",
-    .firehose = "ExtendedS3DestinationConfiguration",
+    // A Sluice extension of the Firehose API (CreateDeliveryStream takes
+    // DirectoryDestinationConfiguration); the path is not settable there, only the layout.
+    .firehose = "DirectoryDestinationConfiguration",
     .summary = "objects in a local directory, named and laid out as Firehose names S3 objects (the embedded default)",
     .settings = kSettings,
     .apply_defaults = ApplyDefaults,

@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""The control plane as boto3 drives it: create, describe, update (with the version check),
+list, put and delete a delivery stream through the Firehose API.
+
+    firehose_boto3_control.py ENDPOINT
+
+Prints "ok" when every call got the answer AWS would give.
+"""
+import sys
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+client = boto3.client("firehose", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE",
+                      aws_secret_access_key="secret", config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
+def expect_error(code, fn, **kwargs):
+    try:
+        fn(**kwargs)
+    except botocore.exceptions.ClientError as e:
+        got = e.response["Error"]["Code"]
+        assert got == code, "expected %s, got %s: %s" % (code, got, e)
+        return
+    raise AssertionError("expected %s from %s" % (code, fn.__name__))
+
+
+s3_config = {"RoleARN": "arn:aws:iam::000000000000:role/firehose", "BucketARN": "arn:aws:s3:::made-bucket",
+             "Prefix": "made/", "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
+             "BufferingHints": {"SizeInMBs": 16, "IntervalInSeconds": 120}, "CompressionFormat": "GZIP"}
+arn = client.create_delivery_stream(DeliveryStreamName="made", DeliveryStreamType="DirectPut",
+                                    ExtendedS3DestinationConfiguration=s3_config)["DeliveryStreamARN"]
+assert arn.endswith("deliverystream/made"), arn
+expect_error("ResourceInUseException", client.create_delivery_stream, DeliveryStreamName="made",
+             ExtendedS3DestinationConfiguration=s3_config)
+expect_error("InvalidArgumentException", client.create_delivery_stream, DeliveryStreamName="bad",
+             ExtendedS3DestinationConfiguration=dict(s3_config, CompressionFormat="ZIP"))
+
+d = client.describe_delivery_stream(DeliveryStreamName="made")["DeliveryStreamDescription"]
+assert d["VersionId"] == "1", d
+dest = d["Destinations"][0]
+assert dest["DestinationId"] == "destinationId-000000000001", dest
+s3 = dest["ExtendedS3DestinationDescription"]
+assert s3["BucketARN"] == "arn:aws:s3:::made-bucket", s3
+assert s3["Prefix"] == "made/", s3
+assert s3["CompressionFormat"] == "GZIP", s3
+assert s3["BufferingHints"] == {"SizeInMBs": 16, "IntervalInSeconds": 120}, s3
+assert "made" in client.list_delivery_streams()["DeliveryStreamNames"]
+
+expect_error("ConcurrentModificationException", client.update_destination, DeliveryStreamName="made",
+             CurrentDeliveryStreamVersionId="7", DestinationId="destinationId-000000000001",
+             ExtendedS3DestinationUpdate={"Prefix": "other/"})
+client.update_destination(DeliveryStreamName="made", CurrentDeliveryStreamVersionId="1",
+                          DestinationId="destinationId-000000000001", ExtendedS3DestinationUpdate={"Prefix": "other/"})
+d = client.describe_delivery_stream(DeliveryStreamName="made")["DeliveryStreamDescription"]
+assert d["VersionId"] == "2", d
+s3 = d["Destinations"][0]["ExtendedS3DestinationDescription"]
+assert s3["Prefix"] == "other/" and s3["BucketARN"] == "arn:aws:s3:::made-bucket", s3  # merged, as Firehose
+
+assert client.put_record(DeliveryStreamName="made", Record={"Data": b"kept"})["RecordId"]
+# Undelivered records: deleting is refused (Sluice never drops them) unless forced to the backup store.
+expect_error("ResourceInUseException", client.delete_delivery_stream, DeliveryStreamName="made")
+client.delete_delivery_stream(DeliveryStreamName="made", AllowForceDelete=True)
+expect_error("ResourceNotFoundException", client.delete_delivery_stream, DeliveryStreamName="no-such-stream")
+print("ok")
