@@ -105,7 +105,9 @@ std::string Seconds(int64_t ms) {
 // of first appearance.
 struct JsonObject {
   std::vector<std::pair<std::string, std::string>> members;  // name, rendered value
-  std::vector<std::pair<std::string, JsonObject>> children;
+  // Nested objects: names and objects side by side (a pair of an incomplete type is not allowed).
+  std::vector<std::string> child_names;
+  std::vector<JsonObject> children;
   void Set(std::string_view dotted, std::string value) {
     size_t dot = dotted.find('.');
     if (dot == std::string_view::npos) {
@@ -113,10 +115,11 @@ struct JsonObject {
       return;
     }
     std::string head(dotted.substr(0, dot));
-    for (auto& [name, child] : children)
-      if (name == head) return child.Set(dotted.substr(dot + 1), std::move(value));
-    children.emplace_back(head, JsonObject{});
-    children.back().second.Set(dotted.substr(dot + 1), std::move(value));
+    for (size_t i = 0; i < child_names.size(); i++)
+      if (child_names[i] == head) return children[i].Set(dotted.substr(dot + 1), std::move(value));
+    child_names.push_back(head);
+    children.emplace_back();
+    children.back().Set(dotted.substr(dot + 1), std::move(value));
   }
   void Render(std::string* out) const {
     out->push_back('{');
@@ -127,12 +130,12 @@ struct JsonObject {
       AppendQuoted(out, name);
       *out += ":" + value;
     }
-    for (const auto& [name, child] : children) {
+    for (size_t i = 0; i < children.size(); i++) {
       if (!first) out->push_back(',');
       first = false;
-      AppendQuoted(out, name);
+      AppendQuoted(out, child_names[i]);
       out->push_back(':');
-      child.Render(out);
+      children[i].Render(out);
     }
     out->push_back('}');
   }

@@ -5,6 +5,8 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <atomic>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -485,4 +487,68 @@ TEST_CASE("Firehose API: a directory stream made through the API delivers (the S
   REQUIRE(WaitFor([&] { return test::DeliveredRecords(root).size() == 2; }));
   CHECK(test::DeliveredRecords(root) == std::vector<std::string>{"one", "two"});
   CHECK(test::DeliveredFiles(root)[0].rfind("p/", 0) == 0);
+}
+
+TEST_CASE("Firehose API: the AWS SDK for JavaScript v3 signs, puts, describes and manages streams", "[integration][firehose_api]") {
+  const std::string node = test::NodePath();
+  if (node.empty()) SLUICE_SKIP("Node.js is not installed (scripts/setup installs it)");
+  if (!std::filesystem::exists(test::SourcePath("tests/peers/node_modules/@aws-sdk/client-firehose")))
+    SLUICE_SKIP("@aws-sdk/client-firehose is not installed in tests/peers (scripts/setup installs it)");
+  ApiServer f(KeysConfig());
+  std::string out, err;
+  const std::string expected = f.tmp.Sub("expected.json");
+  int rc = test::RunCommand({node, test::SourcePath("tests/peers/firehose_sdk_client.js"),
+                             "http://127.0.0.1:" + std::to_string(f.server->http_port()), kAdminId, kAdminSecret, "api",
+                             expected},
+                            &out, &err);
+  INFO(out << err);
+  REQUIRE(rc == 0);
+  simdjson::dom::parser parser;
+  simdjson::dom::array list;
+  REQUIRE(parser.load(expected).get_array().get(list) == simdjson::SUCCESS);
+  std::vector<std::string> want;
+  for (auto e : list) want.emplace_back(std::string_view(e.get_string()));
+  REQUIRE(want.size() == 501);
+  REQUIRE(WaitFor([&] { return test::DeliveredRecords(f.delivered).size() == want.size(); }));
+  CHECK(test::DeliveredRecords(f.delivered) == want);
+}
+
+TEST_CASE("Firehose API: every PutRecordBatch answered 200 is delivered after kill -9 and a restart", "[integration][firehose_api]") {
+  ApiServer f;
+  std::set<std::string> acked;
+  std::atomic<bool> stop{false};
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    f.server->Kill();  // SIGKILL while batches are in flight
+    stop = true;
+  });
+  int batch_no = 0;
+  while (!stop) {
+    RawSocket s(f.server->http_port());
+    if (!s.connected()) break;
+    bool closed = false;
+    while (!stop && !closed) {
+      std::vector<std::string> records;
+      std::string body = "{\"DeliveryStreamName\":\"api\",\"Records\":[";
+      for (int i = 0; i < 500; i++) {
+        records.push_back("b" + std::to_string(batch_no) + "-" + std::to_string(i));
+        body += std::string(i ? "," : "") + "{\"Data\":\"" + server::Base64Encode(records.back()) + "\"}";
+      }
+      body += "]}";
+      batch_no++;
+      if (!s.Send(Request("PutRecordBatch", body))) break;
+      auto r = ReadResponses(s, 1, &closed);
+      if (r.size() != 1 || Status(r[0]) != 200) break;
+      REQUIRE(Body(r[0]).find("\"FailedPutCount\":0") != std::string::npos);
+      acked.insert(records.begin(), records.end());
+    }
+  }
+  killer.join();
+  REQUIRE(acked.size() >= 500);  // the drill must have put something
+  REQUIRE(f.server->Start());
+  REQUIRE(WaitFor([&] {
+    auto got = test::DeliveredRecords(f.delivered);
+    std::set<std::string> delivered(got.begin(), got.end());
+    return std::includes(delivered.begin(), delivered.end(), acked.begin(), acked.end());
+  }));
 }
