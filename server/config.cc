@@ -65,7 +65,7 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
                              "connection_output_budget", "shard_commit_budget", "min_free_mib", "stream",
                              "max_connections", "max_client_memory_mib", "read_timeout_s", "write_timeout_s",
                              "shutdown_timeout_s", "log_level", "replay_roots", "http_enabled", "http_port",
-                             "http_bind", "access_key"},
+                             "http_bind", "access_key", "tls_ports", "tls_cert_file", "tls_key_file"},
                             origin, "the top level"));
   for (const auto& [k, v] : root)
     if (k.str() != "stream") cfg->origins[std::string(k.str())] = Where(origin, v);
@@ -125,6 +125,18 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
   RETURN_IF_ERROR(Get(root, "port", origin, &cfg->port));
   RETURN_IF_ERROR(Get(root, "shards", origin, &cfg->shards));
   RETURN_IF_ERROR(Get(root, "delivery_threads", origin, &cfg->delivery_threads));
+  RETURN_IF_ERROR(Get(root, "tls_cert_file", origin, &cfg->tls_cert_file));
+  RETURN_IF_ERROR(Get(root, "tls_key_file", origin, &cfg->tls_key_file));
+  if (const toml::node* ports = root.get("tls_ports")) {
+    const toml::array* arr = ports->as_array();
+    if (arr == nullptr || arr->size() > 3)
+      return base::InvalidArgument(Where(origin, *ports) + ": tls_ports must be a list of \"put\", \"admin\", \"http\"");
+    cfg->tls_ports.clear();
+    for (const toml::node& n : *arr) {
+      if (!n.is_string()) return base::InvalidArgument(Where(origin, n) + ": tls_ports entries are strings");
+      cfg->tls_ports.push_back(n.as_string()->get());
+    }
+  }
   RETURN_IF_ERROR(Get(root, "http_enabled", origin, &cfg->http_enabled));
   RETURN_IF_ERROR(Get(root, "http_port", origin, &cfg->http_port));
   RETURN_IF_ERROR(Get(root, "http_bind", origin, &cfg->http_bind));
@@ -229,6 +241,11 @@ base::Status ServerConfig::Validate() const {
     return err("http_bind", "http_bind " + http_bind.substr(0, 64) +
                                 " is not a loopback address: configure [[access_key]] entries, so that requests are "
                                 "authenticated (SigV4), or bind to 127.0.0.1");
+  for (const std::string& p : tls_ports)
+    if (p != "put" && p != "admin" && p != "http")
+      return err("tls_ports", "tls_ports entries must be put, admin or http, got '" + p.substr(0, 32) + "'");
+  if (!tls_ports.empty() && (tls_cert_file.empty() || tls_key_file.empty()))
+    return err("tls_ports", "tls_ports needs tls_cert_file and tls_key_file");
   std::set<std::string> key_ids;
   for (const AccessKey& k : access_keys) {
     auto key_err = [&](const std::string& m) {

@@ -115,6 +115,17 @@ struct ServerConfig {
   std::string http_bind = "127.0.0.1";
   // When set, the chosen HTTP port is written here once listening. Default: none.
   std::string http_port_file;
+  // TLS: the ports that speak it ("put", "admin", "http"), with this PEM certificate chain and
+  // key (re-read on SIGHUP: new connections get the new certificate). TLS 1.2 or later.
+  // Default: none. Reloadable: the files yes, the list no.
+  std::vector<std::string> tls_ports;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool tls_on(std::string_view port) const {
+    for (const std::string& p : tls_ports)
+      if (p == port) return true;
+    return false;
+  }
   // Keys that sign Firehose API requests (SigV4). With none, the API port accepts unsigned
   // requests and must bind to loopback. Default: none. Reloadable: no.
   std::vector<AccessKey> access_keys;

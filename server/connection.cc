@@ -86,8 +86,14 @@ void Connection::PauseForMemory() {
   UpdateReading();
 }
 
-base::Status Connection::Open(int fd) {
+base::Status Connection::Open(int fd, SSL_CTX* tls) {
   RETURN_IF_ERROR(OpenFd(shard_->loop(), fd));
+  if (tls != nullptr) {
+    if (base::Status st = EnableTls(tls); !st.ok()) {
+      Close();
+      return st;
+    }
+  }
   UpdateReading();
   return base::Status::Ok();
 }

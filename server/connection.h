@@ -50,7 +50,7 @@ class Connection final : public ShardConnection {
   Connection(Shard* shard, uint64_t id);
   // ShardConnection (the frames already buffered are parsed on resume; a connection that
   // held an incomplete frame longer than read_timeout_s gets a Timeout error and is closed).
-  base::Status Open(int fd) override;
+  base::Status Open(int fd, SSL_CTX* tls) override;
   void Flush(const base::Status& commit) override;
   void ResumeAfterBudget() override;
   void CheckTimeouts(int64_t now_ms) override;

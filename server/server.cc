@@ -69,7 +69,14 @@ base::Status Server::Start() {
   for (uint32_t i = 0; i < n; i++)
     shards_.push_back(std::make_unique<Shard>(static_cast<uint16_t>(i), cfg_, store_.get(), &streams_, pool_.get(),
                                               &client_memory_));
-  for (auto& s : shards_) s->set_main_door(this);
+  if (!cfg_.tls_ports.empty()) {
+    ASSIGN_OR_RETURN(std::shared_ptr<TlsContext> tls, TlsContext::Load(cfg_.tls_cert_file, cfg_.tls_key_file));
+    tls_.Set(std::move(tls));
+  }
+  for (auto& s : shards_) {
+    s->set_main_door(this);
+    if (!cfg_.tls_ports.empty()) s->set_tls(&tls_, cfg_.tls_on("put"), cfg_.tls_on("http"));
+  }
   for (auto& s : shards_) RETURN_IF_ERROR(s->Start());
 
   // Signals are handled before anything announces the server (the port files): a SIGTERM
@@ -83,6 +90,7 @@ base::Status Server::Start() {
   }
   admin_ = std::make_unique<admin::AdminServer>(
       &loop_, admin::AdminServices{*this, *this, stream_manager_, replayer_});
+  if (cfg_.tls_on("admin")) admin_->set_tls(&tls_);
   RETURN_IF_ERROR(admin_->Listen(cfg_.admin_bind, cfg_.admin_port));
   if (!IsLoopback(cfg_.bind) && cfg_.auth_token.empty())
     SLUICE_LOG_WARN("server", "WARNING: the put port listens on %s, which is not a loopback address, and has no "
@@ -248,7 +256,11 @@ std::vector<std::pair<std::string, std::string>> RestartOnlySettings(const Serve
           {"max_connections", n(c.max_connections)}, {"max_client_memory_mib", n(c.max_client_memory_bytes >> 20)},
           {"read_timeout_s", n(c.read_timeout_s)}, {"write_timeout_s", n(c.write_timeout_s)},
           {"shutdown_timeout_s", n(c.shutdown_timeout_s)}, {"http_enabled", n(c.http_enabled)},
-          {"http_port", n(c.http_port)}, {"http_bind", c.http_bind}, {"access_key", AccessKeysDigest(c)}};
+          {"http_port", n(c.http_port)}, {"http_bind", c.http_bind}, {"access_key", AccessKeysDigest(c)}, {"tls_ports", [&] {
+            std::string all;
+            for (const auto& p : c.tls_ports) all += p + ",";
+            return all;
+          }()}};
 }
 }  // namespace
 
@@ -273,6 +285,18 @@ void Server::Reload() {
     SLUICE_LOG_INFO("server", "SIGHUP: replay_roots now lists %zu directories", next.replay_roots.size());
     cfg_.replay_roots = next.replay_roots;  // read on main's thread only (REPLAY)
     changes++;
+  }
+  if (!cfg_.tls_ports.empty()) {
+    // The certificate files again (a renewed certificate): new connections get it.
+    auto tls = TlsContext::Load(next.tls_cert_file, next.tls_key_file);
+    if (tls.ok()) {
+      tls_.Set(std::move(tls).value());
+      SLUICE_LOG_INFO("server", "SIGHUP: TLS certificate re-read from %s", next.tls_cert_file.c_str());
+      changes++;
+    } else {
+      SLUICE_LOG_ERROR("server", "SIGHUP: TLS certificate not reloaded, the previous one stays: %s",
+                       tls.status().ToString().c_str());
+    }
   }
   auto before = RestartOnlySettings(cfg_), after = RestartOnlySettings(next);
   std::string restart;

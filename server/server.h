@@ -22,6 +22,7 @@
 #include "server/stream_manager.h"
 #include "server/shard.h"
 #include "server/stream_registry.h"
+#include "server/tls.h"
 #include "storage/data_dir.h"
 #include "storage/store.h"
 
@@ -103,6 +104,7 @@ class Server final : public admin::ServerStatus, public admin::ServerControl, pu
   bool handles_ready_ = false;  // the timer and signal handles exist (InstallSignals ran)
   ConfigSource reload_;
   ClientMemory client_memory_;
+  TlsContextHolder tls_;  // the ports' TLS context (empty without tls_ports)
   uint64_t refused_connections_ = 0;
   uv_timer_t reaper_{};    // finishes STREAM DELETE (see ReapDeletedStreams)
   uv_async_t main_async_{};  // wakes main's loop for posted work (PostToMain)

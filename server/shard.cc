@@ -108,7 +108,10 @@ void Shard::AdoptConnection(int fd, PortProtocol protocol) {
     else conn = new Connection(this, id);
     connections_.insert(conn);
     stats_.connections_open.fetch_add(1, std::memory_order_relaxed);
-    base::Status st = conn->Open(fd);
+    // The context of this moment (SIGHUP may swap it; a session keeps the one it began with).
+    std::shared_ptr<TlsContext> tls;
+    if (tls_ != nullptr && (protocol == PortProtocol::kHttp ? tls_http_ : tls_put_)) tls = tls_->Get();
+    base::Status st = conn->Open(fd, tls ? tls->ctx() : nullptr);
     if (!st.ok()) {
       SLUICE_LOG_WARN("shard", "shard %u: cannot adopt connection: %s", id_, st.ToString().c_str());
       if (!conn->handle_open()) {

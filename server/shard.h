@@ -35,6 +35,7 @@
 #include "server/put_handler.h"
 #include "server/segmenter.h"
 #include "server/shard_connection.h"
+#include "server/tls.h"
 #include "server/stream_registry.h"
 #include "storage/store.h"
 
@@ -116,6 +117,12 @@ class Shard {
 
   // Main's door for control-plane requests (may be null: they are then refused). Main, before Start.
   void set_main_door(MainDoor* door) { main_door_ = door; }
+  // TLS for the put port and the Firehose API port (null: plain). Main, before Start.
+  void set_tls(const TlsContextHolder* holder, bool put, bool http) {
+    tls_ = holder;
+    tls_put_ = put;
+    tls_http_ = http;
+  }
   MainDoor* main_door() const { return main_door_; }
   // Hands a control-plane answer to connection `conn_id` (if it is still open). Shard thread.
   void CompleteControl(uint64_t conn_id, uint64_t token, std::string response);
@@ -180,6 +187,9 @@ class Shard {
   bool accepting_posts_ SLUICE_GUARDED_BY(post_mu_) = true;
 
   MainDoor* main_door_ = nullptr;
+  const TlsContextHolder* tls_ = nullptr;
+  bool tls_put_ = false;
+  bool tls_http_ = false;
   struct ControlAnswer {
     uint64_t conn_id;
     uint64_t token;

@@ -21,9 +21,10 @@ enum class PortProtocol { kSluice, kHttp };
 // Thread: the owning shard's loop; not thread-safe.
 class ShardConnection : public SocketConnection {
  public:
-  // Takes over `fd` and starts reading. On error the connection closes itself (and the fd),
-  // and deletes itself in its close callback like any other connection.
-  virtual base::Status Open(int fd) = 0;
+  // Takes over `fd` (speaking TLS with `tls` when not null) and starts reading. On error the
+  // connection closes itself (and the fd), and deletes itself in its close callback like any
+  // other connection.
+  virtual base::Status Open(int fd, SSL_CTX* tls) = 0;
   // Answers every staged request; acks become failures when `commit` failed.
   virtual void Flush(const base::Status& commit) = 0;
   // Resumes reading after a commit-budget or client-memory pause.

@@ -11,6 +11,9 @@
 
 #include "base/status.h"
 
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+
 namespace sluice::server {
 
 // Design: the subclass says when it wants to read (WantRead) and what to do with bytes
@@ -27,13 +30,16 @@ class SocketConnection {
 
   // Immediate close (idempotent). Queued writes are cancelled.
   void Close();
+  // Speaks TLS on this socket (server side) from now on: reads are decrypted before OnBytes,
+  // Write encrypts. Call right after OpenFd/Accept, before reading starts.
+  base::Status EnableTls(SSL_CTX* ctx);
   bool closing() const { return closing_; }
   size_t output_bytes() const { return output_bytes_; }
   uint32_t pending_writes() const { return pending_writes_; }
 
  protected:
   SocketConnection() { tcp_.data = this; }
-  virtual ~SocketConnection() = default;
+  virtual ~SocketConnection();
 
   // uv_tcp_init + uv_tcp_open(fd) (the put port hands over accepted fds). On error the fd is
   // closed; when the handle exists (handle_open()) the connection closes itself as usual.
@@ -75,6 +81,11 @@ class SocketConnection {
   static void OnWriteCb(uv_write_t* req, int status) noexcept;
   static void OnCloseCb(uv_handle_t* handle) noexcept;
   void AddOutput(int64_t delta);
+  bool WriteRaw(std::string data);
+  // TLS: decrypts what the socket delivered into the subclass's buffers while it wants to read.
+  void DrainTls();
+  // TLS: sends what OpenSSL produced (handshake, records) as raw bytes.
+  bool FlushTls();
 
   uv_tcp_t tcp_;
   bool handle_open_ = false;
@@ -86,6 +97,12 @@ class SocketConnection {
   uint64_t writes_seen_ = 0;   // writes_done_ at the last stall check
   size_t queue_seen_ = 0;      // write queue size at the last stall check
   uint64_t progress_ms_ = 0;   // last time output made progress
+  // TLS (null without): the session, the ciphertext read buffer, plaintext written before the
+  // handshake finished.
+  SSL* ssl_ = nullptr;
+  std::string tls_in_;
+  std::string tls_pending_;
+  bool tls_draining_ = false;
 };
 
 }  // namespace sluice::server

@@ -141,6 +141,14 @@ void AdminServer::OnConnection(uv_stream_t* server, int status) noexcept {
     if (!conn->handle_open()) delete conn;  // else its close callback deletes it
     return;
   }
+  if (self->tls_ != nullptr) {
+    std::shared_ptr<TlsContext> tls = self->tls_->Get();
+    if (base::Status st = conn->EnableTls(tls->ctx()); !st.ok()) {
+      SLUICE_LOG_WARN("admin", "cannot start TLS: %s", st.ToString().c_str());
+      conn->Close();
+      return;
+    }
+  }
   self->conns_.insert(conn);
   if (self->conns_.size() > kMaxConnections) {
     std::string out;

@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "server/admin/admin_services.h"
+#include "server/tls.h"
 #include "server/admin/resp.h"
 
 namespace sluice::server::admin {
@@ -23,6 +24,8 @@ class AdminConnection;
 class AdminServer {
  public:
   AdminServer(uv_loop_t* loop, AdminServices services) : loop_(loop), services_(services) {}
+  // Speak TLS with the holder's context (main, before Listen).
+  void set_tls(const TlsContextHolder* holder) { tls_ = holder; }
   // Binds and listens. Returns kIOError naming the address when it cannot.
   base::Status Listen(const std::string& host, uint16_t port);
   uint16_t port() const { return port_; }
@@ -60,6 +63,7 @@ class AdminServer {
   static void OnStallTimer(uv_timer_t* handle) noexcept;
 
   uv_loop_t* loop_;
+  const TlsContextHolder* tls_ = nullptr;
   AdminServices services_;
   uv_tcp_t tcp_;
   bool listening_ = false;

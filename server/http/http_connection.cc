@@ -69,8 +69,14 @@ std::string FormatResponse(int status, std::string_view body, bool close, std::s
 
 HttpConnection::HttpConnection(Shard* shard, uint64_t id) : shard_(shard), id_(id) {}
 
-base::Status HttpConnection::Open(int fd) {
+base::Status HttpConnection::Open(int fd, SSL_CTX* tls) {
   RETURN_IF_ERROR(OpenFd(shard_->loop(), fd));
+  if (tls != nullptr) {
+    if (base::Status st = EnableTls(tls); !st.ok()) {
+      Close();
+      return st;
+    }
+  }
   UpdateReading();
   return base::Status::Ok();
 }

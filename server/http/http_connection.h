@@ -29,7 +29,7 @@ class HttpConnection final : public ShardConnection {
   ~HttpConnection() override = default;
 
   // ShardConnection
-  base::Status Open(int fd) override;
+  base::Status Open(int fd, SSL_CTX* tls) override;
   void Flush(const base::Status& commit) override;
   void ResumeAfterBudget() override;
   void CheckTimeouts(int64_t now_ms) override;
