@@ -8,6 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -69,6 +74,7 @@ base::Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& optio
   std::unique_ptr<Client> c(new Client());
   c->options_ = options;
   ASSIGN_OR_RETURN(c->fd_, ConnectSocket(options));
+  if (options.tls) RETURN_IF_ERROR(c->StartTls());
   std::string hello;
   proto::EncodeHello(0, options.client_name, options.auth_token, &hello);
   RETURN_IF_ERROR(c->SendAll(hello));
@@ -90,7 +96,58 @@ base::Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& optio
 }
 
 Client::~Client() {
+  if (ssl_ != nullptr) SSL_free(ssl_);
+  if (tls_ctx_ != nullptr) SSL_CTX_free(tls_ctx_);
   if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+std::string TlsError(const char* what) {
+  unsigned long e = ERR_get_error();
+  char buf[256] = "unknown error";
+  if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return std::string(what) + ": " + buf;
+}
+}  // namespace
+
+base::Status Client::StartTls() {
+  tls_ctx_ = SSL_CTX_new(TLS_client_method());
+  if (tls_ctx_ == nullptr) return base::Unavailable(TlsError("TLS"));
+  SSL_CTX_set_min_proto_version(tls_ctx_, TLS1_2_VERSION);
+  SSL_CTX_set_verify(tls_ctx_, SSL_VERIFY_PEER, nullptr);
+  if (options_.ca_file.empty() ? SSL_CTX_set_default_verify_paths(tls_ctx_) != 1
+                               : SSL_CTX_load_verify_locations(tls_ctx_, options_.ca_file.c_str(), nullptr) != 1)
+    return base::InvalidArgument(TlsError(("TLS CA file " + options_.ca_file).c_str()));
+  // A write of a long batch may be partial and retried from another buffer address.
+  SSL_CTX_set_mode(tls_ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  ssl_ = SSL_new(tls_ctx_);
+  if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) return base::Unavailable(TlsError("TLS"));
+  // The certificate must name the host we connected to: an IP address or a DNS name.
+  in6_addr a6;
+  in_addr a4;
+  const bool ip = inet_pton(AF_INET, options_.host.c_str(), &a4) == 1 || inet_pton(AF_INET6, options_.host.c_str(), &a6) == 1;
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+  if (ip) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, options_.host.c_str());
+  } else {
+    SSL_set_tlsext_host_name(ssl_, options_.host.c_str());
+    X509_VERIFY_PARAM_set1_host(param, options_.host.c_str(), 0);
+  }
+  for (;;) {
+    int r = SSL_connect(ssl_);
+    if (r == 1) return base::Status::Ok();
+    int err = SSL_get_error(ssl_, r);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      RETURN_IF_ERROR(WaitFd(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, options_.connect_timeout_ms, "TLS handshake"));
+      continue;
+    }
+    long verify = SSL_get_verify_result(ssl_);
+    if (verify != X509_V_OK)
+      return base::Unavailable(std::string("TLS: the server's certificate is not trusted: ") +
+                               X509_verify_cert_error_string(verify));
+    return base::Unavailable(TlsError("TLS handshake"));
+  }
 }
 
 size_t Client::in_flight() const {
@@ -106,6 +163,24 @@ base::Status Client::Broken(std::string why) {
 
 base::Status Client::SendAll(const std::string& bytes) {
   size_t off = 0;
+  while (ssl_ != nullptr && off < bytes.size()) {
+    int n, err;
+    {
+      std::lock_guard<std::mutex> lock(ssl_mu_);
+      n = SSL_write(ssl_, bytes.data() + off, static_cast<int>(std::min<size_t>(bytes.size() - off, 1 << 30)));
+      err = n > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, n);
+    }
+    if (n > 0) {
+      off += static_cast<size_t>(n);
+      continue;
+    }
+    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+      base::Status st = WaitFd(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, options_.io_timeout_ms, "send");
+      if (!st.ok()) return Broken(st.message());
+      continue;
+    }
+    return Broken(TlsError("TLS send"));
+  }
   while (off < bytes.size()) {
     ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
     if (n > 0) {
@@ -125,6 +200,25 @@ base::Status Client::SendAll(const std::string& bytes) {
 
 base::Status Client::ReadExact(uint8_t* dst, size_t n) {
   size_t off = 0;
+  while (ssl_ != nullptr && off < n) {
+    int r, err;
+    {
+      std::lock_guard<std::mutex> lock(ssl_mu_);
+      r = SSL_read(ssl_, dst + off, static_cast<int>(std::min<size_t>(n - off, 1 << 30)));
+      err = r > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
+    }
+    if (r > 0) {
+      off += static_cast<size_t>(r);
+      continue;
+    }
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      base::Status st = WaitFd(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, options_.io_timeout_ms, "receive");
+      if (!st.ok()) return Broken(st.message());
+      continue;
+    }
+    if (err == SSL_ERROR_ZERO_RETURN) return Broken("connection closed by server");
+    return Broken(TlsError("TLS receive"));
+  }
   while (off < n) {
     ssize_t r = ::recv(fd_, dst + off, n - off, 0);
     if (r > 0) {

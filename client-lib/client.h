@@ -13,6 +13,9 @@
 #include "base/status.h"
 #include "protocol/messages.h"
 
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+
 namespace sluice::client {
 
 struct ClientOptions {
@@ -25,6 +28,10 @@ struct ClientOptions {
   int connect_timeout_ms = 5000;
   // Default: 60000. A response not fully received in this time fails with kUnavailable.
   int io_timeout_ms = 60000;
+  // TLS (a server with tls_ports = ["put"]): the server's certificate is verified against
+  // ca_file (default: the system's CAs) and must name `host` (a DNS name or an IP address).
+  bool tls = false;
+  std::string ca_file;
 };
 
 // Outcome of one record, in request order.
@@ -83,7 +90,13 @@ class Client {
   base::Status ReadExact(uint8_t* dst, size_t n);
   base::Status Broken(std::string why);
 
+  // TLS: one OpenSSL operation at a time (a sender and a receiver thread share the session);
+  // never held while waiting for the socket.
+  base::Status StartTls();
   int fd_ = -1;
+  SSL_CTX* tls_ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  std::mutex ssl_mu_;
   ClientOptions options_;
   proto::Limits limits_;
   proto::PutRecordBatchEncoder encoder_;  // sender side

@@ -51,6 +51,8 @@ Result<std::unique_ptr<Producer>> Producer::Connect(const Options& o) {
   co.auth_token = o.auth_token;
   co.client_name = o.client_name;
   co.connect_timeout_ms = o.connect_timeout_ms;
+  co.tls = o.tls;
+  co.ca_file = o.ca_file;
   co.io_timeout_ms = o.io_timeout_ms;
   auto c = client::Client::Connect(co);
   if (!c.ok()) return ToError(c.status());

@@ -418,7 +418,13 @@ int RunBench(const BenchOptions& o) {
   }
   co.auth_token = o.auth_token;
   co.client_name = "sluice-bench/0.1";
+  co.tls = o.tls.tls;
+  co.ca_file = o.tls.ca_file;
   const bool firehose = o.api == "firehose";
+  if (firehose && o.tls.tls) {
+    std::fprintf(stderr, "sluice bench: --tls applies to the put port only (not to --api firehose yet)\n");
+    return 2;
+  }
   if (firehose && (o.batch > 500 || o.record_size > 1024000 || uint64_t(o.batch) * o.record_size > (4u << 20))) {
     std::fprintf(stderr, "sluice bench: --api firehose takes at most 500 records of 1,024,000 bytes and 4 MiB per batch\n");
     return 2;

@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   put_cmd->add_option("--in-flight", put.in_flight, "batches awaiting acks")->capture_default_str()->check(CLI::Range(1, 1024));
   put_cmd->add_option("--acked-out", put.acked_out, "append the 0-based line number of each acked record here");
   put_cmd->add_option("--auth-token", put.auth_token, "token for servers run with --auth-token");
+  put_cmd->add_flag("--tls", put.tls.tls, "connect with TLS (servers with tls_ports = [\"put\"])");
+  put_cmd->add_option("--ca-file", put.tls.ca_file, "CA bundle that signed the server's certificate (default: the system's)");
   put_cmd->add_flag("--quiet", put.quiet, "print the summary only when something failed");
 
   sluice::cli::InspectOptions inspect;
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("--addr", replay.addr, "server HOST:PORT")->capture_default_str();
   replay_cmd->add_option("--stream", replay.stream, "target stream (default: each file's own)");
   replay_cmd->add_option("--auth-token", replay.auth_token, "token for servers run with --auth-token");
+  replay_cmd->add_flag("--tls", replay.tls.tls, "connect with TLS");
+  replay_cmd->add_option("--ca-file", replay.tls.ca_file, "CA bundle that signed the server's certificate");
   replay_cmd->add_option("paths", replay.paths, ".sseg files or directories")->required();
 
   sluice::cli::AdminOptions admin;
@@ -47,6 +51,8 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--auth-token", bench.auth_token, "token for servers run with --auth-token; with --api firehose, <key id>:<secret> signs requests (SigV4)");
   bench_cmd->add_option("--api", bench.api, "sluice (the put port, 7410) or firehose (PutRecordBatch on the Firehose API port, 7412)")
       ->capture_default_str()->check(CLI::IsMember({"sluice", "firehose"}));
+  bench_cmd->add_flag("--tls", bench.tls.tls, "connect to the put port with TLS");
+  bench_cmd->add_option("--ca-file", bench.tls.ca_file, "CA bundle that signed the server's certificate");
   bench_cmd->add_option("--connections", bench.connections, "connections, one thread each")->capture_default_str()->check(CLI::Range(1, 1024));
   bench_cmd->add_option("--batch", bench.batch, "records per batch")->capture_default_str()->check(CLI::Range(1, 100000));
   bench_cmd->add_option("--record-size", bench.record_size, "bytes per record")->capture_default_str()->check(CLI::Range(1, 16 << 20));

@@ -40,13 +40,15 @@ bool ParseAddr(const std::string& addr, std::string* host, uint16_t* port) {
 }
 
 std::unique_ptr<client::Client> ConnectOrExplain(const char* tool, const std::string& addr,
-                                                 const std::string& auth_token) {
+                                                 const std::string& auth_token, const TlsFlags& tls) {
   client::ClientOptions co;
   if (!ParseAddr(addr, &co.host, &co.port)) {
     std::fprintf(stderr, "%s: --addr must be HOST:PORT, got '%s'\n", tool, addr.c_str());
     return nullptr;
   }
   co.auth_token = auth_token;
+  co.tls = tls.tls;
+  co.ca_file = tls.ca_file;
   co.client_name = std::string(tool) + "/0.1";
   auto connected = client::Client::Connect(co);
   if (!connected.ok()) {
@@ -57,7 +59,7 @@ std::unique_ptr<client::Client> ConnectOrExplain(const char* tool, const std::st
 }
 
 int RunPut(const PutOptions& opts) {
-  std::unique_ptr<client::Client> c = ConnectOrExplain("sluice put", opts.addr, opts.auth_token);
+  std::unique_ptr<client::Client> c = ConnectOrExplain("sluice put", opts.addr, opts.auth_token, opts.tls);
   if (!c) return 2;
   FILE* acked_out = nullptr;
   if (!opts.acked_out.empty()) {

@@ -12,7 +12,14 @@ class Client;
 
 namespace sluice::cli {
 
+// --tls / --ca-file of the commands that use the put port.
+struct TlsFlags {
+  bool tls = false;
+  std::string ca_file;
+};
+
 struct PutOptions {
+  TlsFlags tls;
   std::string addr = "127.0.0.1:7410";
   std::string stream = "default";
   std::string auth_token;
@@ -33,6 +40,7 @@ struct InspectOptions {
 int RunInspect(const InspectOptions& opts);
 
 struct ReplayOptions {
+  TlsFlags tls;
   std::string addr = "127.0.0.1:7410";
   std::string stream;  // empty: each file's own stream
   std::string auth_token;
@@ -53,6 +61,7 @@ struct AdminOptions {
 int RunAdmin(const AdminOptions& opts);
 
 struct BenchOptions {
+  TlsFlags tls;          // the put port only (not with --api firehose)
   std::string api = "sluice";  // sluice (the put port's protocol) | firehose (the Firehose API port)
   std::string addr = "127.0.0.1:7410";
   std::string stream = "default";
@@ -76,6 +85,6 @@ int RunBench(const BenchOptions& opts);
 bool ParseAddr(const std::string& addr, std::string* host, uint16_t* port);
 // Connects (with Hello) or prints why not, prefixed with `tool`, and returns null.
 std::unique_ptr<client::Client> ConnectOrExplain(const char* tool, const std::string& addr,
-                                                 const std::string& auth_token);
+                                                 const std::string& auth_token, const TlsFlags& tls);
 
 }  // namespace sluice::cli

@@ -24,7 +24,7 @@ int RunReplay(const ReplayOptions& opts) {
     std::fprintf(stderr, "sluice replay: %s\n", files.ok() ? "no .sseg files found" : files.status().message().c_str());
     return 2;
   }
-  std::unique_ptr<client::Client> connected = ConnectOrExplain("sluice replay", opts.addr, opts.auth_token);
+  std::unique_ptr<client::Client> connected = ConnectOrExplain("sluice replay", opts.addr, opts.auth_token, opts.tls);
   if (!connected) return 2;
   const bool tty = isatty(STDERR_FILENO);
   client::ReplayProgress p = client::ReplayFiles(

@@ -1,11 +1,12 @@
 // Integration: TLS on the three ports, with a test CA made by the openssl CLI: the Firehose API
 // with boto3 and the AWS CLI over HTTPS, the admin port with redis-cli --tls, the put port with
-// openssl s_client carrying binary frames; a plain client on a TLS port; SIGHUP swaps the
-// certificate.
+// `sluice put --tls` and with openssl s_client carrying binary frames; plain clients on TLS
+// ports; SIGHUP swaps the certificate.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -144,8 +145,20 @@ TEST_CASE("TLS: the admin port with redis-cli --tls and the put port with binary
   REQUIRE(types.size() == 2);
   CHECK(types[0] == proto::MessageType::kHelloAck);
   CHECK(types[1] == proto::MessageType::kPutRecordBatchResponse);
-  REQUIRE(WaitFor([&] { return test::DeliveredRecords(f.delivered()).size() == 2; }));
-  CHECK(test::DeliveredRecords(f.delivered()) == std::vector<std::string>{"tls-put-1", "tls-put-2"});
+  // The sluice CLI (libsluice) with --tls: verified against the CA, refused without it.
+  std::ofstream(f.tmp.Sub("lines.txt")) << "tls-cli-1\ntls-cli-2\n";
+  const std::string addr = "127.0.0.1:" + std::to_string(f.server->port());
+  CHECK(test::RunCommand({test::BinaryPath("sluice"), "put", "--addr", addr, "--stream", "api", "--tls", "--ca-file", f.ca},
+                         &out, &err, f.tmp.Sub("lines.txt")) == 0);
+  CHECK(test::RunCommand({test::BinaryPath("sluice"), "put", "--addr", addr, "--stream", "api", "--tls"}, &out, &err,
+                         f.tmp.Sub("lines.txt")) != 0);  // the test CA is not among the system's
+  CHECK(err.find("not trusted") != std::string::npos);
+  CHECK(test::RunCommand({test::BinaryPath("sluice"), "put", "--addr", addr, "--stream", "api"}, &out, &err,
+                         f.tmp.Sub("lines.txt")) != 0);  // plain on a TLS port
+  REQUIRE(WaitFor([&] { return test::DeliveredRecords(f.delivered()).size() == 4; }));
+  auto got = test::DeliveredRecords(f.delivered());
+  std::sort(got.begin(), got.end());
+  CHECK(got == std::vector<std::string>{"tls-cli-1", "tls-cli-2", "tls-put-1", "tls-put-2"});
 }
 
 TEST_CASE("TLS: SIGHUP re-reads the certificate for new connections", "[integration][tls]") {

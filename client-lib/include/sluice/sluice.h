@@ -69,6 +69,10 @@ struct Options {
   int connect_timeout_ms = 5000;
   // A response not received in this time fails with kUnavailable. Default: 60 s.
   int io_timeout_ms = 60000;
+  // TLS (servers with tls_ports = ["put"]): the certificate is verified against ca_file (default:
+  // the system's CAs) and must name `host`. Default: off.
+  bool tls = false;
+  std::string ca_file;
 };
 
 // The limits the server enforces (from its HelloAck).
