@@ -40,6 +40,7 @@ constexpr std::pair<std::string_view, KeyType> kCommonKeys[] = {
     {"backup.error_output_prefix", KeyType::kString},
     {"active_partition_limit", KeyType::kInteger},
     {"processors", KeyType::kProcessors},
+    {"tags", KeyType::kTable},
     {"fault.fail_attempts", KeyType::kInteger},
     {"fault.fail_for_s", KeyType::kInteger},
     {"fault.permanent", KeyType::kBool},
@@ -137,6 +138,14 @@ base::Status LoadStreamImpl(const toml::table& t, const std::string& origin, Str
   RETURN_IF_ERROR(Get(t, "retry_duration_s", origin, &s->retry_duration_s));
   s->retry_duration_set = t.contains("retry_duration_s");
   RETURN_IF_ERROR(Get(t, "active_partition_limit", origin, &s->active_partition_limit));
+  if (const toml::node* tags = t.get("tags")) {
+    if (!tags->is_table()) return base::InvalidArgument(Where(origin, *tags) + ": " + ctx + ": tags must be a table of strings");
+    for (const auto& [k, v] : *tags->as_table()) {
+      if (!v.is_string())
+        return base::InvalidArgument(Where(origin, v) + ": " + ctx + ": tags." + std::string(k.str()) + " must be a string");
+      s->tags[std::string(k.str())] = v.as_string()->get();
+    }
+  }
   if (const toml::node* procs = t.get("processors")) {
     const toml::array* arr = procs->as_array();
     if (arr == nullptr)
@@ -254,6 +263,12 @@ base::Status ValidateStreamImpl(const StreamConfig& s, bool fault_injection) {
       return base::InvalidArgument(ctx + "!{firehose:random-string} is not supported in the prefix of a stream with "
                                    "RecordDeAggregation, Lambda or MetadataExtraction processors");
   }
+  if (s.tags.size() > 50) return base::InvalidArgument(ctx + "a stream has at most 50 tags");
+  for (const auto& [k, v] : s.tags) {
+    if (k.empty() || k.size() > 128 || k.rfind("aws:", 0) == 0)
+      return base::InvalidArgument(ctx + "tag key '" + k.substr(0, 64) + "' must be 1..128 characters, not starting with aws:");
+    if (v.size() > 256) return base::InvalidArgument(ctx + "the value of tag '" + k.substr(0, 64) + "' is longer than 256 characters");
+  }
   if (s.fault.enabled() && !fault_injection)
     return base::InvalidArgument(ctx + "[stream.fault] needs sluiced --enable-fault-injection (tests only)");
   return base::Status::Ok();
@@ -294,6 +309,45 @@ const std::string& StreamConfig::file_extension() const {
 }
 
 bool StreamConfig::partitioned() const { return !ReferencedKeys(prefix()).empty(); }
+
+base::Result<std::string> ApplyTagChanges(std::string_view text, std::string_view name,
+                                          const std::map<std::string, std::string>& set,
+                                          const std::vector<std::string>& remove) {
+  toml::table t;
+  try {
+    t = toml::parse(text);
+  } catch (const toml::parse_error& e) {
+    return base::Corruption("stored settings of stream '" + std::string(name) + "' do not parse: " +
+                            std::string(e.description()));
+  }
+  toml::node* n = t.get("tags");
+  if (n == nullptr || !n->is_table()) {
+    t.insert_or_assign("tags", toml::table{});
+    n = t.get("tags");
+  }
+  toml::table* tags = n->as_table();
+  for (const std::string& k : remove) tags->erase(k);
+  for (const auto& [k, v] : set) tags->insert_or_assign(k, v);  // "" is a value here, not a removal
+  if (tags->empty()) t.erase("tags");
+  std::ostringstream out;
+  out << toml::toml_formatter(t);
+  return out.str();
+}
+
+bool SameExceptTags(const StreamConfig& a, const StreamConfig& b) {
+  auto without = [](const std::string& text) {
+    toml::table t = toml::parse(text);
+    t.erase("tags");
+    std::ostringstream out;
+    out << toml::toml_formatter(t);
+    return out.str();
+  };
+  try {
+    return without(a.toml) == without(b.toml);
+  } catch (const toml::parse_error&) {
+    return false;
+  }
+}
 
 base::Status CheckReloadable(const StreamConfig& current, const StreamConfig& updated,
                              std::span<const DestinationKind* const> kinds) {

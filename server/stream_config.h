@@ -75,6 +75,9 @@ struct StreamConfig {
   // once; records for another go to the error output as activePartitionExceeded. 1..5000.
   // Default: 500 (Firehose's quota).
   uint32_t active_partition_limit = 500;
+  // Tags (Firehose's TagDeliveryStream): at most 50; keys 1..128 characters not starting with
+  // "aws:", values 0..256. Changing them does not change the stream's version. Default: none.
+  std::map<std::string, std::string> tags;
   // Test-only fault injection; refused unless the server runs with --enable-fault-injection.
   FaultConfig fault;
   // The settings as TOML text, stored in the catalog; a change bumps the stream version.
@@ -110,6 +113,14 @@ struct StreamConfig {
 void ApplyStreamDefaults(const std::string& data_dir, StreamConfig* s);
 
 bool IsValidStreamName(std::string_view name);
+
+// Sets (`set`) and removes (`remove`) tags in the stream settings `text`; the result is checked
+// by ParseStreamConfig as any other change (kInvalidArgument past Firehose's tag limits).
+base::Result<std::string> ApplyTagChanges(std::string_view text, std::string_view name,
+                                          const std::map<std::string, std::string>& set,
+                                          const std::vector<std::string>& remove);
+// True when `a` and `b` differ at most in their tags (a change that keeps the version).
+bool SameExceptTags(const StreamConfig& a, const StreamConfig& b);
 
 // kInvalidArgument naming the settings that `updated` changes although their kind declares them
 // not reloadable (Setting::reloadable): STREAM UPDATE and SIGHUP refuse such a change.

@@ -119,11 +119,25 @@ base::Result<StreamPtr> StreamManager::UpdateStream(const std::string& name, uin
   StreamInfo info = *s;
   if (parsed.toml == s->cfg->toml) return set->Get(s->id);  // nothing changed: same version
   RETURN_IF_ERROR(CheckReloadable(*s->cfg, parsed));
-  info.version++;
+  if (!SameExceptTags(*s->cfg, parsed)) info.version++;  // tags alone keep the version (Firehose)
   info.updated_ms = base::Clock::Real()->NowUnixMillis();
   info.cfg = std::make_shared<const StreamConfig>(std::move(parsed));
   SLUICE_LOG_INFO("server", "stream %s updated to version %u%s", name.c_str(), info.version,
                   info.from_config ? " (declared in the config file: the file's settings return at restart)" : "");
+  return PersistAndPublish(std::move(info));
+}
+
+base::Result<StreamPtr> StreamManager::UpdateTags(const std::string& name, const std::map<std::string, std::string>& set,
+                                                  const std::vector<std::string>& remove) {
+  StreamSetPtr streams = streams_.Current();
+  const StreamInfo* s = streams->Find(name);
+  if (s == nullptr) return base::NotFound("no delivery stream named '" + name.substr(0, 128) + "'");
+  ASSIGN_OR_RETURN(std::string text, ApplyTagChanges(s->cfg->toml, name, set, remove));
+  ASSIGN_OR_RETURN(StreamConfig parsed, ParseStreamConfig(text, "", cfg_));
+  if (parsed.toml == s->cfg->toml) return streams->Get(s->id);
+  StreamInfo info = *s;
+  info.updated_ms = base::Clock::Real()->NowUnixMillis();
+  info.cfg = std::make_shared<const StreamConfig>(std::move(parsed));
   return PersistAndPublish(std::move(info));
 }
 

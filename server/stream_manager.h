@@ -42,6 +42,8 @@ class StreamManager final : public admin::StreamControl {
   // --- StreamControl ---
   StreamSetPtr streams() const override { return streams_.Current(); }
   base::Result<StreamPtr> CreateStream(const std::string& name, const Settings& settings) override;
+  base::Result<StreamPtr> UpdateTags(const std::string& name, const std::map<std::string, std::string>& set,
+                                     const std::vector<std::string>& remove) override;
   base::Result<StreamPtr> UpdateStream(const std::string& name, uint32_t expected_version,
                                        const Settings& settings) override;
   base::Status DeleteStream(const std::string& name, bool force) override;

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <map>
 #include <vector>
 
 #include "server/config.h"
@@ -68,6 +69,9 @@ class StreamControl {
   // expected_version 0: no check (else Firehose's CurrentDeliveryStreamVersionId).
   virtual base::Result<StreamPtr> UpdateStream(const std::string& name, uint32_t expected_version,
                                                const Settings& settings) = 0;
+  // Sets and removes tags (Firehose's TagDeliveryStream/UntagDeliveryStream); the version stays.
+  virtual base::Result<StreamPtr> UpdateTags(const std::string& name, const std::map<std::string, std::string>& set,
+                                             const std::vector<std::string>& remove) = 0;
   // Without force, refuses while records of the stream are undelivered. The stream turns
   // DELETING (puts refused) and disappears once nothing of it remains stored.
   virtual base::Status DeleteStream(const std::string& name, bool force) = 0;

@@ -142,6 +142,7 @@ void CmdStreamDescribe(CommandContext& ctx) {
     if (store->name != c.destination) AddSettings(p, store->name, store->settings, c.settings(store->name));
   }
   p.Add("backup.error_output_prefix", c.backup.error_output_prefix);
+  for (const auto& [k, v] : c.tags) p.Add("tags." + k, v);
   p.Reply(ctx.out);
 }
 

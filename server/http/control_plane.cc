@@ -18,6 +18,13 @@ ControlResponse RunControl(Operation op, std::string_view body, admin::StreamCon
         const bool exists = created.status().code() == base::Code::kAlreadyExists;
         return Error({400, exists ? "ResourceInUseException" : "InvalidArgumentException", created.status().message()});
       }
+      if (!in.tags.empty()) {
+        auto tagged = streams.UpdateTags(in.stream, in.tags, {});
+        if (!tagged.ok()) {
+          (void)streams.DeleteStream(in.stream, false);  // nothing was put into it yet
+          return Error({400, "InvalidArgumentException", tagged.status().message()});
+        }
+      }
       return {200, "{\"DeliveryStreamARN\":\"" + StreamArn(in.stream) + "\"}", ""};
     }
     case Operation::kUpdateDestination: {
@@ -47,6 +54,19 @@ ControlResponse RunControl(Operation op, std::string_view body, admin::StreamCon
       // Sluice never drops records: deleting a stream with undelivered records is refused (they
       // are delivered first; retry), unless AllowForceDelete moves them to its backup store.
       if (!st.ok()) return Error({400, "ResourceInUseException", st.message()});
+      return {200, "{}", ""};
+    }
+    case Operation::kTagDeliveryStream:
+    case Operation::kUntagDeliveryStream: {
+      const bool tag = op == Operation::kTagDeliveryStream;
+      if (auto e = tag ? ParseTagInput(body, &in) : ParseUntagInput(body, &in)) return Error(*e);
+      auto done = streams.UpdateTags(in.stream, in.tags, in.tag_keys);
+      if (done.status().code() == base::Code::kNotFound)
+        return Error({400, "ResourceNotFoundException", "Firehose " + in.stream + " under account 0 not found."});
+      if (!done.ok()) {
+        const bool too_many = done.status().message().find("at most 50 tags") != std::string::npos;
+        return Error({400, too_many ? "LimitExceededException" : "InvalidArgumentException", done.status().message()});
+      }
       return {200, "{}", ""};
     }
     default:

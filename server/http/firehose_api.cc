@@ -345,6 +345,101 @@ std::optional<ApiError> FindDestination(simdjson::dom::object root, std::string_
 
 }  // namespace
 
+namespace {
+// Tags: [{"Key": k, "Value": v}] (1..50 when required; keys 1..128 not aws:, values 0..256).
+std::optional<ApiError> ParseTags(simdjson::dom::object root, bool required, ControlInput* out) {
+  simdjson::dom::element e;
+  if (root["Tags"].get(e) != simdjson::SUCCESS) {
+    if (required) return Validation("null", "tags", "Member must not be null");
+    return std::nullopt;
+  }
+  simdjson::dom::array list;
+  if (e.get_array().get(list) != simdjson::SUCCESS) return Serialization("Tags must be a list");
+  if (list.size() < 1 || list.size() > 50)
+    return Validation("<" + std::to_string(list.size()) + " tags>", "tags",
+                      "Member must have length less than or equal to 50 and at least 1");
+  for (simdjson::dom::element tag : list) {
+    std::string_view key, value;
+    if (tag["Key"].get_string().get(key) != simdjson::SUCCESS) return Serialization("each tag needs a Key string");
+    simdjson::dom::element v;
+    if (tag["Value"].get(v) == simdjson::SUCCESS && v.get_string().get(value) != simdjson::SUCCESS)
+      return Serialization("a tag's Value must be a string");
+    if (key.empty() || key.size() > 128)
+      return Validation(Clip(key), "tags.member.key", "Member must have length less than or equal to 128 and at least 1");
+    if (key.substr(0, 4) == "aws:") return InvalidArgument("tag keys must not start with aws:");
+    if (value.size() > 256)
+      return Validation(Clip(value), "tags.member.value", "Member must have length less than or equal to 256");
+    out->tags[std::string(key)] = std::string(value);
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<ApiError> ParseTagInput(std::string_view body, ControlInput* out) {
+  std::string copy(body);
+  simdjson::dom::object root;
+  if (auto e = ParseObject(copy, &root)) return e;
+  std::string_view name;
+  if (auto e = GetString(root, "DeliveryStreamName", &name)) return e;
+  if (auto e = CheckStreamName(name, "deliveryStreamName")) return e;
+  out->stream.assign(name);
+  return ParseTags(root, true, out);
+}
+
+std::optional<ApiError> ParseUntagInput(std::string_view body, ControlInput* out) {
+  std::string copy(body);
+  simdjson::dom::object root;
+  if (auto e = ParseObject(copy, &root)) return e;
+  std::string_view name;
+  if (auto e = GetString(root, "DeliveryStreamName", &name)) return e;
+  if (auto e = CheckStreamName(name, "deliveryStreamName")) return e;
+  out->stream.assign(name);
+  simdjson::dom::element e;
+  simdjson::dom::array keys;
+  if (root["TagKeys"].get(e) != simdjson::SUCCESS) return Validation("null", "tagKeys", "Member must not be null");
+  if (e.get_array().get(keys) != simdjson::SUCCESS) return Serialization("TagKeys must be a list of strings");
+  if (keys.size() < 1 || keys.size() > 50)
+    return Validation("<" + std::to_string(keys.size()) + " keys>", "tagKeys",
+                      "Member must have length less than or equal to 50 and at least 1");
+  for (simdjson::dom::element k : keys) {
+    std::string_view key;
+    if (k.get_string().get(key) != simdjson::SUCCESS) return Serialization("TagKeys must be a list of strings");
+    out->tag_keys.emplace_back(key);  // unknown keys are ignored, as Firehose does
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> ListTagsForDeliveryStream(std::string_view body, const StreamSet& streams, std::string* out) {
+  std::string copy(body);
+  simdjson::dom::object root;
+  if (auto e = ParseObject(copy, &root)) return e;
+  std::string_view name, after;
+  if (auto e = GetString(root, "DeliveryStreamName", &name)) return e;
+  if (auto e = CheckStreamName(name, "deliveryStreamName")) return e;
+  if (auto e = GetString(root, "ExclusiveStartTagKey", &after, false)) return e;
+  int64_t limit = 50;
+  simdjson::dom::element le;
+  if (root["Limit"].get(le) == simdjson::SUCCESS && (le.get_int64().get(limit) != simdjson::SUCCESS || limit < 1 || limit > 50))
+    return Validation(Clip(simdjson::to_string(le)), "limit", "Member must have value between 1 and 50");
+  const StreamInfo* s = streams.Find(name);
+  if (s == nullptr)
+    return ApiError{400, "ResourceNotFoundException", "Firehose " + std::string(name) + " under account 0 not found."};
+  std::string r = "{\"Tags\":[";
+  int64_t n = 0;
+  bool more = false;
+  for (const auto& [k, v] : s->cfg->tags) {  // std::map: keys in order
+    if (!after.empty() && k <= after) continue;
+    if (n == limit) {
+      more = true;
+      break;
+    }
+    r += std::string(n++ ? "," : "") + "{\"Key\":" + Quoted(k) + ",\"Value\":" + Quoted(v) + "}";
+  }
+  r += std::string("],\"HasMoreTags\":") + (more ? "true" : "false") + "}";
+  *out = std::move(r);
+  return std::nullopt;
+}
+
 std::optional<ApiError> ParseCreateInput(std::string_view body, ControlInput* out) {
   std::string copy(body);
   simdjson::dom::object root;
@@ -355,9 +450,7 @@ std::optional<ApiError> ParseCreateInput(std::string_view body, ControlInput* ou
   if (auto e = GetString(root, "DeliveryStreamType", &type, false)) return e;
   if (!type.empty() && type != "DirectPut")
     return InvalidArgument("DeliveryStreamType " + Clip(type) + " is not supported: Sluice streams are DirectPut");
-  simdjson::dom::element tags;
-  if (root["Tags"].get(tags) == simdjson::SUCCESS)
-    return InvalidArgument("Tags are not supported by this version of Sluice");
+  if (auto e = ParseTags(root, false, out)) return e;
   const DestinationKind* kind = nullptr;
   simdjson::dom::object conf;
   if (auto e = FindDestination(root, "Configuration", &kind, &conf)) return e;
@@ -420,8 +513,10 @@ Operation ParseOperation(std::string_view target) {
   if (op == "CreateDeliveryStream") return Operation::kCreateDeliveryStream;
   if (op == "DeleteDeliveryStream") return Operation::kDeleteDeliveryStream;
   if (op == "UpdateDestination") return Operation::kUpdateDestination;
-  for (std::string_view known : {"TagDeliveryStream", "UntagDeliveryStream", "ListTagsForDeliveryStream",
-                                 "StartDeliveryStreamEncryption", "StopDeliveryStreamEncryption"})
+  if (op == "TagDeliveryStream") return Operation::kTagDeliveryStream;
+  if (op == "UntagDeliveryStream") return Operation::kUntagDeliveryStream;
+  if (op == "ListTagsForDeliveryStream") return Operation::kListTagsForDeliveryStream;
+  for (std::string_view known : {"StartDeliveryStreamEncryption", "StopDeliveryStreamEncryption"})
     if (op == known) return Operation::kNotServed;
   return Operation::kUnknown;
 }

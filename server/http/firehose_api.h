@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ enum class Operation {
   kCreateDeliveryStream,
   kDeleteDeliveryStream,
   kUpdateDestination,
+  kTagDeliveryStream,
+  kUntagDeliveryStream,
+  kListTagsForDeliveryStream,  // answered from the stream snapshot, like Describe
   // Known to Firehose, not served by this version (answered InvalidArgumentException).
   kNotServed,
 };
@@ -73,10 +77,15 @@ struct ControlInput {
   std::vector<std::pair<std::string, std::string>> settings;
   uint32_t expected_version = 0;  // UpdateDestination's CurrentDeliveryStreamVersionId
   bool force = false;             // DeleteDeliveryStream's AllowForceDelete
+  std::map<std::string, std::string> tags;  // CreateDeliveryStream's and TagDeliveryStream's Tags
+  std::vector<std::string> tag_keys;        // UntagDeliveryStream's TagKeys
 };
 std::optional<ApiError> ParseCreateInput(std::string_view body, ControlInput* out);
 std::optional<ApiError> ParseUpdateInput(std::string_view body, ControlInput* out);
 std::optional<ApiError> ParseDeleteInput(std::string_view body, ControlInput* out);
+std::optional<ApiError> ParseTagInput(std::string_view body, ControlInput* out);
+std::optional<ApiError> ParseUntagInput(std::string_view body, ControlInput* out);
+std::optional<ApiError> ListTagsForDeliveryStream(std::string_view body, const StreamSet& streams, std::string* out);
 
 // The stream's ARN, as DescribeDeliveryStream and the HTTP destination's X-Amz-Firehose-Source-Arn
 // give it.

@@ -270,9 +270,20 @@ void HttpConnection::Dispatch(bool keep_alive) {
         return StageError(*err, !keep_alive);
       return StageResponse(200, out, !keep_alive);
     }
+    case http::Operation::kListTagsForDeliveryStream: {
+      http::ApiError denied;
+      if (key != nullptr && !http::Authorized(*key, op_name, http::StreamNameOf(req.body), &denied))
+        return StageError(denied, !keep_alive);
+      std::string out;
+      if (auto err = http::ListTagsForDeliveryStream(req.body, *shard_->stream_view(), &out))
+        return StageError(*err, !keep_alive);
+      return StageResponse(200, out, !keep_alive);
+    }
     case http::Operation::kCreateDeliveryStream:
     case http::Operation::kDeleteDeliveryStream:
-    case http::Operation::kUpdateDestination: {
+    case http::Operation::kUpdateDestination:
+    case http::Operation::kTagDeliveryStream:
+    case http::Operation::kUntagDeliveryStream: {
       http::ApiError denied;
       if (key != nullptr && !http::Authorized(*key, op_name, http::StreamNameOf(req.body), &denied))
         return StageError(denied, !keep_alive);
@@ -283,9 +294,8 @@ void HttpConnection::Dispatch(bool keep_alive) {
       if (key != nullptr && !http::Authorized(*key, op_name, http::StreamNameOf(req.body), &denied))
         return StageError(denied, !keep_alive);
       return StageError({400, "InvalidArgumentException",
-                         "operation " + req.target.substr(0, 128) +
-                             " is not served by this version of Sluice: manage streams with the admin port (STREAM "
-                             "CREATE, STREAM UPDATE, STREAM DELETE) or the config file"},
+                         "server-side encryption is not supported: Sluice keeps records unencrypted in its data "
+                         "directory (encrypt the disk it is on); " + req.target.substr(0, 128) + " is refused"},
                         !keep_alive);
     }
     case http::Operation::kUnknown:

@@ -30,7 +30,8 @@ s3_config = {"RoleARN": "arn:aws:iam::000000000000:role/firehose", "BucketARN": 
              "Prefix": "made/", "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
              "BufferingHints": {"SizeInMBs": 16, "IntervalInSeconds": 120}, "CompressionFormat": "GZIP"}
 arn = client.create_delivery_stream(DeliveryStreamName="made", DeliveryStreamType="DirectPut",
-                                    ExtendedS3DestinationConfiguration=s3_config)["DeliveryStreamARN"]
+                                    ExtendedS3DestinationConfiguration=s3_config,
+                                    Tags=[{"Key": "created", "Value": "yes"}])["DeliveryStreamARN"]
 assert arn.endswith("deliverystream/made"), arn
 expect_error("ResourceInUseException", client.create_delivery_stream, DeliveryStreamName="made",
              ExtendedS3DestinationConfiguration=s3_config)
@@ -57,6 +58,22 @@ d = client.describe_delivery_stream(DeliveryStreamName="made")["DeliveryStreamDe
 assert d["VersionId"] == "2", d
 s3 = d["Destinations"][0]["ExtendedS3DestinationDescription"]
 assert s3["Prefix"] == "other/" and s3["BucketARN"] == "arn:aws:s3:::made-bucket", s3  # merged, as Firehose
+
+# Tags: set, listed in key order with paging, removed; the version does not change.
+client.tag_delivery_stream(DeliveryStreamName="made", Tags=[{"Key": "team", "Value": "data"}, {"Key": "empty", "Value": ""}])
+t = client.list_tags_for_delivery_stream(DeliveryStreamName="made")
+assert t["Tags"] == [{"Key": "created", "Value": "yes"}, {"Key": "empty", "Value": ""}, {"Key": "team", "Value": "data"}], t
+assert t["HasMoreTags"] is False, t
+t = client.list_tags_for_delivery_stream(DeliveryStreamName="made", Limit=1, ExclusiveStartTagKey="created")
+assert t["Tags"] == [{"Key": "empty", "Value": ""}] and t["HasMoreTags"] is True, t
+client.untag_delivery_stream(DeliveryStreamName="made", TagKeys=["empty", "not-there"])
+assert [x["Key"] for x in client.list_tags_for_delivery_stream(DeliveryStreamName="made")["Tags"]] == ["created", "team"]
+expect_error("InvalidArgumentException", client.tag_delivery_stream, DeliveryStreamName="made",
+             Tags=[{"Key": "aws:reserved", "Value": "x"}])
+client.tag_delivery_stream(DeliveryStreamName="made", Tags=[{"Key": "k%02d" % i, "Value": "v"} for i in range(48)])
+expect_error("LimitExceededException", client.tag_delivery_stream, DeliveryStreamName="made",
+             Tags=[{"Key": "one-too-many", "Value": "v"}])
+assert client.describe_delivery_stream(DeliveryStreamName="made")["DeliveryStreamDescription"]["VersionId"] == "2"
 
 assert client.put_record(DeliveryStreamName="made", Record={"Data": b"kept"})["RecordId"]
 # Undelivered records: deleting is refused (Sluice never drops them) unless forced to the backup store.

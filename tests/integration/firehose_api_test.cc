@@ -243,7 +243,7 @@ TEST_CASE("Firehose API: malformed and oversized requests get an AWS-shaped erro
                  Request("PutRecord", "{\"DeliveryStreamName\":\"api\",\"Record\":{\"Data\":") +
                  Request("PutRecordBatch", "{\"DeliveryStreamName\":\"api\",\"Records\":[]}") +
                  Request("PutRecord", "{\"DeliveryStreamName\":\"bad name!\",\"Record\":{\"Data\":\"\"}}") +
-                 Request("TagDeliveryStream", "{}") + Request("Nope", "{}") + Request("PutRecord", "[1,2]") +
+                 Request("StartDeliveryStreamEncryption", "{}") + Request("Nope", "{}") + Request("PutRecord", "[1,2]") +
                  "GET / HTTP/1.1\r\nHost: x\r\n\r\n" + Request("PutRecord", PutRecordBody("api", "still-here"))));
   bool closed = false;
   auto r = ReadResponses(s, 9, &closed);
@@ -482,7 +482,7 @@ TEST_CASE("Firehose API: a directory stream made through the API delivers (the S
   CHECK(Body(r[2]).find("exactly one destination") != std::string::npos);
   CHECK(Body(r[3]).find("the request needs one destination: DirectoryDestinationConfiguration, "
                         "ExtendedS3DestinationConfiguration, HttpEndpointDestinationConfiguration") != std::string::npos);
-  CHECK(Body(r[4]).find("Tags are not supported") != std::string::npos);
+  CHECK(Body(r[4]).find("Value '<0 tags>' at 'tags'") != std::string::npos);
   const std::string root = f.tmp.Sub("data") + "/delivered/local";
   REQUIRE(WaitFor([&] { return test::DeliveredRecords(root).size() == 2; }));
   CHECK(test::DeliveredRecords(root) == std::vector<std::string>{"one", "two"});

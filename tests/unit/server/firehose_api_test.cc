@@ -40,7 +40,8 @@ TEST_CASE("Firehose API: operations are read from X-Amz-Target", "[server][fireh
   CHECK(ParseOperation("Firehose_20150804.PutRecord") == Operation::kPutRecord);
   CHECK(ParseOperation("Firehose_20150804.ListDeliveryStreams") == Operation::kListDeliveryStreams);
   CHECK(ParseOperation("Firehose_20150804.CreateDeliveryStream") == Operation::kCreateDeliveryStream);
-  CHECK(ParseOperation("Firehose_20150804.TagDeliveryStream") == Operation::kNotServed);
+  CHECK(ParseOperation("Firehose_20150804.TagDeliveryStream") == Operation::kTagDeliveryStream);
+  CHECK(ParseOperation("Firehose_20150804.StartDeliveryStreamEncryption") == Operation::kNotServed);
   CHECK(ParseOperation("Firehose_20150804.putrecord") == Operation::kUnknown);
   CHECK(ParseOperation("Kinesis_20131202.PutRecord") == Operation::kUnknown);
   CHECK(ParseOperation("") == Operation::kUnknown);
