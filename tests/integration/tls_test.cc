@@ -45,12 +45,13 @@ struct TlsServer {
   std::unique_ptr<TestServer> server;
   std::string ca;
   bool ok = false;
-  TlsServer() {
+  explicit TlsServer(const std::string& extra_config = "") {
     if (!MakeCertificates(tmp.path(), "sluice-one")) return;
     ca = tmp.Sub("ca.pem");
     std::ofstream(tmp.Sub("sluice.toml")) << "tls_ports = [\"put\", \"admin\", \"http\"]\ntls_cert_file = \""
                                           << tmp.Sub("server.pem") << "\"\ntls_key_file = \"" << tmp.Sub("server.key")
-                                          << "\"\n[[stream]]\nname = \"api\"\nappend_delimiter = true\n"
+                                          << "\"\n" << extra_config
+                                          << "[[stream]]\nname = \"api\"\nappend_delimiter = true\n"
                                              "buffering = { size_mib = 1, interval_s = 0 }\n";
     server = std::make_unique<TestServer>(tmp.Sub("data"), std::vector<std::string>{"--config", tmp.Sub("sluice.toml")});
     ok = server->Start();
@@ -109,6 +110,41 @@ TEST_CASE("TLS: the Firehose API over HTTPS with boto3 and the AWS CLI", "[integ
     CHECK(closed);
   }
   REQUIRE(WaitFor([&] { return test::DeliveredRecords(f.delivered()).size() >= 1; }));
+}
+
+TEST_CASE("TLS: the AWS SDK for JavaScript v3 signs over HTTPS, and the AWS CLI manages a stream", "[integration][tls]") {
+  if (test::RunCommand({"/usr/bin/openssl", "version"}) != 0) SLUICE_SKIP("the openssl CLI is not installed");
+  const std::string node = test::NodePath();
+  if (node.empty() || !std::filesystem::exists(test::SourcePath("tests/peers/node_modules/@aws-sdk/client-firehose")))
+    SLUICE_SKIP("Node.js or @aws-sdk/client-firehose is not installed (scripts/setup installs them)");
+  TlsServer f("[[access_key]]\nid = \"AKIDTLSADMIN00000001\"\nsecret = \"tls-secret\"\noperations = [\"*\"]\n");
+  REQUIRE(f.ok);
+  const std::string endpoint = "https://127.0.0.1:" + std::to_string(f.server->http_port());
+  std::string out, err;
+  int rc = test::RunCommand({"/usr/bin/env", "NODE_EXTRA_CA_CERTS=" + f.ca, node,
+                             test::SourcePath("tests/peers/firehose_sdk_client.js"), endpoint, "AKIDTLSADMIN00000001",
+                             "tls-secret", "api", f.tmp.Sub("expected.json")},
+                            &out, &err);
+  INFO(out << err);
+  CHECK(rc == 0);
+  REQUIRE(WaitFor([&] { return test::DeliveredRecords(f.delivered()).size() == 501; }));
+  if (!std::filesystem::exists("/usr/bin/aws")) return;
+  auto aws = [&](std::vector<std::string> args, const std::string& secret) {
+    std::vector<std::string> argv = {"/usr/bin/env", "HOME=" + f.tmp.Sub("home"), "AWS_ACCESS_KEY_ID=AKIDTLSADMIN00000001",
+                                     "AWS_SECRET_ACCESS_KEY=" + secret, "AWS_DEFAULT_REGION=us-east-1",
+                                     "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "/usr/bin/aws",
+                                     "--endpoint-url", endpoint, "--ca-bundle", f.ca, "--output", "json", "firehose"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test::RunCommand(argv, &out, &err);
+  };
+  CHECK(aws({"create-delivery-stream", "--delivery-stream-name", "cli-made", "--extended-s3-destination-configuration",
+             "RoleARN=arn:aws:iam::0:role/x,BucketARN=arn:aws:s3:::cli-bucket,Prefix=cli/"},
+            "tls-secret") == 0);
+  CHECK(aws({"describe-delivery-stream", "--delivery-stream-name", "cli-made"}, "tls-secret") == 0);
+  CHECK(out.find("\"BucketARN\": \"arn:aws:s3:::cli-bucket\"") != std::string::npos);
+  CHECK(aws({"list-delivery-streams"}, "wrong") != 0);
+  CHECK(err.find("InvalidSignatureException") != std::string::npos);
+  CHECK(aws({"delete-delivery-stream", "--delivery-stream-name", "cli-made"}, "tls-secret") == 0);
 }
 
 TEST_CASE("TLS: the admin port with redis-cli --tls and the put port with binary frames", "[integration][tls]") {
