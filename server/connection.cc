@@ -53,7 +53,7 @@ void InputBuffer::ReleaseIfEmpty() {
   cap_ = begin_ = end_ = 0;
 }
 
-Connection::Connection(Shard* shard, uint64_t id) : shard_(shard), id_(id) {
+Connection::Connection(Shard* shard, uint64_t id) : ShardConnection(shard, id) {
   authenticated_ = shard->cfg().auth_token.empty() && shard->cfg().access_keys.empty();
 }
 
@@ -65,43 +65,7 @@ uint32_t Connection::EchoedRequestId() const {
   return LoadLE32(unread.data() + 12);
 }
 
-void Connection::SyncInputCharge() {
-  size_t cap = in_.capacity();
-  if (cap == charged_input_) return;
-  shard_->client_memory().Add(static_cast<int64_t>(cap) - static_cast<int64_t>(charged_input_));
-  charged_input_ = cap;
-}
-
-void Connection::ChargeStaged(int64_t delta) {
-  staged_bytes_ = static_cast<size_t>(static_cast<int64_t>(staged_bytes_) + delta);
-  shard_->client_memory().Add(delta);
-}
-
-void Connection::OnOutputChange(int64_t delta) { shard_->client_memory().Add(delta); }
-
-void Connection::PauseForMemory() {
-  if (!paused_for_memory_) shard_->client_memory().pauses.fetch_add(1, std::memory_order_relaxed);
-  paused_for_memory_ = true;
-  shard_->PauseForMemory(this);
-  UpdateReading();
-}
-
-base::Status Connection::Open(int fd, SSL_CTX* tls) {
-  RETURN_IF_ERROR(OpenFd(shard_->loop(), fd));
-  if (tls != nullptr) {
-    if (base::Status st = EnableTls(tls); !st.ok()) {
-      Close();
-      return st;
-    }
-  }
-  UpdateReading();
-  return base::Status::Ok();
-}
-
-bool Connection::WantRead() const {
-  return !close_after_drain_ && !paused_for_output_ && !paused_for_budget_ && !paused_for_memory_ && !peer_eof_ &&
-         !shard_->stopping();
-}
+bool Connection::WantRead() const { return ReadingAllowed(); }
 
 void Connection::OnAllocBuffer(uv_buf_t* buf) {
   // Growing the buffer (or taking one) needs client memory; over budget, the room already held
@@ -125,41 +89,11 @@ void Connection::OnBytes(size_t n) {
   ProcessInput();
 }
 
-void Connection::OnReadEnd(ssize_t status) {
-  if (status == UV_ENOBUFS) {
-    PauseForMemory();
-    return;
-  }
-  // EOF: the peer finished sending; it may still read the acks of what it sent.
-  peer_eof_ = true;
-  UpdateReading();
-  close_after_drain_ = true;
-  MaybeCloseAfterDrain();
-}
-
 void Connection::ProcessInput() {
   const ServerConfig& cfg = shard_->cfg();
   const uint32_t max_body = cfg.limits.MaxFrameBody();
   bool consumed = false;
-  while (!closing() && !close_after_drain_ && !paused_for_budget_ && !paused_for_memory_ && !paused_for_output_) {
-    if (in_.Unread().empty()) break;
-    if (shard_->OverCommitBudget()) {
-      paused_for_budget_ = true;
-      shard_->PauseForBudget(this);
-      UpdateReading();
-      break;
-    }
-    // The responses waiting for this client (staged and unsent) are bounded before a frame
-    // that would add to them is read: a client that does not read stops being read.
-    if (queued_output() >= cfg.connection_output_budget) {
-      paused_for_output_ = true;
-      UpdateReading();
-      break;
-    }
-    if (shard_->client_memory().Over()) {
-      PauseForMemory();
-      break;
-    }
+  while (!in_.Unread().empty() && MayTakeRequest()) {
     proto::WireError why = proto::WireError::kOk;
     auto decoded = proto::DecodeFrame(in_.Unread(), max_body, &why);
     if (!decoded.ok()) {
@@ -333,37 +267,7 @@ void Connection::Flush(const base::Status& commit) {
   staged_.clear();
   // The bounds charged while staged become the bytes actually queued (Write counts those).
   ChargeStaged(-static_cast<int64_t>(charged));
-  if (closing() || out.empty()) {
-    MaybeCloseAfterDrain();
-    return;
-  }
-  if (!Write(std::move(out))) return;
-  if (!close_after_drain_ && queued_output() > shard_->cfg().connection_output_budget) {
-    paused_for_output_ = true;
-    UpdateReading();
-  }
-}
-
-void Connection::OnWritten(int status) {
-  if (status < 0) return;  // closed by the base
-  if (paused_for_output_ && queued_output() <= shard_->cfg().connection_output_budget / 2) {
-    paused_for_output_ = false;
-    ProcessInput();  // frames already buffered first, then read again
-    UpdateReading();
-  }
-  MaybeCloseAfterDrain();
-}
-
-void Connection::MaybeCloseAfterDrain() {
-  if (close_after_drain_ && !closing() && staged_.empty() && !in_dirty_list && pending_writes() == 0)
-    Close();
-}
-
-void Connection::ResumeAfterBudget() {
-  paused_for_budget_ = false;
-  paused_for_memory_ = false;
-  ProcessInput();
-  UpdateReading();
+  SendFlushed(std::move(out));
 }
 
 void Connection::CheckTimeouts(int64_t now_ms) {
@@ -395,21 +299,6 @@ void Connection::CheckTimeouts(int64_t now_ms) {
   }
   if (CloseIfWriteStalled(static_cast<uint64_t>(now_ms), uint64_t(cfg.write_timeout_s) * 1000, "a put client"))
     shard_->mutable_stats().timeouts.fetch_add(1, std::memory_order_relaxed);
-}
-
-void Connection::BeginDrainAndClose() {
-  close_after_drain_ = true;
-  UpdateReading();
-  MaybeCloseAfterDrain();
-}
-
-void Connection::OnClosed() {
-  // Every write callback has run (with UV_ECANCELED) before the close callback: what is left
-  // charged is the receive buffer and staged responses that were never encoded.
-  ChargeStaged(-static_cast<int64_t>(staged_bytes_));
-  shard_->client_memory().Add(-static_cast<int64_t>(charged_input_));
-  shard_->OnConnectionClosed(this);
-  delete this;
 }
 
 }  // namespace sluice::server

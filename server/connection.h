@@ -48,14 +48,10 @@ class InputBuffer {
 class Connection final : public ShardConnection {
  public:
   Connection(Shard* shard, uint64_t id);
-  // ShardConnection (the frames already buffered are parsed on resume; a connection that
-  // held an incomplete frame longer than read_timeout_s gets a Timeout error and is closed).
-  base::Status Open(int fd, SSL_CTX* tls) override;
+  // ShardConnection (a connection that held an incomplete frame longer than read_timeout_s
+  // gets a Timeout error and is closed).
   void Flush(const base::Status& commit) override;
-  void ResumeAfterBudget() override;
   void CheckTimeouts(int64_t now_ms) override;
-  void BeginDrainAndClose() override;
-  uint64_t id() const override { return id_; }
 
  private:
   struct Staged {
@@ -69,43 +65,25 @@ class Connection final : public ShardConnection {
   bool WantRead() const override;
   void OnAllocBuffer(uv_buf_t* buf) override;
   void OnBytes(size_t n) override;
-  void OnReadEnd(ssize_t status) override;
-  void OnWritten(int status) override;
-  void OnOutputChange(int64_t delta) override;
-  void OnClosed() override;
 
-  // Parses and dispatches every complete frame in the buffer (until paused or failed).
-  void ProcessInput();
+  // ShardConnection: parses and dispatches every complete frame in the buffer (until paused or
+  // failed).
+  void ProcessInput() override;
+  bool has_staged() const override { return !staged_.empty(); }
   void HandleFrame(const proto::Frame& frame, std::span<const uint8_t> body);
   void StageFrame(uint32_t request_id, std::string frame);
   // Stages an Error frame with closing=true, stops reading, and closes after it is sent.
   void Fail(uint32_t request_id, proto::WireError code, const std::string& message);
-  void MaybeCloseAfterDrain();
   // The request id to answer a refused frame with (see docs/protocol.md, "Errors").
   uint32_t EchoedRequestId() const;
   // Charges the receive buffer's capacity change to the shared client memory.
-  void SyncInputCharge();
-  // Adds (or with a negative delta, releases) the bound charged for staged responses.
-  void ChargeStaged(int64_t delta);
-  // Responses waiting for this client: staged (as bounds) and queued in libuv.
-  size_t queued_output() const { return staged_bytes_ + output_bytes(); }
-  // Stops taking frames until the shard's tick finds client memory under budget again.
-  void PauseForMemory();
+  void SyncInputCharge() { SyncBufferCharge(in_.capacity()); }
 
-  Shard* shard_;
-  const uint64_t id_;
   InputBuffer in_;
   std::vector<uint64_t> aligned_body_;  // scratch for bodies that arrive misaligned
   std::vector<Staged> staged_;
-  bool paused_for_output_ = false;
-  bool paused_for_budget_ = false;
   bool authenticated_ = false;
   const AccessKey* key_ = nullptr;  // the access key of Hello's "<id>:<secret>" token, if any
-  bool close_after_drain_ = false;
-  bool peer_eof_ = false;
-  bool paused_for_memory_ = false;
-  size_t charged_input_ = 0;   // receive buffer capacity charged to client memory
-  size_t staged_bytes_ = 0;     // bounds charged for staged responses not yet encoded
   int64_t partial_since_ms_ = 0;  // when the incomplete frame now buffered began; 0 = none
   uint64_t reads_ = 0;            // reads so far, and as of the last CheckTimeouts tick
   uint64_t reads_seen_ = 0;

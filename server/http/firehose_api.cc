@@ -67,6 +67,16 @@ std::optional<ApiError> GetString(simdjson::dom::object obj, std::string_view ke
   return std::nullopt;
 }
 
+// The body's object and its DeliveryStreamName, checked by Firehose's name rule. `copy` holds
+// the text the parsed object points into.
+std::optional<ApiError> ParseNamed(std::string_view body, std::string* copy, simdjson::dom::object* root,
+                                   std::string_view* name) {
+  copy->assign(body);
+  if (auto e = ParseObject(*copy, root)) return e;
+  if (auto e = GetString(*root, "DeliveryStreamName", name)) return e;
+  return CheckStreamName(*name, "deliveryStreamName");
+}
+
 std::optional<ApiError> DecodeRecord(simdjson::dom::element rec, size_t index, bool batch, PutInput* out,
                                      size_t* total) {
   const std::string member = batch ? "records." + std::to_string(index + 1) + ".member.data" : "record.data";
@@ -376,23 +386,19 @@ std::optional<ApiError> ParseTags(simdjson::dom::object root, bool required, Con
 }  // namespace
 
 std::optional<ApiError> ParseTagInput(std::string_view body, ControlInput* out) {
-  std::string copy(body);
+  std::string copy;
   simdjson::dom::object root;
-  if (auto e = ParseObject(copy, &root)) return e;
   std::string_view name;
-  if (auto e = GetString(root, "DeliveryStreamName", &name)) return e;
-  if (auto e = CheckStreamName(name, "deliveryStreamName")) return e;
+  if (auto e = ParseNamed(body, &copy, &root, &name)) return e;
   out->stream.assign(name);
   return ParseTags(root, true, out);
 }
 
 std::optional<ApiError> ParseUntagInput(std::string_view body, ControlInput* out) {
-  std::string copy(body);
+  std::string copy;
   simdjson::dom::object root;
-  if (auto e = ParseObject(copy, &root)) return e;
   std::string_view name;
-  if (auto e = GetString(root, "DeliveryStreamName", &name)) return e;
-  if (auto e = CheckStreamName(name, "deliveryStreamName")) return e;
+  if (auto e = ParseNamed(body, &copy, &root, &name)) return e;
   out->stream.assign(name);
   simdjson::dom::element e;
   simdjson::dom::array keys;
@@ -490,12 +496,10 @@ std::optional<ApiError> ParseUpdateInput(std::string_view body, ControlInput* ou
 }
 
 std::optional<ApiError> ParseDeleteInput(std::string_view body, ControlInput* out) {
-  std::string copy(body);
+  std::string copy;
   simdjson::dom::object root;
-  if (auto e = ParseObject(copy, &root)) return e;
   std::string_view name;
-  if (auto e = GetString(root, "DeliveryStreamName", &name)) return e;
-  if (auto e = CheckStreamName(name, "deliveryStreamName")) return e;
+  if (auto e = ParseNamed(body, &copy, &root, &name)) return e;
   out->stream.assign(name);
   simdjson::dom::element force;
   if (root["AllowForceDelete"].get(force) == simdjson::SUCCESS && force.get_bool().get(out->force) != simdjson::SUCCESS)
@@ -578,12 +582,10 @@ std::optional<ApiError> ParsePutInput(const std::string& body, bool batch, PutIn
 }
 
 std::optional<ApiError> DescribeDeliveryStream(std::string_view body, const StreamSet& streams, std::string* out) {
-  std::string copy(body);
+  std::string copy;
   simdjson::dom::object root;
-  if (auto e = ParseObject(copy, &root)) return e;
   std::string_view name;
-  if (auto e = GetString(root, "DeliveryStreamName", &name)) return e;
-  if (auto e = CheckStreamName(name, "deliveryStreamName")) return e;
+  if (auto e = ParseNamed(body, &copy, &root, &name)) return e;
   int64_t limit = 10000;
   simdjson::dom::element le;
   if (root["Limit"].get(le) == simdjson::SUCCESS && (le.get_int64().get(limit) != simdjson::SUCCESS || limit < 1 || limit > 10000))

@@ -67,50 +67,18 @@ std::string FormatResponse(int status, std::string_view body, bool close, std::s
 
 }  // namespace
 
-HttpConnection::HttpConnection(Shard* shard, uint64_t id) : shard_(shard), id_(id) {}
-
-base::Status HttpConnection::Open(int fd, SSL_CTX* tls) {
-  RETURN_IF_ERROR(OpenFd(shard_->loop(), fd));
-  if (tls != nullptr) {
-    if (base::Status st = EnableTls(tls); !st.ok()) {
-      Close();
-      return st;
-    }
-  }
-  UpdateReading();
-  return base::Status::Ok();
-}
+HttpConnection::HttpConnection(Shard* shard, uint64_t id) : ShardConnection(shard, id) {}
 
 // --- memory -------------------------------------------------------------------------------
 
 void HttpConnection::SyncCharge() {
-  size_t now = in_.capacity() + parser_.request().body.capacity() + put_input_.data.capacity() +
-               put_input_.ends.capacity() * sizeof(uint32_t);
-  if (now == charged_) return;
-  shard_->client_memory().Add(static_cast<int64_t>(now) - static_cast<int64_t>(charged_));
-  charged_ = now;
-}
-
-void HttpConnection::ChargeStaged(int64_t delta) {
-  staged_bytes_ = static_cast<size_t>(static_cast<int64_t>(staged_bytes_) + delta);
-  shard_->client_memory().Add(delta);
-}
-
-void HttpConnection::OnOutputChange(int64_t delta) { shard_->client_memory().Add(delta); }
-
-void HttpConnection::PauseForMemory() {
-  if (!paused_for_memory_) shard_->client_memory().pauses.fetch_add(1, std::memory_order_relaxed);
-  paused_for_memory_ = true;
-  shard_->PauseForMemory(this);
-  UpdateReading();
+  SyncBufferCharge(in_.capacity() + parser_.request().body.capacity() + put_input_.data.capacity() +
+                   put_input_.ends.capacity() * sizeof(uint32_t));
 }
 
 // --- reading ------------------------------------------------------------------------------
 
-bool HttpConnection::WantRead() const {
-  return !close_after_drain_ && !paused_for_output_ && !paused_for_budget_ && !paused_for_memory_ && !peer_eof_ &&
-         !waiting_control_ && !shard_->stopping();
-}
+bool HttpConnection::WantRead() const { return ReadingAllowed() && !waiting_control_; }
 
 void HttpConnection::OnAllocBuffer(uv_buf_t* buf) {
   if (in_begin_ == in_len_) in_begin_ = in_len_ = 0;
@@ -140,37 +108,8 @@ void HttpConnection::OnBytes(size_t n) {
   ProcessInput();
 }
 
-void HttpConnection::OnReadEnd(ssize_t status) {
-  if (status == UV_ENOBUFS) {
-    PauseForMemory();
-    return;
-  }
-  // EOF: answer what was complete; a request cut short is dropped (nothing of it was staged).
-  peer_eof_ = true;
-  UpdateReading();
-  close_after_drain_ = true;
-  MaybeCloseAfterDrain();
-}
-
 void HttpConnection::ProcessInput() {
-  const ServerConfig& cfg = shard_->cfg();
-  while (!closing() && !close_after_drain_ && in_begin_ < in_len_) {
-    if (paused_for_budget_ || paused_for_memory_ || paused_for_output_ || waiting_control_) break;
-    if (shard_->OverCommitBudget()) {
-      paused_for_budget_ = true;
-      shard_->PauseForBudget(this);
-      UpdateReading();
-      break;
-    }
-    if (queued_output() >= cfg.connection_output_budget) {
-      paused_for_output_ = true;
-      UpdateReading();
-      break;
-    }
-    if (shard_->client_memory().Over()) {
-      PauseForMemory();
-      break;
-    }
+  while (in_begin_ < in_len_ && !waiting_control_ && MayTakeRequest()) {
     size_t consumed = 0;
     const http::HttpRequestParser::Event event = parser_.Feed(in_.data() + in_begin_, in_len_ - in_begin_, &consumed);
     in_begin_ += consumed;
@@ -476,36 +415,7 @@ void HttpConnection::Flush(const base::Status& commit) {
   }
   staged_.erase(staged_.begin(), staged_.begin() + static_cast<std::ptrdiff_t>(sent));
   ChargeStaged(-static_cast<int64_t>(charged));
-  if (closing() || out.empty()) {
-    MaybeCloseAfterDrain();
-    return;
-  }
-  if (!Write(std::move(out))) return;
-  if (!close_after_drain_ && queued_output() > shard_->cfg().connection_output_budget) {
-    paused_for_output_ = true;
-    UpdateReading();
-  }
-}
-
-void HttpConnection::OnWritten(int status) {
-  if (status < 0) return;  // closed by the base
-  if (paused_for_output_ && queued_output() <= shard_->cfg().connection_output_budget / 2) {
-    paused_for_output_ = false;
-    ProcessInput();
-    UpdateReading();
-  }
-  MaybeCloseAfterDrain();
-}
-
-void HttpConnection::MaybeCloseAfterDrain() {
-  if (close_after_drain_ && !closing() && staged_.empty() && !in_dirty_list && pending_writes() == 0) Close();
-}
-
-void HttpConnection::ResumeAfterBudget() {
-  paused_for_budget_ = false;
-  paused_for_memory_ = false;
-  ProcessInput();
-  UpdateReading();
+  SendFlushed(std::move(out));
 }
 
 void HttpConnection::CheckTimeouts(int64_t now_ms) {
@@ -524,19 +434,6 @@ void HttpConnection::CheckTimeouts(int64_t now_ms) {
   }
   if (CloseIfWriteStalled(static_cast<uint64_t>(now_ms), uint64_t(cfg.write_timeout_s) * 1000, "a Firehose API client"))
     shard_->mutable_stats().timeouts.fetch_add(1, std::memory_order_relaxed);
-}
-
-void HttpConnection::BeginDrainAndClose() {
-  close_after_drain_ = true;
-  UpdateReading();
-  MaybeCloseAfterDrain();
-}
-
-void HttpConnection::OnClosed() {
-  ChargeStaged(-static_cast<int64_t>(staged_bytes_));
-  shard_->client_memory().Add(-static_cast<int64_t>(charged_));
-  shard_->OnConnectionClosed(this);
-  delete this;
 }
 
 }  // namespace sluice::server

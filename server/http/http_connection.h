@@ -29,13 +29,9 @@ class HttpConnection final : public ShardConnection {
   ~HttpConnection() override = default;
 
   // ShardConnection
-  base::Status Open(int fd, SSL_CTX* tls) override;
   void Flush(const base::Status& commit) override;
-  void ResumeAfterBudget() override;
   void CheckTimeouts(int64_t now_ms) override;
-  void BeginDrainAndClose() override;
   void CompleteControl(uint64_t token, std::string response) override;
-  uint64_t id() const override { return id_; }
 
  private:
   // One response, in request order: ready bytes, or a put answered at Flush.
@@ -53,13 +49,11 @@ class HttpConnection final : public ShardConnection {
   bool WantRead() const override;
   void OnAllocBuffer(uv_buf_t* buf) override;
   void OnBytes(size_t n) override;
-  void OnReadEnd(ssize_t status) override;
-  void OnWritten(int status) override;
-  void OnOutputChange(int64_t delta) override;
-  void OnClosed() override;
 
-  // Parses buffered bytes, dispatching each complete request, until paused or out of bytes.
-  void ProcessInput();
+  // ShardConnection: parses buffered bytes, dispatching each complete request, until paused or
+  // out of bytes.
+  void ProcessInput() override;
+  bool has_staged() const override { return !staged_.empty(); }
   void HandleRequest();
   // Authenticates (SigV4, when access keys are configured) and runs the request's operation.
   void Dispatch(bool keep_alive);
@@ -73,29 +67,17 @@ class HttpConnection final : public ShardConnection {
   // Answers with `status` and closes once it is written (a request HTTP cannot continue after).
   void FailAndClose(int status, std::string_view type, std::string_view message);
   void Stage(Staged s);
-  void MaybeCloseAfterDrain();
+  // Charges the receive buffer, the request body and the decoded records to client memory.
   void SyncCharge();
-  void ChargeStaged(int64_t delta);
-  size_t queued_output() const { return staged_bytes_ + output_bytes(); }
-  void PauseForMemory();
   std::string PutResponse(const Staged& s, const base::Status& commit, int* status, std::string* error_type) const;
 
-  Shard* shard_;
-  const uint64_t id_;
   http::HttpRequestParser parser_;
   std::string in_;       // received bytes; in_[in_begin_..] not parsed yet
   size_t in_begin_ = 0;
   size_t in_len_ = 0;    // bytes of in_ holding data (in_ is sized to its capacity)
   http::PutInput put_input_;  // scratch: decoded records of the request being handled
   std::vector<Staged> staged_;
-  bool paused_for_output_ = false;
   bool waiting_control_ = false;  // a control request is out: later requests wait (they may need its stream)
-  bool paused_for_budget_ = false;
-  bool paused_for_memory_ = false;
-  bool close_after_drain_ = false;
-  bool peer_eof_ = false;
-  size_t charged_ = 0;        // buffers charged to client memory
-  size_t staged_bytes_ = 0;   // bounds charged for staged responses
   int64_t request_since_ms_ = 0;  // when the request being received began; 0 = none
   uint64_t responses_ = 0;        // x-amzn-RequestId: <connection>-<response>
   uint64_t control_tokens_ = 0;   // control requests sent to main

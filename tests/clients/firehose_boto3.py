@@ -15,6 +15,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from firehose_common import expect_error
+
 endpoint, stream, out_path = sys.argv[1:4]
 client = boto3.client(
     "firehose", endpoint_url=endpoint, region_name="us-east-1",
@@ -37,14 +39,6 @@ assert all("RecordId" in r for r in resp["RequestResponses"])
 single = client.put_record(DeliveryStreamName=stream, Record={"Data": b"boto3-single"})
 assert single["RecordId"], single
 
-def expect_error(code, fn, **kwargs):
-    try:
-        fn(**kwargs)
-    except botocore.exceptions.ClientError as e:
-        got = e.response["Error"]["Code"]
-        assert got == code, "expected %s, got %s: %s" % (code, got, e)
-        return
-    raise AssertionError("expected %s from %s" % (code, fn.__name__))
 
 expect_error("ResourceNotFoundException", client.put_record, DeliveryStreamName="no-such-stream", Record={"Data": b"x"})
 expect_error("ResourceNotFoundException", client.describe_delivery_stream, DeliveryStreamName="no-such-stream")

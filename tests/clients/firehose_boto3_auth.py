@@ -12,22 +12,14 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from firehose_common import expect_error
+
 endpoint, producer_id, producer_secret, admin_id, admin_secret = sys.argv[1:6]
 
 
 def client(key_id, secret):
     return boto3.client("firehose", endpoint_url=endpoint, region_name="eu-west-1", aws_access_key_id=key_id,
                         aws_secret_access_key=secret, config=botocore.config.Config(retries={"max_attempts": 1}))
-
-
-def expect_error(code, fn, **kwargs):
-    try:
-        fn(**kwargs)
-    except botocore.exceptions.ClientError as e:
-        got = e.response["Error"]["Code"]
-        assert got == code, "expected %s, got %s: %s" % (code, got, e)
-        return
-    raise AssertionError("expected %s from %s" % (code, fn.__name__))
 
 
 producer = client(producer_id, producer_secret)

@@ -12,18 +12,10 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from firehose_common import expect_error
+
 client = boto3.client("firehose", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE",
                       aws_secret_access_key="secret", config=botocore.config.Config(retries={"max_attempts": 1}))
-
-
-def expect_error(code, fn, **kwargs):
-    try:
-        fn(**kwargs)
-    except botocore.exceptions.ClientError as e:
-        got = e.response["Error"]["Code"]
-        assert got == code, "expected %s, got %s: %s" % (code, got, e)
-        return
-    raise AssertionError("expected %s from %s" % (code, fn.__name__))
 
 
 s3_config = {"RoleARN": "arn:aws:iam::000000000000:role/firehose", "BucketARN": "arn:aws:s3:::made-bucket",
