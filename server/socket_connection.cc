@@ -10,6 +10,12 @@
 namespace sluice::server {
 namespace {
 constexpr size_t kTlsReadChunk = 16 * 1024 + 512;  // one TLS record and its overhead
+// Ciphertext is read here and handed to OpenSSL (which copies it) within the same read callback,
+// so one buffer per loop thread serves every TLS connection: an idle one holds none.
+char* TlsReadBuffer() {
+  thread_local char buffer[kTlsReadChunk];
+  return buffer;
+}
 }  // namespace
 
 SocketConnection::~SocketConnection() {
@@ -148,9 +154,8 @@ void SocketConnection::UpdateReading() {
 
 void SocketConnection::OnAllocCb(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
   auto* self = static_cast<SocketConnection*>(handle->data);
-  if (self->ssl_ != nullptr) {  // ciphertext lands in the base's buffer, then OpenSSL's
-    self->tls_in_.resize(kTlsReadChunk);
-    *buf = uv_buf_init(self->tls_in_.data(), static_cast<unsigned>(self->tls_in_.size()));
+  if (self->ssl_ != nullptr) {  // ciphertext lands in the thread's buffer, then OpenSSL's
+    *buf = uv_buf_init(TlsReadBuffer(), static_cast<unsigned>(kTlsReadChunk));
     return;
   }
   self->OnAllocBuffer(buf);
@@ -159,7 +164,7 @@ void SocketConnection::OnAllocCb(uv_handle_t* handle, size_t, uv_buf_t* buf) noe
 void SocketConnection::OnReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) noexcept {
   auto* self = static_cast<SocketConnection*>(stream->data);
   if (nread > 0 && self->ssl_ != nullptr) {
-    BIO_write(SSL_get_rbio(self->ssl_), self->tls_in_.data(), static_cast<int>(nread));
+    BIO_write(SSL_get_rbio(self->ssl_), TlsReadBuffer(), static_cast<int>(nread));
     self->DrainTls();
   } else if (nread > 0) {
     self->OnBytes(static_cast<size_t>(nread));

@@ -97,10 +97,8 @@ class SocketConnection {
   uint64_t writes_seen_ = 0;   // writes_done_ at the last stall check
   size_t queue_seen_ = 0;      // write queue size at the last stall check
   uint64_t progress_ms_ = 0;   // last time output made progress
-  // TLS (null without): the session, the ciphertext read buffer, plaintext written before the
-  // handshake finished.
+  // TLS (null without): the session, and plaintext written before the handshake finished.
   SSL* ssl_ = nullptr;
-  std::string tls_in_;
   std::string tls_pending_;
   bool tls_draining_ = false;
 };
