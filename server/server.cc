@@ -103,8 +103,12 @@ base::Status Server::Start() {
   RETURN_IF_ERROR(WritePortFile(cfg_.admin_port_file, admin_->port()));
   if (http_listener_) RETURN_IF_ERROR(WritePortFile(cfg_.http_port_file, http_listener_->port()));
   RETURN_IF_ERROR(WritePortFile(cfg_.port_file, port()));
-  SLUICE_LOG_INFO("server", "sluiced listening on %s:%u, admin on %s:%u (shards=%u, durability=%s, streams=%zu, data_dir=%s)",
-                  cfg_.bind.c_str(), port(), cfg_.admin_bind.c_str(), admin_->port(), n,
+  SLUICE_LOG_INFO("server", "sluiced listening on %s:%u, admin on %s:%u, Firehose API on %s (shards=%u, durability=%s, streams=%zu, data_dir=%s)",
+                  cfg_.bind.c_str(), port(), cfg_.admin_bind.c_str(), admin_->port(),
+                  http_listener_ ? (cfg_.http_bind + ":" + std::to_string(http_listener_->port()) +
+                                    (cfg_.tls_on("http") ? " (TLS)" : "")).c_str()
+                                 : "off",
+                  n,
                   ToString(cfg_.durability).c_str(), streams_.Current()->size(), cfg_.data_dir.c_str());
   return base::Status::Ok();
 }
