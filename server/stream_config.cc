@@ -310,16 +310,20 @@ const std::string& StreamConfig::file_extension() const {
 
 bool StreamConfig::partitioned() const { return !ReferencedKeys(prefix()).empty(); }
 
-base::Result<std::string> ApplyTagChanges(std::string_view text, std::string_view name,
-                                          const std::map<std::string, std::string>& set,
-                                          const std::vector<std::string>& remove) {
-  toml::table t;
+// Stream settings as the catalog stores them (ApplyStreamSettings, ApplyTagChanges).
+static base::Result<toml::table> ParseStored(std::string_view text, std::string_view name) {
   try {
-    t = toml::parse(text);
+    return toml::parse(text);
   } catch (const toml::parse_error& e) {
     return base::Corruption("stored settings of stream '" + std::string(name) + "' do not parse: " +
                             std::string(e.description()));
   }
+}
+
+base::Result<std::string> ApplyTagChanges(std::string_view text, std::string_view name,
+                                          const std::map<std::string, std::string>& set,
+                                          const std::vector<std::string>& remove) {
+  ASSIGN_OR_RETURN(toml::table t, ParseStored(text, name));
   toml::node* n = t.get("tags");
   if (n == nullptr || !n->is_table()) {
     t.insert_or_assign("tags", toml::table{});
@@ -447,13 +451,7 @@ base::Status SetProcessor(toml::table* t, const std::string& rest, const std::st
 
 base::Result<std::string> ApplyStreamSettings(std::string_view text, std::string_view name,
                                               const std::vector<std::pair<std::string, std::string>>& settings) {
-  toml::table t;
-  try {
-    t = toml::parse(text);
-  } catch (const toml::parse_error& e) {
-    return base::Corruption("stored settings of stream '" + std::string(name) + "' do not parse: " +
-                            std::string(e.description()));
-  }
+  ASSIGN_OR_RETURN(toml::table t, ParseStored(text, name));
   t.insert_or_assign("name", std::string(name));
   for (const auto& [key, value] : settings) {
     if (key.rfind("processors.", 0) == 0) {

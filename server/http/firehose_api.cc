@@ -67,6 +67,16 @@ std::optional<ApiError> GetString(simdjson::dom::object obj, std::string_view ke
   return std::nullopt;
 }
 
+// The optional "Limit" member: 1..`max`, `fallback` when absent.
+std::optional<ApiError> GetLimit(simdjson::dom::object root, int64_t fallback, int64_t max, int64_t* limit) {
+  *limit = fallback;
+  simdjson::dom::element e;
+  if (root["Limit"].get(e) != simdjson::SUCCESS) return std::nullopt;
+  if (e.get_int64().get(*limit) != simdjson::SUCCESS || *limit < 1 || *limit > max)
+    return Validation(Clip(simdjson::to_string(e)), "limit", "Member must have value between 1 and " + std::to_string(max));
+  return std::nullopt;
+}
+
 // The body's object and its DeliveryStreamName, checked by Firehose's name rule. `copy` holds
 // the text the parsed object points into.
 std::optional<ApiError> ParseNamed(std::string_view body, std::string* copy, simdjson::dom::object* root,
@@ -423,10 +433,8 @@ std::optional<ApiError> ListTagsForDeliveryStream(std::string_view body, const S
   if (auto e = GetString(root, "DeliveryStreamName", &name)) return e;
   if (auto e = CheckStreamName(name, "deliveryStreamName")) return e;
   if (auto e = GetString(root, "ExclusiveStartTagKey", &after, false)) return e;
-  int64_t limit = 50;
-  simdjson::dom::element le;
-  if (root["Limit"].get(le) == simdjson::SUCCESS && (le.get_int64().get(limit) != simdjson::SUCCESS || limit < 1 || limit > 50))
-    return Validation(Clip(simdjson::to_string(le)), "limit", "Member must have value between 1 and 50");
+  int64_t limit = 0;
+  if (auto e = GetLimit(root, 50, 50, &limit)) return e;
   const StreamInfo* s = streams.Find(name);
   if (s == nullptr)
     return ApiError{400, "ResourceNotFoundException", "Firehose " + std::string(name) + " under account 0 not found."};
@@ -586,10 +594,8 @@ std::optional<ApiError> DescribeDeliveryStream(std::string_view body, const Stre
   simdjson::dom::object root;
   std::string_view name;
   if (auto e = ParseNamed(body, &copy, &root, &name)) return e;
-  int64_t limit = 10000;
-  simdjson::dom::element le;
-  if (root["Limit"].get(le) == simdjson::SUCCESS && (le.get_int64().get(limit) != simdjson::SUCCESS || limit < 1 || limit > 10000))
-    return Validation(Clip(simdjson::to_string(le)), "limit", "Member must have value between 1 and 10000");
+  int64_t limit = 0;
+  if (auto e = GetLimit(root, 10000, 10000, &limit)) return e;
   const StreamInfo* s = streams.Find(name);
   if (s == nullptr)
     return ApiError{400, "ResourceNotFoundException", "Firehose " + std::string(name) + " under account 0 not found."};
@@ -624,10 +630,8 @@ std::optional<ApiError> ListDeliveryStreams(std::string_view body, const StreamS
   std::string copy(body);
   simdjson::dom::object root;
   if (auto e = ParseObject(copy, &root)) return e;
-  int64_t limit = 10;
-  simdjson::dom::element le;
-  if (root["Limit"].get(le) == simdjson::SUCCESS && (le.get_int64().get(limit) != simdjson::SUCCESS || limit < 1 || limit > 10000))
-    return Validation(Clip(simdjson::to_string(le)), "limit", "Member must have value between 1 and 10000");
+  int64_t limit = 0;
+  if (auto e = GetLimit(root, 10, 10000, &limit)) return e;
   std::string_view after, type;
   if (auto e = GetString(root, "ExclusiveStartDeliveryStreamName", &after, false)) return e;
   if (auto e = GetString(root, "DeliveryStreamType", &type, false)) return e;

@@ -72,6 +72,11 @@ bool PeerClosed(RawSocket& s, int timeout_ms = 5000) {
   return closed;
 }
 
+// Debian's python3-boto3 (scripts/setup installs it) under Debian's own interpreter.
+bool HaveBoto3() {
+  return std::filesystem::exists("/usr/bin/python3") && test::RunCommand({"/usr/bin/python3", "-c", "import boto3"}) == 0;
+}
+
 int Status(const std::string& response) { return response.size() > 12 ? std::stoi(response.substr(9, 3)) : 0; }
 std::string Body(const std::string& response) { return response.substr(response.find("\r\n\r\n") + 4); }
 
@@ -285,8 +290,7 @@ TEST_CASE("Firehose API: a request that stops arriving is answered 408 after rea
 }
 
 TEST_CASE("Firehose API: boto3 lists, describes, puts and gets Firehose's error codes", "[integration][firehose_api]") {
-  if (!std::filesystem::exists("/usr/bin/python3") ||
-      test::RunCommand({"/usr/bin/python3", "-c", "import boto3"}) != 0)
+  if (!HaveBoto3())
     SLUICE_SKIP("Debian's python3-boto3 is not installed (scripts/setup installs it)");
   ApiServer f;
   std::string out, err;
@@ -406,8 +410,7 @@ TEST_CASE("Firehose API: with access keys every request must be signed within 5 
 }
 
 TEST_CASE("Firehose API: boto3 signs with a producer key and an admin key, and is refused with wrong ones", "[integration][firehose_api]") {
-  if (!std::filesystem::exists("/usr/bin/python3") ||
-      test::RunCommand({"/usr/bin/python3", "-c", "import boto3"}) != 0)
+  if (!HaveBoto3())
     SLUICE_SKIP("Debian's python3-boto3 is not installed (scripts/setup installs it)");
   ApiServer f(KeysConfig() + "[[stream]]\nname = \"other\"\nappend_delimiter = true\nbuffering = { size_mib = 1, interval_s = 0 }\n");
   std::string out, err;
@@ -440,8 +443,7 @@ TEST_CASE("Firehose API: the access keys authenticate the put port too", "[integ
 }
 
 TEST_CASE("Firehose API: boto3 creates, describes, updates and deletes a stream", "[integration][firehose_api]") {
-  if (!std::filesystem::exists("/usr/bin/python3") ||
-      test::RunCommand({"/usr/bin/python3", "-c", "import boto3"}) != 0)
+  if (!HaveBoto3())
     SLUICE_SKIP("Debian's python3-boto3 is not installed (scripts/setup installs it)");
   ApiServer f;
   std::string out, err;
