@@ -249,12 +249,14 @@ void Connection::Flush(const base::Status& commit) {
   std::string out;
   ShardStats& stats = shard_->mutable_stats();
   size_t charged = 0;
+  const int64_t now_ns = base::Clock::Real()->NowMonoNanos();
   for (Staged& s : staged_) {
     charged += s.charged;
     if (!s.is_put) {
       out += s.frame;
       continue;
     }
+    stats.put_ack_latency.ObserveMicros((now_ns - s.put.staged_mono_ns) / 1000);
     shard_->puts().EncodeResponse(s.put, s.request_id, commit, &shard_->response_encoder(), &out);
     uint32_t accepted = s.put.record_count - s.put.failed_count();
     stats.records_failed.fetch_add(s.put.failed_count() + (commit.ok() ? 0 : accepted),

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/status.h"
 #include "protocol/error_codes.h"
 #include "protocol/messages.h"
@@ -27,6 +28,7 @@ struct StagedPut {
   uint32_t record_count = 0;
   uint64_t seq = 0;  // storage sequence of the chunk holding the accepted records; 0 = none
   uint64_t accepted_bytes = 0;
+  int64_t staged_mono_ns = 0;  // when it was staged: the put ack latency runs from here to the ack
   // A batch refused as a whole (unknown or deleting stream): every record fails with this code
   // and one shared message, so a refused batch costs no memory per record while it waits.
   proto::WireError all_failed = proto::WireError::kOk;
@@ -98,6 +100,7 @@ template <typename RecordAt>
 StagedPut PutHandler::StageRecords(std::string_view name, uint32_t count, RecordAt record_at, int64_t now_unix_ms) {
   StagedPut put;
   put.record_count = count;
+  put.staged_mono_ns = base::Clock::Real()->NowMonoNanos();
   const StreamInfo* stream = (*streams_)->Find(name);
   if (stream == nullptr || !stream->accepts_puts()) {
     put.all_failed = stream ? proto::WireError::kStreamDeleting : proto::WireError::kUnknownStream;

@@ -32,6 +32,7 @@ Server::~Server() {
                            reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigusr1_),
                            reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&main_async_)})
       if (h->type != UV_UNKNOWN_HANDLE && !uv_is_closing(h)) uv_close(h, nullptr);
+    if (monitor_) monitor_->Close();
     base::MutexLock lock(main_mu_);
     main_open_ = false;
   }
@@ -82,6 +83,8 @@ base::Status Server::Start() {
   // Signals are handled before anything announces the server (the port files): a SIGTERM
   // from a supervisor that saw the port file always means a clean shutdown.
   RETURN_IF_ERROR(InstallSignals());
+  monitor_ = std::make_unique<monitor::Monitor>(admin::AdminServices{*this, *this, stream_manager_, replayer_, nullptr}, *this);
+  monitor_->Start(&loop_);
   listener_ = std::make_unique<Listener>(&loop_, [this](int fd) { AcceptPutConnection(fd, PortProtocol::kSluice); });
   RETURN_IF_ERROR(listener_->Listen(cfg_.bind, cfg_.port));
   if (cfg_.http_enabled) {
@@ -89,7 +92,7 @@ base::Status Server::Start() {
     RETURN_IF_ERROR(http_listener_->Listen(cfg_.http_bind, cfg_.http_port).WithContext("Firehose API port"));
   }
   admin_ = std::make_unique<admin::AdminServer>(
-      &loop_, admin::AdminServices{*this, *this, stream_manager_, replayer_});
+      &loop_, admin::AdminServices{*this, *this, stream_manager_, replayer_, monitor_.get()});
   if (cfg_.tls_on("admin")) admin_->set_tls(&tls_);
   RETURN_IF_ERROR(admin_->Listen(cfg_.admin_bind, cfg_.admin_port));
   if (!IsLoopback(cfg_.bind) && cfg_.auth_token.empty())
@@ -392,6 +395,7 @@ void Server::BeginShutdown(int signum) {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigusr1_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
+  if (monitor_) monitor_->Close();
   {
     // Control-plane requests already posted still run (the loop runs the async once more);
     // later ones are refused (PostToMain false: the client gets a 503).

@@ -18,6 +18,7 @@
 #include "server/config.h"
 #include "server/delivery/delivery_pool.h"
 #include "server/listener.h"
+#include "server/monitor/monitor.h"
 #include "server/replayer.h"
 #include "server/stream_manager.h"
 #include "server/shard.h"
@@ -35,7 +36,7 @@ bool IsLoopback(const std::string& addr);
 // and control commands itself, and hands it the StreamManager (streams at run time) and the
 // Replayer (REPLAY) for the other two families.
 // Thread: main. Shards run on their own threads; the WAL syncer (durability interval) on its own.
-class Server final : public admin::ServerStatus, public admin::ServerControl, public MainDoor {
+class Server final : public admin::ServerStatus, public admin::ServerControl, public MainDoor, public monitor::ServerFacts {
  public:
   // Builds the configuration as at startup (config file, then flags); SIGHUP calls it again.
   using ConfigSource = std::function<base::Result<ServerConfig>()>;
@@ -56,6 +57,12 @@ class Server final : public admin::ServerStatus, public admin::ServerControl, pu
   // --- MainDoor (the shards' door for the Firehose API's control plane) ---
   bool PostToMain(std::function<void()> fn) override;
   admin::StreamControl& stream_control() override { return stream_manager_; }
+  monitor::Monitor& monitor() override { return *monitor_; }
+
+  // --- monitor::ServerFacts (main's thread) ---
+  bool shutting_down() const override { return shutting_down_; }
+  uint64_t refused_connections() const override { return refused_connections_; }
+  uint16_t http_port() const override { return http_listener_ ? http_listener_->port() : 0; }
 
   // --- ServerStatus (main's thread) ---
   const ServerConfig& config() const override { return cfg_; }
@@ -119,6 +126,7 @@ class Server final : public admin::ServerStatus, public admin::ServerControl, pu
   std::unique_ptr<Listener> listener_;
   std::unique_ptr<Listener> http_listener_;  // the Firehose API port (null when http_enabled = false)
   std::unique_ptr<admin::AdminServer> admin_;
+  std::unique_ptr<monitor::Monitor> monitor_;  // /metrics, /ready, the status page, STATUS
   StreamManager stream_manager_;
   Replayer replayer_;
   std::string log_level_ = "info";

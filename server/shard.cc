@@ -174,12 +174,16 @@ void Shard::Commit() {
   if (puts_.has_pending()) {
     st = puts_.Commit();
     stats_.commits.fetch_add(1, std::memory_order_relaxed);
+    stats_.commit_failing.store(!st.ok(), std::memory_order_relaxed);
     if (!st.ok()) {
       stats_.commit_failures.fetch_add(1, std::memory_order_relaxed);
       SLUICE_LOG_ERROR("shard", "shard %u: commit failed, failing its puts: %s", id_,
                        st.ToString().c_str());
     }
     if (st.ok()) SLUICE_FAULT_POINT("commit.after_write");
+    uint64_t records = 0;
+    for (const AppendedChunk& c : puts_.committed()) records += c.records;
+    if (st.ok()) stats_.commit_records.ObserveCount(records);
     for (const AppendedChunk& c : puts_.committed()) {
       segmenter_.OnCommitted(c);
       StreamCounters& counters = *c.stream->counters;

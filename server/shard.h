@@ -26,6 +26,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_owner.h"
@@ -46,6 +47,9 @@ class DeliveryPool;
 namespace admin {
 class StreamControl;
 }
+namespace monitor {
+class Monitor;
+}
 
 // The shards' one door into main's thread: the Firehose API's control-plane operations run there,
 // where the StreamManager lives, and their answers come back through Shard::Post.
@@ -56,6 +60,7 @@ class MainDoor {
   virtual bool PostToMain(std::function<void()> fn) = 0;
   // Main's thread only (inside a posted fn).
   virtual admin::StreamControl& stream_control() = 0;
+  virtual monitor::Monitor& monitor() = 0;
 };
 
 // Counters of one shard; written by the shard thread, read by anyone (relaxed atomics).
@@ -74,6 +79,11 @@ struct ShardStats {
   std::atomic<uint64_t> seal_failures{0};
   std::atomic<uint64_t> timeouts{0};  // connections closed by read_timeout_s / write_timeout_s
   std::atomic<uint64_t> auth_failures{0};  // Firehose API requests refused for their signature
+  std::atomic<bool> commit_failing{false};  // the last commit failed (GET /ready says not ready)
+  // From a put request's records being staged to its ack being handed to the socket (both ports).
+  base::Histogram put_ack_latency{base::kLatencyBuckets};
+  // Records per group commit (the batch size the fsync is amortised over).
+  base::Histogram commit_records{base::kBatchBuckets};
 };
 
 class Shard {

@@ -7,6 +7,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
@@ -124,6 +125,11 @@ base::Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db.bytes_per_sync = 1u << 20;
   db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db.keep_log_file_num = 4;
+  // Tickers for /metrics (WAL syncs, bytes written, stall time): per-core counters, no clock
+  // reads (histograms and timers stay off).
+  store->statistics_ = rocksdb::CreateDBStatistics();
+  store->statistics_->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
+  db.statistics = store->statistics_;
 
   rocksdb::ColumnFamilyOptions small;
   small.write_buffer_size = 4u << 20;
@@ -525,6 +531,29 @@ std::string Store::Property(const std::string& name) {
   std::string v;
   if (!db_->GetProperty(records_, name, &v)) return "";
   return v;
+}
+
+uint64_t Store::IntProperty(const std::string& name) {
+  STORE_TSAN_SERIALIZE();
+  uint64_t total = 0;
+  for (rocksdb::ColumnFamilyHandle* cf : handles_) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(cf, name, &v)) total += v;
+  }
+  return total;
+}
+
+Store::Counters Store::counters() const {
+  Counters c;
+  if (statistics_ == nullptr) return c;
+  c.wal_syncs = statistics_->getTickerCount(rocksdb::WAL_FILE_SYNCED);
+  c.wal_bytes = statistics_->getTickerCount(rocksdb::WAL_FILE_BYTES);
+  c.bytes_written = statistics_->getTickerCount(rocksdb::BYTES_WRITTEN);
+  c.flush_write_bytes = statistics_->getTickerCount(rocksdb::FLUSH_WRITE_BYTES);
+  c.compact_write_bytes = statistics_->getTickerCount(rocksdb::COMPACT_WRITE_BYTES);
+  c.compact_read_bytes = statistics_->getTickerCount(rocksdb::COMPACT_READ_BYTES);
+  c.stall_micros = statistics_->getTickerCount(rocksdb::STALL_MICROS);
+  return c;
 }
 
 }  // namespace sluice::storage

@@ -32,6 +32,7 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class WriteBatch;
+class Statistics;
 }  // namespace rocksdb
 
 namespace sluice::storage {
@@ -156,6 +157,20 @@ class Store {
   base::Status VerifyChecksums();
   // A RocksDB property of the records column family ("rocksdb.estimate-num-keys", ...).
   std::string Property(const std::string& name);
+  // An integer property summed over every column family ("rocksdb.cur-size-all-mem-tables",
+  // "rocksdb.live-sst-files-size", ...); 0 when RocksDB does not know it.
+  uint64_t IntProperty(const std::string& name);
+  // RocksDB's own counters since the store opened (its Statistics tickers).
+  struct Counters {
+    uint64_t wal_syncs = 0;             // WAL_FILE_SYNCED
+    uint64_t wal_bytes = 0;             // WAL_FILE_BYTES
+    uint64_t bytes_written = 0;         // BYTES_WRITTEN (user writes)
+    uint64_t flush_write_bytes = 0;     // FLUSH_WRITE_BYTES
+    uint64_t compact_write_bytes = 0;   // COMPACT_WRITE_BYTES
+    uint64_t compact_read_bytes = 0;    // COMPACT_READ_BYTES
+    uint64_t stall_micros = 0;          // STALL_MICROS (writes delayed or stopped)
+  };
+  Counters counters() const;
 
  private:
   friend class WriteBatch;
@@ -174,6 +189,7 @@ class Store {
   rocksdb::ColumnFamilyHandle* segments_ = nullptr;
   rocksdb::ColumnFamilyHandle* catalog_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::shared_ptr<rocksdb::Statistics> statistics_;  // tickers only (thread-safe, no timers)
   bool read_only_ = false;
   std::string path_;
   uint64_t min_free_bytes_ = 0;

@@ -90,12 +90,20 @@ class ReplayControl {
   virtual ReplayJob::Snapshot replay_status() const = 0;
 };
 
-// The four families a command handler reaches, owned elsewhere (Server and its parts).
+}  // namespace sluice::server::admin
+namespace sluice::server::monitor {
+class Monitor;
+}
+namespace sluice::server::admin {
+
+// The families a command handler reaches, owned elsewhere (Server and its parts).
 struct AdminServices {
   ServerStatus& status;
   ServerControl& control;
   StreamControl& streams;
   ReplayControl& replay;
+  // STATUS (the status page's JSON, which `sluice top` reads); null inside the Monitor itself.
+  monitor::Monitor* monitor = nullptr;
 };
 
 }  // namespace sluice::server::admin

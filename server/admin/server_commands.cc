@@ -3,13 +3,13 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <fstream>
 #include <sstream>
 
 #include "base/clock.h"
 #include "server/admin/admin_services.h"
 #include "server/admin/command_table.h"
 #include "server/admin/resp.h"
+#include "server/monitor/process_stats.h"
 
 namespace sluice::server::admin {
 namespace {
@@ -30,14 +30,6 @@ std::string FlagNames(unsigned f) {
   if (f & kWrite) add("write");
   if (f & kAdmin) add("admin");
   return s;
-}
-
-uint64_t ProcStatusKb(const char* key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key, 0) == 0) return std::strtoull(line.c_str() + std::strlen(key), nullptr, 10);
-  return 0;
 }
 
 }  // namespace
@@ -171,8 +163,9 @@ void CmdInfo(CommandContext& ctx) {
       << "\r\n\r\n";
   }
   if (wanted("MEMORY")) {
-    o << "# Memory\r\nused_memory_rss:" << ProcStatusKb("VmRSS:") * 1024 << "\r\nused_memory_peak_rss:"
-      << ProcStatusKb("VmHWM:") * 1024 << "\r\n\r\n";
+    const monitor::ProcessStats proc = monitor::ReadProcessStats();
+    o << "# Memory\r\nused_memory_rss:" << proc.rss_bytes << "\r\nused_memory_peak_rss:" << proc.peak_rss_bytes
+      << "\r\n\r\n";
   }
   if (wanted("STREAMS")) {
     StreamSetPtr set = ctx.services.streams.streams();

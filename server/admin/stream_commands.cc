@@ -13,6 +13,8 @@
 #include "server/admin/command_table.h"
 #include "server/admin/resp.h"
 #include "server/delivery/codec.h"
+#include "server/monitor/monitor.h"
+#include "server/monitor/snapshot.h"
 
 namespace sluice::server::admin {
 namespace {
@@ -265,37 +267,23 @@ void CmdFlush(CommandContext& ctx) {
 void CmdStats(CommandContext& ctx) {
   StreamPtr s = FindOrReply(ctx, ctx.argv[1]);
   if (s == nullptr) return;
-  std::shared_ptr<const DeliveryStats> d = ctx.services.status.pool().stats(s->id);
-  if (d == nullptr) d = std::make_shared<const DeliveryStats>();
-  const StreamCounters& in = *s->counters;
-  int64_t now = base::Clock::Real()->NowUnixMillis();
-  // DataFreshness: age of the oldest record not yet delivered, open or sealed.
-  int64_t oldest = 0;
-  for (const auto& slot : in.open_oldest_ms) {
-    int64_t v = slot.load(std::memory_order_relaxed);
-    if (v != 0 && (oldest == 0 || v < oldest)) oldest = v;
-  }
-  const DeliveryPool::PartitionSummary parts = ctx.services.status.pool().partitions(s->id);
-  if (parts.oldest_open_ms != 0 && (oldest == 0 || parts.oldest_open_ms < oldest)) oldest = parts.oldest_open_ms;
-  uint64_t backlog_records = 0, backlog_bytes = 0, retrying = 0;
-  for (const auto& seg : ctx.services.status.pool().PendingSegments(s->id)) {
-    backlog_records += seg.record_count;
-    backlog_bytes += seg.bytes;
-    retrying += seg.attempts > 0;
-    if (oldest == 0 || seg.oldest_arrival_ms < oldest) oldest = seg.oldest_arrival_ms;
-  }
-  const std::string kind(s->cfg->kind() ? s->cfg->kind()->metric_name : "");
-  const std::string backup = "BackupTo" + std::string(s->cfg->backup_kind() ? s->cfg->backup_kind()->metric_name : "Directory");
+  const DeliveryPool& pool = ctx.services.status.pool();
+  const DeliveryPool::Backlog backlog = pool.Backlogs()[s->id];
+  const monitor::StreamSnapshot snap = monitor::TakeSnapshot(s, pool, backlog);
+  const DeliveryStats* d = snap.delivery.get();
+  const int64_t now = base::Clock::Real()->NowUnixMillis();
+  const std::string& kind = snap.destination;
+  const std::string backup = "BackupTo" + snap.backup_store;
   Pairs p;
-  p.Add("IncomingRecords", in.incoming_records.load());
-  p.Add("IncomingBytes", in.incoming_bytes.load());
-  p.Add("IncomingPutRequests", in.incoming_put_requests.load());
-  p.Add("ThrottledRecords", in.throttled_records.load());
+  p.Add("IncomingRecords", snap.incoming_records);
+  p.Add("IncomingBytes", snap.incoming_bytes);
+  p.Add("IncomingPutRequests", snap.incoming_put_requests);
+  p.Add("ThrottledRecords", snap.throttled_records);
   p.Add("DeliveryTo" + kind + ".Records", d->records.load());
   p.Add("DeliveryTo" + kind + ".Bytes", d->bytes.load());
   p.Add("DeliveryTo" + kind + ".Success", Ratio(d->segments.load(), d->attempts.load()));
   if (kind != "HttpEndpoint") p.Add("DeliveryTo" + kind + ".ObjectCount", d->segments.load());
-  p.Add("DeliveryTo" + kind + ".DataFreshness", static_cast<uint64_t>(oldest ? std::max<int64_t>(0, now - oldest) / 1000 : 0));
+  p.Add("DeliveryTo" + kind + ".DataFreshness", static_cast<uint64_t>(snap.data_freshness_s(now)));
   p.Add(backup + ".Records", d->backup_records.load());
   p.Add(backup + ".Segments", d->backup_segments.load());
   p.Add(backup + ".Success", Ratio(d->backup_segments.load(), d->backup_segments.load() + d->backup_failures.load()));
@@ -314,16 +302,23 @@ void CmdStats(CommandContext& ctx) {
     p.Add("DroppedProcessing.Records", d->dropped_records.load());
     p.Add("FailedProcessing.Records", d->processing_failed_records.load());
     p.Add("FailedPartitioning.Records", d->partitioning_failed_records.load());
-    p.Add("PartitionCount", static_cast<uint64_t>(parts.active));
+    p.Add("PartitionCount", static_cast<uint64_t>(snap.partitions_active));
     p.Add("PartitionCountExceeded", d->partition_exceeded.load());
     p.Add("PartitionExceeded.Records", d->partition_exceeded_records.load());
     if (s->cfg->processing.jq_query.size())
       p.Add("JQProcessing.Duration", avg(d->jq_us.load(), d->jq_records.load(), 1000));  // ms per record
   }
-  p.Add("BacklogRecords", backlog_records);
-  p.Add("BacklogBytes", backlog_bytes);
-  p.Add("RetryingSegments", retrying);
+  p.Add("BacklogRecords", backlog.records);
+  p.Add("BacklogBytes", backlog.bytes);
+  p.Add("RetryingSegments", backlog.retrying);
   p.Reply(ctx.out);
+}
+
+void CmdStatus(CommandContext& ctx) {
+  if (ctx.argv.size() > 2) return ReplyError(ctx.out, "wrong number of arguments for 'status' command (usage: STATUS [name])");
+  if (ctx.services.monitor == nullptr) return ReplyError(ctx.out, "STATUS: not available");
+  if (ctx.argv.size() == 2 && FindOrReply(ctx, ctx.argv[1]) == nullptr) return;
+  ReplyBulk(ctx.out, ctx.services.monitor->StatusJson(ctx.argv.size() == 2 ? std::string_view(ctx.argv[1]) : std::string_view()));
 }
 
 void CmdSegments(CommandContext& ctx) {

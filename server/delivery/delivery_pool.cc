@@ -264,6 +264,22 @@ size_t DeliveryPool::pending(uint32_t stream_id) const {
   return n;
 }
 
+std::unordered_map<uint32_t, DeliveryPool::Backlog> DeliveryPool::Backlogs() const {
+  std::unordered_map<uint32_t, Backlog> out;
+  auto add = [&out](const storage::SegmentDescriptor& d) {
+    Backlog& b = out[d.stream_id];
+    b.segments++;
+    b.records += d.record_count;
+    b.bytes += d.bytes;
+    b.retrying += d.attempts > 0;
+    if (b.oldest_arrival_ms == 0 || d.oldest_arrival_ms < b.oldest_arrival_ms) b.oldest_arrival_ms = d.oldest_arrival_ms;
+  };
+  base::MutexLock lock(mu_);
+  for (const auto& [token, d] : in_flight_segments_) add(d);
+  for (const auto& [key, d] : queue_) add(d);
+  return out;
+}
+
 std::shared_ptr<const DeliveryStats> DeliveryPool::stats(uint32_t stream_id) const {
   base::MutexLock lock(mu_);
   auto it = runtimes_.find(stream_id);
@@ -372,6 +388,7 @@ bool DeliveryPool::Backup(const Job& job, const storage::SegmentDescriptor& d,
     return true;
   }
   job.stats->backup_failures.fetch_add(1, std::memory_order_relaxed);
+  job.stats->SetError(clock_->NowUnixMillis(), "backup store: " + st.ToString());
   SLUICE_LOG_ERROR("delivery", "stream %s: backup of segment %s failed, pausing the stream: %s",
                    job.info->name.c_str(), d.Id().c_str(), st.ToString().c_str());
   base::MutexLock lock(mu_);
@@ -449,7 +466,9 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
                          compressed.value(), records, ext, ContentEncoding(cfg.compression),
                          d.is_partition(), d.partition};
       stats.attempts.fetch_add(1, std::memory_order_relaxed);
+      const int64_t began_ns = base::Clock::Real()->NowMonoNanos();
       result = job.destination->Deliver(obj);
+      stats.delivery_duration.ObserveMicros((base::Clock::Real()->NowMonoNanos() - began_ns) / 1000);
     }
     now = clock_->NowUnixMillis();
     if (result.outcome == Outcome::kOk) {
@@ -468,6 +487,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
       stats.records.fetch_add(d.record_count, std::memory_order_relaxed);
       stats.bytes.fetch_add(d.bytes, std::memory_order_relaxed);
       stats.segments.fetch_add(1, std::memory_order_relaxed);
+      stats.delivered_age.ObserveMicros((now - d.oldest_arrival_ms) * 1000);
       {
         base::MutexLock lock(mu_);
         job.rt->failing = 0;
@@ -476,6 +496,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
       return;
     }
     stats.failed_attempts.fetch_add(1, std::memory_order_relaxed);
+    stats.SetError(now, result.message);
     {
       // Only a destination that asks for a retry (down, timing out, 5xx) slows the stream to
       // one probe at a time; a permanent answer (413, a bad record) means it is up and answering.
@@ -492,6 +513,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
     if (d.first_failure_ms == 0) d.first_failure_ms = now;
     if (result.outcome == Outcome::kRetry && now - d.first_failure_ms < retry_ms) {
       d.next_attempt_ms = now + BackoffMs(d.attempts, BackoffUnit());
+      stats.retries.fetch_add(1, std::memory_order_relaxed);
       SLUICE_LOG_WARN("delivery", "stream %s: segment %s attempt %u failed, retrying in %lld ms: %s",
                       name.c_str(), id.c_str(), d.attempts,
                       static_cast<long long>(d.next_attempt_ms - now), result.message.c_str());

@@ -32,6 +32,7 @@
 
 #include "base/mutex.h"
 #include "base/clock.h"
+#include "base/histogram.h"
 #include "base/status.h"
 #include "server/delivery/backup_store.h"
 #include "server/delivery/destination.h"
@@ -66,6 +67,26 @@ struct DeliveryStats {
   std::atomic<uint64_t> partition_exceeded{0};      // PartitionCountExceeded: 1 if the last commit refused records
   std::atomic<uint64_t> jq_records{0};              // records the jq query ran on
   std::atomic<uint64_t> jq_us{0};                   // JQProcessing.Duration (sum, microseconds)
+  std::atomic<uint64_t> retries{0};                 // failed attempts that were scheduled again
+  base::Histogram delivery_duration{base::kDurationBuckets};    // one Deliver call, any outcome
+  base::Histogram delivered_age{base::kAgeBuckets};             // oldest record's age when delivered
+  base::Histogram processing_duration{base::kDurationBuckets};  // one Lambda invocation
+
+  // The last failed attempt (or backup failure) of the stream: when, and what it said.
+  void SetError(int64_t unix_ms, std::string_view message) {
+    base::MutexLock lock(error_mu_);
+    last_error_ms_ = unix_ms;
+    last_error_.assign(message.substr(0, 512));
+  }
+  std::pair<int64_t, std::string> LastError() const {
+    base::MutexLock lock(error_mu_);
+    return {last_error_ms_, last_error_};
+  }
+
+ private:
+  mutable base::Mutex error_mu_;
+  int64_t last_error_ms_ SLUICE_GUARDED_BY(error_mu_) = 0;
+  std::string last_error_ SLUICE_GUARDED_BY(error_mu_);
 };
 
 // The destination a stream's config asks for (wrapped in a FaultDestination when the stream has
@@ -121,6 +142,16 @@ class DeliveryPool {
     int64_t oldest_open_ms = 0;
   };
   PartitionSummary partitions(uint32_t stream_id) const;
+  // Every stream's queued and in-flight segments in one pass under the lock (the monitor's
+  // once-a-second view, without copying descriptors).
+  struct Backlog {
+    uint64_t segments = 0;
+    uint64_t records = 0;
+    uint64_t bytes = 0;
+    uint64_t retrying = 0;         // segments with a failed attempt behind them
+    int64_t oldest_arrival_ms = 0;  // 0: none
+  };
+  std::unordered_map<uint32_t, Backlog> Backlogs() const;
 
  private:
   struct Runtime {

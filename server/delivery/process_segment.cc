@@ -105,9 +105,12 @@ void DeliveryPool::Process(const Job& job, storage::SegmentDescriptor d, const s
       std::string invocation = id + "-" + std::to_string(b) + "-" + std::to_string(d.attempts);
       bool ok = job.lambda->Invoke(invocation, inputs, ids, &outputs, &failure);
       stats.invocations.fetch_add(1, std::memory_order_relaxed);
-      stats.invocation_ms.fetch_add(static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()));
+      const auto took = std::chrono::steady_clock::now() - t0;
+      stats.invocation_ms.fetch_add(
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+      stats.processing_duration.ObserveMicros(std::chrono::duration_cast<std::chrono::microseconds>(took).count());
       if (!ok) {
+        stats.SetError(clock_->NowUnixMillis(), "processing: " + failure.message);
         {
           // An unreachable function gets one probe at a time, like a failing destination; one
           // that answers (wrongly) is up, and its other segments go on.

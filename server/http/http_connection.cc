@@ -9,6 +9,7 @@
 #include "server/encoding/json_escape.h"
 #include "server/http/control_plane.h"
 #include "server/http/sigv4.h"
+#include "server/monitor/monitor.h"
 #include "server/shard.h"
 #include "storage/keys.h"
 
@@ -23,6 +24,8 @@ std::string_view Reason(int status) {
   switch (status) {
     case 100: return "Continue";
     case 200: return "OK";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
@@ -50,19 +53,28 @@ std::string HttpDate() {
   return cached;
 }
 
-std::string FormatResponse(int status, std::string_view body, bool close, std::string_view error_type,
-                                  uint64_t conn_id, uint64_t request) {
+// A complete response: status line, Content-Type, Content-Length, `headers` (lines ending in
+// \r\n), Date, Connection: close when closing; the body unless it answers a HEAD.
+std::string FormatHttp(int status, std::string_view content_type, std::string_view headers, std::string_view body,
+                       bool close, bool head = false) {
   std::string out;
-  out.reserve(200 + body.size());
+  out.reserve(200 + headers.size() + (head ? 0 : body.size()));
   out += "HTTP/1.1 " + std::to_string(status) + " " + std::string(Reason(status)) + "\r\n";
-  out += "Content-Type: application/x-amz-json-1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  out += "x-amzn-RequestId: " + std::to_string(conn_id) + "-" + std::to_string(request) + "\r\n";
-  if (!error_type.empty()) out += "x-amzn-ErrorType: " + std::string(error_type) + "\r\n";
+  out += "Content-Type: " + std::string(content_type) + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  out.append(headers);
   out += "Date: " + HttpDate() + "\r\n";
   if (close) out += "Connection: close\r\n";
   out += "\r\n";
-  out.append(body);
+  if (!head) out.append(body);
   return out;
+}
+
+// An AWS JSON 1.1 response of the Firehose API.
+std::string FormatResponse(int status, std::string_view body, bool close, std::string_view error_type,
+                           uint64_t conn_id, uint64_t request) {
+  std::string headers = "x-amzn-RequestId: " + std::to_string(conn_id) + "-" + std::to_string(request) + "\r\n";
+  if (!error_type.empty()) headers += "x-amzn-ErrorType: " + std::string(error_type) + "\r\n";
+  return FormatHttp(status, "application/x-amz-json-1.1", headers, body, close);
 }
 
 }  // namespace
@@ -147,13 +159,21 @@ void HttpConnection::HandleRequest() {
   request_since_ms_ = 0;
   const http::HttpRequest& req = parser_.request();
   const bool keep_alive = req.keep_alive;
-  if (req.method != HTTP_POST) {
-    StageError({405, "UnknownOperationException", "the Firehose API takes POST / (AWS JSON 1.1)"}, !keep_alive);
-  } else if (req.url != "/") {
+  const bool head = req.method == HTTP_HEAD;
+  if (req.method == HTTP_POST && req.url == "/") {
+    Dispatch(keep_alive);
+  } else if (req.method == HTTP_POST) {
     StageError({404, "UnknownOperationException", "the Firehose API is served at POST /, not " + req.url.substr(0, 128)},
                !keep_alive);
+  } else if ((req.method == HTTP_GET || head) && (req.url == "/health" || req.url.rfind("/health?", 0) == 0)) {
+    // Alive: this shard's loop answers. Served here, not on main, so a liveness probe does not
+    // depend on main's queue (and keeps answering while shutdown drains).
+    Staged s;
+    s.bytes = FormatHttp(200, "text/plain; charset=utf-8", "", "ok\n", !keep_alive, head);
+    s.close = !keep_alive;
+    Stage(std::move(s));
   } else {
-    Dispatch(keep_alive);
+    HandleMonitor(keep_alive);
   }
   if (!keep_alive) {
     close_after_drain_ = true;
@@ -246,29 +266,60 @@ void HttpConnection::Dispatch(bool keep_alive) {
 }
 
 void HttpConnection::HandleControl(http::Operation op, bool keep_alive) {
+  PostToMain(
+      [op, close = !keep_alive, conn = id_, body = parser_.request().body](MainDoor* door) {
+        http::ControlResponse r = http::RunControl(op, body, door->stream_control());
+        return FormatResponse(r.status, r.body, close, r.error_type, conn, 0);
+      },
+      keep_alive, "");
+}
+
+void HttpConnection::PostToMain(std::function<std::string(MainDoor*)> answer, bool keep_alive,
+                                std::string_view refusal_type) {
   MainDoor* door = shard_->main_door();
   const uint64_t token = ++control_tokens_;
   Shard* shard = shard_;
   const uint64_t conn = id_;
   // The request runs on main's thread; its answer comes back through the shard's queue and takes
   // this slot, so responses stay in request order. A connection gone by then drops it.
-  auto run = [door, shard, conn, token, op, close = !keep_alive, body = parser_.request().body]() {
-    http::ControlResponse r = http::RunControl(op, body, door->stream_control());
-    std::string bytes = FormatResponse(r.status, r.body, close, r.error_type, conn, 0);
+  auto run = [door, shard, conn, token, answer = std::move(answer)]() {
+    std::string bytes = answer(door);
     shard->Post([shard, conn, token, bytes = std::move(bytes)]() mutable {
       shard->CompleteControl(conn, token, std::move(bytes));
     });
   };
-  if (door == nullptr || !door->PostToMain(std::move(run)))
-    return StageError({503, "ServiceUnavailableException", "the server is shutting down; retry"}, !keep_alive);
+  if (door == nullptr || !door->PostToMain(std::move(run))) {
+    if (refusal_type.empty())
+      return StageError({503, "ServiceUnavailableException", "the server is shutting down; retry"}, !keep_alive);
+    Staged s;
+    s.bytes = FormatHttp(503, refusal_type, "", "not ready: shutting down\n", !keep_alive);
+    s.close = !keep_alive;
+    return Stage(std::move(s));
+  }
   Staged s;
   s.control = token;
   s.close = !keep_alive;
-  s.charged = 1024;  // a bound of the answer (an ARN, or an error message)
+  s.charged = 1024;  // a bound of a control answer; a monitor answer is counted once queued to write
   Stage(std::move(s));
   // Requests after it are read once it is answered: a pipelined put may be for the stream it makes.
   waiting_control_ = true;
   UpdateReading();
+}
+
+void HttpConnection::HandleMonitor(bool keep_alive) {
+  const http::HttpRequest& req = parser_.request();
+  std::string authorization;
+  for (const auto& [name, value] : req.headers)
+    if (name == "authorization") authorization = value;
+  const bool head = req.method == HTTP_HEAD;
+  std::string method = llhttp_method_name(static_cast<llhttp_method_t>(req.method));
+  PostToMain(
+      [method = std::move(method), url = req.url, authorization = std::move(authorization), head,
+       close = !keep_alive](MainDoor* door) {
+        monitor::HttpAnswer a = door->monitor().Serve(method, url, authorization);
+        return FormatHttp(a.status, a.content_type, a.headers, a.body, close, head);
+      },
+      keep_alive, "text/plain; charset=utf-8");
 }
 
 void HttpConnection::CompleteControl(uint64_t token, std::string response) {
@@ -392,8 +443,10 @@ void HttpConnection::Flush(const base::Status& commit) {
   ShardStats& stats = shard_->mutable_stats();
   size_t charged = 0, sent = 0;
   bool held = false;  // a control answer is still out: what follows it waits, in order
+  const int64_t now_ns = base::Clock::Real()->NowMonoNanos();
   for (Staged& s : staged_) {
     if (s.is_put) {
+      stats.put_ack_latency.ObserveMicros((now_ns - s.put.staged_mono_ns) / 1000);
       // Answered from this commit whether it is sent now or after a control answer before it.
       int status = 200;
       std::string error_type;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 
 namespace sluice::server {
 
+class MainDoor;
 class Shard;
 
 // Design: bytes go through HttpRequestParser (llhttp), which stops after each complete request
@@ -59,6 +61,13 @@ class HttpConnection final : public ShardConnection {
   void Dispatch(bool keep_alive);
   // Sends a control-plane request to main's thread; its answer takes this slot in the order.
   void HandleControl(http::Operation op, bool keep_alive);
+  // GET /, /metrics, /api/status, /ready (and anything not POST /): answered on main's thread by
+  // the Monitor, which owns the figures and the admin password.
+  void HandleMonitor(bool keep_alive);
+  // Runs `answer` on main's thread (it returns the complete response) and stages a slot for it.
+  // Once the door is shut (shutdown), answers 503 at once: an AWS JSON error when
+  // `refusal_type` is empty, else a text body of that content type.
+  void PostToMain(std::function<std::string(MainDoor*)> answer, bool keep_alive, std::string_view refusal_type);
   // `key`: the access key that signed the request (null when the port takes unsigned requests).
   void HandlePut(bool single, const AccessKey* key);
   // Stages a complete response (status line, AWS headers, body).
