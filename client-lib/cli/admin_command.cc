@@ -95,23 +95,29 @@ int SendArgv(redisContext* c, const std::vector<std::string>& words, bool tty, b
 
 }  // namespace
 
-int RunAdmin(const AdminOptions& opts) {
+redisContext* ConnectAdmin(const std::string& addr, const char* who) {
   std::string host;
   uint16_t port = 0;
-  if (!ParseAddr(opts.addr, &host, &port)) {
-    std::fprintf(stderr, "sluice admin: --addr must be HOST:PORT, got '%s'\n", opts.addr.c_str());
-    return 2;
+  if (!ParseAddr(addr, &host, &port)) {
+    std::fprintf(stderr, "%s: --addr must be HOST:PORT, got '%s'\n", who, addr.c_str());
+    return nullptr;
   }
   timeval connect_timeout{5, 0};
   redisContext* c = redisConnectWithTimeout(host.c_str(), port, connect_timeout);
   if (c == nullptr || c->err) {
-    std::fprintf(stderr, "sluice admin: cannot connect to %s: %s (is sluiced running with --admin-port %u?)\n",
-                 opts.addr.c_str(), c ? c->errstr : "out of memory", port);
+    std::fprintf(stderr, "%s: cannot connect to %s: %s (is sluiced running with --admin-port %u?)\n", who,
+                 addr.c_str(), c ? c->errstr : "out of memory", port);
     if (c) redisFree(c);
-    return 2;
+    return nullptr;
   }
   timeval io_timeout{kReplyTimeoutS, 0};
   redisSetTimeout(c, io_timeout);
+  return c;
+}
+
+int RunAdmin(const AdminOptions& opts) {
+  redisContext* c = ConnectAdmin(opts.addr, "sluice admin");
+  if (c == nullptr) return 2;
   const bool tty = isatty(STDOUT_FILENO);
   int rc = 0;
   if (!opts.password.empty()) rc = SendArgv(c, {"AUTH", opts.password}, tty, /*quiet=*/true);

@@ -1,4 +1,4 @@
-// sluice: the command-line client (put, inspect, replay, admin, bench).
+// sluice: the command-line client (put, inspect, replay, admin, top, bench).
 #include <CLI/CLI.hpp>
 
 #include "client-lib/cli/put_command.h"
@@ -44,6 +44,15 @@ int main(int argc, char** argv) {
   admin_cmd->add_option("command", admin.command, "command and its arguments, e.g. STREAM LIST");
   admin_cmd->prefix_command();  // everything after the options is the command, even "-x" words
 
+  sluice::cli::TopOptions top;
+  CLI::App* top_cmd = app.add_subcommand("top", "live view of every stream (rates, backlog, freshness, errors) over the admin port");
+  top_cmd->add_option("--addr", top.addr, "admin port HOST:PORT")->capture_default_str();
+  top_cmd->add_option("--password", top.password, "sent with AUTH first (sluiced --admin-password)");
+  top_cmd->add_option("--interval", top.interval_s, "seconds between refreshes")->capture_default_str()->check(CLI::Range(0.2, 3600.0));
+  top_cmd->add_option("--count", top.count, "refreshes before exiting (0: until q or Ctrl-C)")->capture_default_str();
+  top_cmd->add_option("--sort", top.sort, "initial order")->capture_default_str()->check(
+      CLI::IsMember({"in", "out", "backlog", "freshness", "errors", "name"}));
+
   sluice::cli::BenchOptions bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "load the put path and report throughput and ack latency");
   bench_cmd->add_option("--addr", bench.addr, "server HOST:PORT")->capture_default_str();
@@ -72,6 +81,7 @@ int main(int argc, char** argv) {
   }
   if (replay_cmd->parsed()) return sluice::cli::RunReplay(replay);
   if (admin_cmd->parsed()) return sluice::cli::RunAdmin(admin);
+  if (top_cmd->parsed()) return sluice::cli::RunTop(top);
   if (bench_cmd->parsed()) return sluice::cli::RunBench(bench);
   return 2;
 }

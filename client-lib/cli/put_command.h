@@ -1,10 +1,12 @@
-// `sluice put` and `sluice inspect`: the CLI's subcommands.
+// The CLI's subcommands: put, inspect, replay, admin, top, bench.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+struct redisContext;
 
 namespace sluice::client {
 class Client;
@@ -59,6 +61,20 @@ struct AdminOptions {
 // Runs one admin command (exit code 0, or 1 for an error reply) or the REPL; 2 when the admin
 // port cannot be reached.
 int RunAdmin(const AdminOptions& opts);
+// A hiredis connection to the admin port at HOST:PORT (5 s to connect, 60 s per reply), or null
+// after printing why (prefixed with `who`).
+redisContext* ConnectAdmin(const std::string& addr, const char* who);
+
+struct TopOptions {
+  std::string addr = "127.0.0.1:7411";
+  std::string password;
+  double interval_s = 1;
+  uint32_t count = 0;       // refreshes before exiting (0: until q or Ctrl-C)
+  std::string sort = "in";  // in | out | backlog | freshness | errors | name
+};
+// The live view over the admin port's STATUS: a full-screen table on a terminal (keys: q quits,
+// i/o/b/f/e/n sort), plain lines otherwise. 0 on a normal exit, 2 when the server cannot be reached.
+int RunTop(const TopOptions& opts);
 
 struct BenchOptions {
   TlsFlags tls;          // the put port only (not with --api firehose)

@@ -402,3 +402,37 @@ TEST_CASE("Monitoring: the status page in headless Chromium shows every stream w
   CHECK(rc == 0);
   CHECK(std::filesystem::exists(shot));
 }
+
+TEST_CASE("sluice top: plain lines when piped, a full-screen view on a terminal that quits on q", "[integration][monitor][top]") {
+  MonitorServer f({"--admin-password", "pw"});
+  const std::string admin = "127.0.0.1:" + std::to_string(f.server->admin_port());
+  REQUIRE(test::AdminAsk(f.server->admin_port(), "AUTH pw\r\nSTREAM CREATE orders\r\n").find("-ERR") == std::string::npos);
+  REQUIRE(test::PutRecords(f.server->port(), "orders", Records(100, "o")) == 0);
+  std::string out, err;
+  int rc = test::RunCommand({test::BinaryPath("sluice"), "top", "--addr", admin, "--password", "pw", "--count", "2",
+                             "--interval", "0.3"},
+                            &out, &err);
+  INFO(out << err);
+  CHECK(rc == 0);
+  CHECK(std::count(out.begin(), out.end(), '\n') == 4);  // two refreshes of two streams
+  CHECK(std::regex_search(out, std::regex("(^|\n)\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ stream=orders destination=Directory "
+                                          "state=running in_records_per_s=[0-9.]+ in_bytes_per_s=[0-9]+ .* backlog_records=0 "
+                                          "freshness_s=[0-9.]+ success=1.000 retries=0 backed_up=0\n")));
+  // A wrong password, or nobody listening: exit 2 with the reason.
+  rc = test::RunCommand({test::BinaryPath("sluice"), "top", "--addr", admin, "--password", "nope", "--count", "1"}, &out, &err);
+  CHECK(rc == 2);
+  CHECK(err.find("sluice top: AUTH:") != std::string::npos);
+  rc = test::RunCommand({test::BinaryPath("sluice"), "top", "--addr", admin, "--count", "1"}, &out, &err);
+  CHECK(rc == 2);
+  CHECK(err.find("NOAUTH") != std::string::npos);
+
+  if (!std::filesystem::exists("/usr/bin/python3")) SLUICE_SKIP("python3 is not installed (scripts/setup installs it)");
+  // On a terminal, logged in by the admin port's own rule (no password: a second server).
+  MonitorServer open;
+  open.CreateStreams({"clicks"});
+  rc = test::RunCommand({"/usr/bin/python3", test::SourcePath("tests/clients/top_tty.py"), test::BinaryPath("sluice"),
+                         "127.0.0.1:" + std::to_string(open.server->admin_port()), "clicks", "default"},
+                        &out, &err);
+  INFO(out << err);
+  CHECK(rc == 0);
+}
