@@ -64,7 +64,7 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
                              "max_record_bytes", "max_batch_records", "max_batch_bytes",
                              "connection_output_budget", "shard_commit_budget", "min_free_mib", "stream",
                              "max_connections", "max_client_memory_mib", "read_timeout_s", "write_timeout_s",
-                             "shutdown_timeout_s", "log_level", "replay_roots", "http_enabled", "http_port",
+                             "shutdown_timeout_s", "log_level", "log_format", "log_rate_limit", "replay_roots", "http_enabled", "http_port",
                              "http_bind", "access_key", "tls_ports", "tls_cert_file", "tls_key_file"},
                             origin, "the top level"));
   for (const auto& [k, v] : root)
@@ -109,6 +109,8 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
   RETURN_IF_ERROR(Get(root, "write_timeout_s", origin, &cfg->write_timeout_s));
   RETURN_IF_ERROR(Get(root, "shutdown_timeout_s", origin, &cfg->shutdown_timeout_s));
   RETURN_IF_ERROR(Get(root, "log_level", origin, &cfg->log_level));
+  RETURN_IF_ERROR(Get(root, "log_format", origin, &cfg->log_format));
+  RETURN_IF_ERROR(Get(root, "log_rate_limit", origin, &cfg->log_rate_limit));
   if (const toml::node* roots = root.get("replay_roots")) {
     const toml::array* arr = roots->as_array();
     if (arr == nullptr || arr->size() > 64)
@@ -231,6 +233,10 @@ base::Status ServerConfig::Validate() const {
     return err("shutdown_timeout_s", "shutdown_timeout_s must be 0..3600, got " + std::to_string(shutdown_timeout_s));
   if (log_level != "debug" && log_level != "info" && log_level != "warn" && log_level != "error")
     return err("log_level", "log_level must be one of debug, info, warn, error; got '" + log_level.substr(0, 64) + "'");
+  if (log_format != "text" && log_format != "json")
+    return err("log_format", "log_format must be text or json; got '" + log_format.substr(0, 64) + "'");
+  if (log_rate_limit > 100000)
+    return err("log_rate_limit", "log_rate_limit must be 0..100000 lines a second per call site, got " + std::to_string(log_rate_limit));
   bool loopback = admin_bind == "127.0.0.1" || admin_bind == "::1" || admin_bind.rfind("127.", 0) == 0;
   if (!loopback && admin_password.empty() && !admin_allow_remote_without_password)
     return err("admin_bind", "admin_bind " + admin_bind +

@@ -90,6 +90,13 @@ struct ServerConfig {
   uint32_t shutdown_timeout_s = 30;
   // debug | info | warn | error. Default: info. Reloadable: yes (CONFIG SET, SIGHUP).
   std::string log_level = "info";
+  // text (one line: time, level, module, message) | json (one object a line: time, level,
+  // module, message, and stream, segment, destination where they apply). Default: text.
+  // Reloadable: yes (SIGHUP).
+  std::string log_format = "text";
+  // Lines a second one log statement may write (0: no limit); the next line it writes says how
+  // many were held back. 0..100000. Default: 20. Reloadable: yes (SIGHUP).
+  uint32_t log_rate_limit = 20;
   // Puts are refused (retryable StorageFailure) while the data dir's file system has less than
   // this free; the store's own writes (segment bookkeeping, deletes after delivery) stop at a
   // quarter of it. 16..1048576 MiB. Default: 256 MiB. Reloadable: no.

@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
 
   CLI::App app{"sluiced: durable streaming-delivery broker"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // later flags win
-  std::string config_file, data_dir, bind, port_file, durability, auth_token, log_level;
+  std::string config_file, data_dir, bind, port_file, durability, auth_token, log_level, log_format;
+  int64_t log_rate_limit = -1;
   int64_t port = -1, shards = -1, max_record = -1, max_records = -1, max_batch = -1, delivery_threads = -1;
   bool fault_injection = false, admin_allow_remote = false;
   std::string admin_bind, admin_password, admin_port_file;
@@ -58,6 +59,10 @@ int main(int argc, char** argv) {
   int64_t min_free_mib = -1;
   app.add_option("--min-free-mib", min_free_mib, "refuse puts below this much free disk (default 256)")
       ->check(CLI::Range(16, 1 << 20));
+  app.add_option("--log-format", log_format, "text | json (one object a line) (default text)")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-rate-limit", log_rate_limit, "lines a second one log statement may write, 0 = no limit (default 20)")
+      ->check(CLI::Range(0, 100000));
   app.add_option("--log-level", log_level, "debug | info | warn | error (default info)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   bool version = false, settings_doc = false;
@@ -110,6 +115,8 @@ int main(int argc, char** argv) {
     if (max_batch > 0)
       cfg.limits.max_batch_bytes = static_cast<uint32_t>(std::min<int64_t>(max_batch, UINT32_MAX)), flag("max_batch_bytes");
     if (!log_level.empty()) cfg.log_level = log_level, flag("log_level");
+    if (!log_format.empty()) cfg.log_format = log_format, flag("log_format");
+    if (log_rate_limit >= 0) cfg.log_rate_limit = static_cast<uint32_t>(log_rate_limit), flag("log_rate_limit");
     if (!durability.empty()) {
       auto d = sluice::server::ParseDurability(durability);
       if (!d.ok()) return d.status().WithContext("--durability");
@@ -127,6 +134,8 @@ int main(int argc, char** argv) {
   }
   ServerConfig cfg = std::move(built).value();
   sluice::base::SetLogLevelByName(cfg.log_level);
+  sluice::base::SetLogFormatByName(cfg.log_format);
+  sluice::base::SetLogRateLimit(cfg.log_rate_limit);
 
   if (cfg.enable_fault_injection) sluice::base::ArmFaultPoints();  // before any thread starts
   sluice::server::Server server(std::move(cfg), config_file.empty() ? sluice::server::Server::ConfigSource() : build);

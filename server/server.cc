@@ -217,6 +217,8 @@ std::vector<std::pair<std::string, std::string>> Server::ConfigValues() const {
       {"shard_commit_budget", std::to_string(cfg_.shard_commit_budget)},
       {"min_free_mib", std::to_string(cfg_.min_free_bytes >> 20)},
       {"log_level", base::LogLevelName()},
+      {"log_format", base::LogFormatName()},
+      {"log_rate_limit", std::to_string(cfg_.log_rate_limit)},
   };
 }
 
@@ -286,6 +288,17 @@ void Server::Reload() {
   if (next.log_level != base::LogLevelName()) {
     SLUICE_LOG_INFO("server", "SIGHUP: log_level %s -> %s", base::LogLevelName(), next.log_level.c_str());
     base::SetLogLevelByName(next.log_level);
+    changes++;
+  }
+  if (next.log_format != base::LogFormatName()) {
+    SLUICE_LOG_INFO("server", "SIGHUP: log_format %s -> %s", base::LogFormatName(), next.log_format.c_str());
+    base::SetLogFormatByName(next.log_format);
+    changes++;
+  }
+  if (next.log_rate_limit != cfg_.log_rate_limit) {
+    SLUICE_LOG_INFO("server", "SIGHUP: log_rate_limit %u -> %u", cfg_.log_rate_limit, next.log_rate_limit);
+    cfg_.log_rate_limit = next.log_rate_limit;
+    base::SetLogRateLimit(next.log_rate_limit);
     changes++;
   }
   if (next.replay_roots != cfg_.replay_roots) {

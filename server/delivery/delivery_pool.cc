@@ -389,8 +389,9 @@ bool DeliveryPool::Backup(const Job& job, const storage::SegmentDescriptor& d,
   }
   job.stats->backup_failures.fetch_add(1, std::memory_order_relaxed);
   job.stats->SetError(clock_->NowUnixMillis(), "backup store: " + st.ToString());
-  SLUICE_LOG_ERROR("delivery", "stream %s: backup of segment %s failed, pausing the stream: %s",
-                   job.info->name.c_str(), d.Id().c_str(), st.ToString().c_str());
+  SLUICE_LOG_ERROR_CTX("delivery", ({job.info->name, d.Id(), job.destination->kind()}),
+                       "stream %s: backup of segment %s failed, pausing the stream: %s", job.info->name.c_str(),
+                       d.Id().c_str(), st.ToString().c_str());
   base::MutexLock lock(mu_);
   rt->backup_failures++;
   rt->paused_until_ms = clock_->NowUnixMillis() + BackoffMs(rt->backup_failures, BackoffUnit());
@@ -419,8 +420,9 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
     return base::Status::Ok();
   });
   if (!read.ok()) {
-    SLUICE_LOG_ERROR("delivery", "stream %s: segment %s cannot be read, quarantined for 1 h: %s",
-                     name.c_str(), id.c_str(), read.ToString().c_str());
+    SLUICE_LOG_ERROR_CTX("delivery", ({name, id, job.destination->kind()}),
+                         "stream %s: segment %s cannot be read, quarantined for 1 h: %s", name.c_str(), id.c_str(),
+                         read.ToString().c_str());
     d.last_error = "unreadable: " + read.ToString();
     d.next_attempt_ms = clock_->NowUnixMillis() + kQuarantineRetryMs;
     Requeue(std::move(d));
@@ -514,9 +516,9 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
     if (result.outcome == Outcome::kRetry && now - d.first_failure_ms < retry_ms) {
       d.next_attempt_ms = now + BackoffMs(d.attempts, BackoffUnit());
       stats.retries.fetch_add(1, std::memory_order_relaxed);
-      SLUICE_LOG_WARN("delivery", "stream %s: segment %s attempt %u failed, retrying in %lld ms: %s",
-                      name.c_str(), id.c_str(), d.attempts,
-                      static_cast<long long>(d.next_attempt_ms - now), result.message.c_str());
+      SLUICE_LOG_WARN_CTX("delivery", ({name, id, job.destination->kind()}),
+                          "stream %s: segment %s attempt %u failed, retrying in %lld ms: %s", name.c_str(), id.c_str(),
+                          d.attempts, static_cast<long long>(d.next_attempt_ms - now), result.message.c_str());
       Requeue(std::move(d));
       return;
     }
@@ -532,8 +534,9 @@ void DeliveryPool::GiveUp(const Job& job, storage::SegmentDescriptor d, const st
                           std::string_view type, std::string_view code, const std::string& message) {
   const std::string id = d.Id();
   if (Backup(job, d, records, type, code, message)) {
-    SLUICE_LOG_WARN("delivery", "stream %s: segment %s (%u records) moved to the backup store after %u attempts: %s",
-                    job.info->name.c_str(), id.c_str(), d.record_count, d.attempts, message.c_str());
+    SLUICE_LOG_WARN_CTX("delivery", ({job.info->name, id, job.destination->kind()}),
+                        "stream %s: segment %s (%u records) moved to the backup store after %u attempts: %s",
+                        job.info->name.c_str(), id.c_str(), d.record_count, d.attempts, message.c_str());
     SLUICE_FAULT_POINT("backup.before_delete");
     base::Status del = store_->DeleteSegment(d);
     if (!del.ok()) SLUICE_LOG_ERROR("delivery", "segment %s backed up but not deleted: %s", id.c_str(), del.ToString().c_str());

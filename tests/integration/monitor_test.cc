@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "server/encoding/base64.h"
@@ -435,4 +436,48 @@ TEST_CASE("sluice top: plain lines when piped, a full-screen view on a terminal 
                         &out, &err);
   INFO(out << err);
   CHECK(rc == 0);
+}
+
+TEST_CASE("Logs: --log-format json writes one JSON object a line, with the stream and segment of delivery events", "[integration][monitor][logs]") {
+  TempDir tmp;
+  TestServer server(tmp.Sub("data"), {"--log-format", "json"});
+  REQUIRE(server.Start());
+  // A destination that cannot be written: its retries are logged with their context.
+  const std::string blocker = tmp.Sub("blocker");
+  std::ofstream(blocker) << "x";
+  REQUIRE(test::AdminAsk(server.admin_port(), "STREAM CREATE broken destination directory directory.path " + blocker + "/sub\r\n")
+              .rfind("+OK", 0) == 0);
+  REQUIRE(test::PutRecords(server.port(), "broken", Records(3, "r")) == 0);
+  test::AdminAsk(server.admin_port(), "FLUSH broken\r\n");
+  REQUIRE(WaitFor([&] { return server.log().find("attempt 1 failed") != std::string::npos; }));
+  REQUIRE(server.Stop() == 0);
+  simdjson::dom::parser parser;
+  std::istringstream in(server.log());
+  std::string line;
+  size_t lines = 0, with_context = 0;
+  while (std::getline(in, line)) {
+    INFO(line);
+    simdjson::dom::element doc;
+    REQUIRE(parser.parse(line).get(doc) == simdjson::SUCCESS);
+    lines++;
+    CHECK(std::string_view(doc["time"].get_string()).size() == 24);
+    CHECK(!std::string_view(doc["level"].get_string()).empty());
+    CHECK(!std::string_view(doc["message"].get_string()).empty());
+    std::string_view stream;
+    if (doc["stream"].get_string().get(stream) == simdjson::SUCCESS) {
+      with_context++;
+      CHECK(stream == "broken");
+      CHECK(std::string_view(doc["destination"].get_string()) == "Directory");
+      CHECK(!std::string_view(doc["segment"].get_string()).empty());
+    }
+  }
+  CHECK(lines >= 3);  // start, the failed attempt, shutdown
+  CHECK(with_context >= 1);
+
+  std::string out, err;
+  CHECK(test::RunCommand({test::BinaryPath("sluiced"), "--log-format", "xml"}, &out, &err) != 0);
+  const std::string cfg = tmp.Sub("bad.toml");
+  std::ofstream(cfg) << "log_format = \"xml\"\n";
+  CHECK(test::RunCommand({test::BinaryPath("sluiced"), "--config", cfg, "--data-dir", tmp.Sub("d2")}, &out, &err) == 2);
+  CHECK(err.find("log_format must be text or json; got 'xml'") != std::string::npos);
 }
