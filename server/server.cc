@@ -4,7 +4,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "base/clock.h"
@@ -228,6 +230,20 @@ base::Status Server::SetConfig(const std::string& key, const std::string& value)
       return base::InvalidArgument("log_level must be one of debug, info, warn, error; got '" + value.substr(0, 64) + "'");
     return base::Status::Ok();
   }
+  if (key == "log_format") {
+    if (!base::SetLogFormatByName(value)) return base::InvalidArgument("log_format must be text or json; got '" + value.substr(0, 64) + "'");
+    cfg_.log_format = value;
+    return base::Status::Ok();
+  }
+  if (key == "log_rate_limit") {
+    char* end = nullptr;
+    const unsigned long v = value.empty() ? ULONG_MAX : std::strtoul(value.c_str(), &end, 10);
+    if (end == nullptr || *end != '\0' || v > 100000 || value[0] == '-')
+      return base::InvalidArgument("log_rate_limit must be 0..100000 lines a second per call site; got '" + value.substr(0, 64) + "'");
+    cfg_.log_rate_limit = static_cast<uint32_t>(v);
+    base::SetLogRateLimit(cfg_.log_rate_limit);
+    return base::Status::Ok();
+  }
   if (key == "admin_password") {
     // Connections already authenticated stay so (as Redis's requirepass).
     cfg_.admin_password = value;
@@ -236,7 +252,7 @@ base::Status Server::SetConfig(const std::string& key, const std::string& value)
   for (const auto& [k, v] : ConfigValues())
     if (k == key)
       return base::InvalidArgument("'" + key + "' cannot change at run time (set it in the config file and "
-                                   "restart); settable: log_level, admin_password");
+                                   "restart); settable: log_level, log_format, log_rate_limit, admin_password");
   return base::InvalidArgument("unknown setting '" + key.substr(0, 64) + "' (CONFIG GET * lists them)");
 }
 

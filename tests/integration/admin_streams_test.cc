@@ -258,7 +258,13 @@ TEST_CASE("Admin streams: CONFIG GET and SET", "[integration][admin]") {
   std::string all = Admin(server, {"CONFIG", "GET", "*"});
   for (const char* key : {"data_dir", "port", "durability", "max_record_bytes", "log_level", "admin_password"})
     CHECK(Contains(all, std::string(key) + "\n"));
-  CHECK(Admin(server, {"CONFIG", "GET", "log*"}) == "log_level\ninfo\n");
+  CHECK(Admin(server, {"CONFIG", "GET", "log*"}) == "log_level\ninfo\nlog_format\ntext\nlog_rate_limit\n20\n");
+  CHECK(Admin(server, {"CONFIG", "SET", "log_format", "json"}) == "OK\n");
+  CHECK(Admin(server, {"CONFIG", "SET", "log_rate_limit", "0"}) == "OK\n");
+  CHECK(Admin(server, {"CONFIG", "GET", "log_*"}) == "log_level\ninfo\nlog_format\njson\nlog_rate_limit\n0\n");
+  CHECK(Contains(Ask(p, "CONFIG SET log_rate_limit -1\r\n"), "log_rate_limit must be 0..100000"));
+  CHECK(Contains(Ask(p, "CONFIG SET log_format yaml\r\n"), "log_format must be text or json"));
+  CHECK(Admin(server, {"CONFIG", "SET", "log_format", "text"}) == "OK\n");
   CHECK(Admin(server, {"CONFIG", "GET", "nothing-matches"}).empty());
   CHECK(Admin(server, {"CONFIG", "SET", "log_level", "debug"}) == "OK\n");
   CHECK(Admin(server, {"CONFIG", "GET", "log_level"}) == "log_level\ndebug\n");
