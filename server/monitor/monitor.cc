@@ -293,25 +293,33 @@ std::string Monitor::Metrics() {
   for (const StreamSnapshot& s : snaps)
     w.Sample("sluice_delivery_last_error_timestamp_seconds", {{"stream", s.info->name}, {"destination", s.destination}},
              static_cast<double>(s.delivery->LastError().first) / 1e3);
-  w.Family("sluice_jq_processing_seconds_total", "counter", "JQProcessing.Duration: time spent in the jq query");
-  for (const StreamSnapshot& s : snaps)
-    if (s.info->cfg->processing.jq_query.size())
-      w.Sample("sluice_jq_processing_seconds_total", {{"stream", s.info->name}, {"destination", s.destination}},
-               static_cast<double>(Load(s.delivery->jq_us)) / 1e6);
-  w.Family("sluice_delivery_duration_seconds", "histogram", "one delivery attempt (Deliver call), any outcome");
-  for (const StreamSnapshot& s : snaps)
-    w.Histogram("sluice_delivery_duration_seconds", {{"stream", s.info->name}, {"destination", s.destination}},
-                s.delivery->delivery_duration);
-  w.Family("sluice_delivered_data_age_seconds", "histogram",
-           "DataFreshness at delivery: age of a delivered segment's oldest record when it was delivered");
-  for (const StreamSnapshot& s : snaps)
-    w.Histogram("sluice_delivered_data_age_seconds", {{"stream", s.info->name}, {"destination", s.destination}},
-                s.delivery->delivered_age);
-  w.Family("sluice_execute_processing_duration_seconds", "histogram", "ExecuteProcessing.Duration: one Lambda invocation");
-  for (const StreamSnapshot& s : snaps)
-    if (s.info->cfg->processing.lambda_url.size())
-      w.Histogram("sluice_execute_processing_duration_seconds", {{"stream", s.info->name}, {"destination", s.destination}},
-                  s.delivery->processing_duration);
+  bool any_jq = false;
+  for (const StreamSnapshot& s : snaps) {
+    if (s.info->cfg->processing.jq_query.empty()) continue;
+    if (!any_jq) w.Family("sluice_jq_processing_seconds_total", "counter", "JQProcessing.Duration: time spent in the jq query");
+    any_jq = true;
+    w.Sample("sluice_jq_processing_seconds_total", {{"stream", s.info->name}, {"destination", s.destination}},
+             static_cast<double>(Load(s.delivery->jq_us)) / 1e6);
+  }
+  // Histograms appear for a stream once it has an observation (as a client library's labelled
+  // series appear on first use), so a thousand idle streams do not cost 57 lines each.
+  auto histograms = [&](const char* name, const char* help, const base::Histogram DeliveryStats::*field) {
+    bool any = false;
+    for (const StreamSnapshot& s : snaps) {
+      const base::Histogram& h = s.delivery.get()->*field;
+      if (h.count() == 0) continue;
+      if (!any) w.Family(name, "histogram", help);
+      any = true;
+      w.Histogram(name, {{"stream", s.info->name}, {"destination", s.destination}}, h);
+    }
+  };
+  histograms("sluice_delivery_duration_seconds", "one delivery attempt (Deliver call), any outcome",
+             &DeliveryStats::delivery_duration);
+  histograms("sluice_delivered_data_age_seconds",
+             "DataFreshness at delivery: age of a delivered segment's oldest record when it was delivered",
+             &DeliveryStats::delivered_age);
+  histograms("sluice_execute_processing_duration_seconds", "ExecuteProcessing.Duration: one Lambda invocation",
+             &DeliveryStats::processing_duration);
   w.Family("sluice_streams", "gauge", "delivery streams (ResourceCount)");
   w.Sample("sluice_streams", {}, uint64_t(snaps.size()));
 
