@@ -406,15 +406,14 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
   // Raw records (for the backup store) and the processed object body.
   std::string raw;
   std::vector<std::pair<size_t, size_t>> spans;
-  // Per-record arrival times only for the processors (the Lambda event, timestamp prefixes).
   const bool staged = !d.is_partition() && cfg.processing.staged();
   std::vector<int64_t> arrivals;
   spans.reserve(d.record_count);
-  if (staged) arrivals.reserve(d.record_count);
+  arrivals.reserve(d.record_count);
   base::Status read = store_->ReadSegment(d, [&](const storage::RecordKey&, const storage::ChunkView& c) {
     c.ForEach([&](std::string_view r) {
       spans.emplace_back(raw.size(), r.size());
-      if (staged) arrivals.push_back(c.arrival_unix_ms());
+      arrivals.push_back(c.arrival_unix_ms());  // processors, and the error records of rejected records
       raw.append(r);
     });
     return base::Status::Ok();
@@ -465,7 +464,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
       const std::string& configured_ext = cfg.file_extension();
       std::string_view ext = configured_ext.empty() ? CompressionExtension(cfg.compression) : std::string_view(configured_ext);
       DeliveryObject obj{name, d.stream_version, id, d.oldest_arrival_ms, d.record_count,
-                         compressed.value(), records, ext, ContentEncoding(cfg.compression),
+                         compressed.value(), records, arrivals, ext, ContentEncoding(cfg.compression),
                          d.is_partition(), d.partition};
       stats.attempts.fetch_add(1, std::memory_order_relaxed);
       const int64_t began_ns = base::Clock::Real()->NowMonoNanos();
@@ -473,6 +472,33 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
       stats.delivery_duration.ObserveMicros((base::Clock::Real()->NowMonoNanos() - began_ns) / 1000);
     }
     now = clock_->NowUnixMillis();
+    if (result.outcome == Outcome::kOk && !result.rejected.empty()) {
+      // Records the destination refused for themselves: error records and a segment file of just
+      // them in the backup store (for REPLAY after a fix), before the segment leaves storage.
+      // Should that write fail, the segment stays and the next attempt reports the same records
+      // (a destination that delivers exactly once remembers them; the others deliver again).
+      std::vector<RecordFailure> failures;
+      failures.reserve(result.rejected.size());
+      for (const RejectedRecord& r : result.rejected)
+        if (r.index < records.size()) failures.push_back({records[r.index], arrivals[r.index], r.code, r.message});
+      base::Status st = job.backup->WriteRecordFailures(name, d, job.destination->error_output_type(), failures,
+                                                        d.attempts + 1, "", now);
+      if (!st.ok()) {
+        job.stats->backup_failures.fetch_add(1, std::memory_order_relaxed);
+        stats.SetError(now, "backup store: " + st.ToString());
+        d.next_attempt_ms = now + BackoffMs(1, BackoffUnit());
+        Requeue(std::move(d));
+        return;
+      }
+      stats.rejected_records.fetch_add(failures.size(), std::memory_order_relaxed);
+      stats.backup_records.fetch_add(failures.size(), std::memory_order_relaxed);
+      stats.SetError(now, failures.front().code + ": " + failures.front().message);
+      SLUICE_LOG_WARN_CTX("delivery", ({name, id, job.destination->kind()}),
+                          "stream %s: segment %s: %zu of %u records refused by the destination, in the backup store "
+                          "(first: %s: %s)",
+                          name.c_str(), id.c_str(), failures.size(), d.record_count, failures.front().code.c_str(),
+                          failures.front().message.c_str());
+    }
     if (result.outcome == Outcome::kOk) {
       // Source-record backup: a partition segment holds processed records, its source was backed up.
       if (cfg.backup.mode == "all" && !d.is_partition() &&
@@ -486,7 +512,8 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
       if (!del.ok())  // delivered; a later attempt redelivers to the same name (idempotent)
         SLUICE_LOG_ERROR("delivery", "segment %s delivered but not deleted: %s", id.c_str(), del.ToString().c_str());
       if (d.is_partition()) job.partitions->Done(d);
-      stats.records.fetch_add(d.record_count, std::memory_order_relaxed);
+      stats.records.fetch_add(d.record_count - std::min<uint64_t>(d.record_count, result.rejected.size()),
+                              std::memory_order_relaxed);
       stats.bytes.fetch_add(d.bytes, std::memory_order_relaxed);
       stats.segments.fetch_add(1, std::memory_order_relaxed);
       stats.delivered_age.ObserveMicros((now - d.oldest_arrival_ms) * 1000);

@@ -68,6 +68,7 @@ struct DeliveryStats {
   std::atomic<uint64_t> jq_records{0};              // records the jq query ran on
   std::atomic<uint64_t> jq_us{0};                   // JQProcessing.Duration (sum, microseconds)
   std::atomic<uint64_t> retries{0};                 // failed attempts that were scheduled again
+  std::atomic<uint64_t> rejected_records{0};        // records the destination refused (to the backup store)
   base::Histogram delivery_duration{base::kDurationBuckets};    // one Deliver call, any outcome
   base::Histogram delivered_age{base::kAgeBuckets};             // oldest record's age when delivered
   base::Histogram processing_duration{base::kDurationBuckets};  // one Lambda invocation

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -14,12 +15,24 @@ namespace sluice::server {
 // Three-way outcome: only the DeliveryPool decides what happens next (backoff, backup).
 enum class Outcome { kOk, kRetry, kFail };
 
+// One record a destination refused while it took the others (a row PostgreSQL would not load,
+// a document the search engine rejected): it goes to the backup store with this code and message.
+struct RejectedRecord {
+  uint32_t index = 0;  // in DeliveryObject::records
+  std::string code;    // the destination's error code ("Redshift.22P02", ...)
+  std::string message;
+};
+
 struct DeliveryResult {
   Outcome outcome = Outcome::kOk;
   std::string message;  // why, for kRetry / kFail (kept in the segment and the backup record)
+  // With kOk: records the destination refused for themselves; the rest were delivered. The pool
+  // writes them to the backup store (error records beside a segment file, for REPLAY) before
+  // the segment leaves storage.
+  std::vector<RejectedRecord> rejected;
   static DeliveryResult Ok() { return {}; }
-  static DeliveryResult Retry(std::string m) { return {Outcome::kRetry, std::move(m)}; }
-  static DeliveryResult Fail(std::string m) { return {Outcome::kFail, std::move(m)}; }
+  static DeliveryResult Retry(std::string m) { return {Outcome::kRetry, std::move(m), {}}; }
+  static DeliveryResult Fail(std::string m) { return {Outcome::kFail, std::move(m), {}}; }
 };
 
 // One object to deliver: a processed, compressed segment, and its records one by one.
@@ -31,6 +44,7 @@ struct DeliveryObject {
   uint32_t record_count = 0;
   std::string_view body;           // processed and compressed bytes (when needs_body())
   std::span<const std::string_view> records;  // the records as put, in order
+  std::span<const int64_t> arrivals;           // each record's arrival (Unix ms), as records
   std::string_view extension;      // ".gz", ... (or the stream's file_extension)
   std::string_view content_encoding;
   // A partition segment's object goes under its evaluated prefix (dynamic partitioning) instead

@@ -21,48 +21,15 @@
 #include "tests/support/test_server.h"
 
 using namespace sluice;
+using sluice::test::ErrorRecord;
 using sluice::test::Peer;
+using sluice::test::ReadErrors;
 using sluice::test::TempDir;
 using sluice::test::TestServer;
 using sluice::test::WaitFor;
 namespace fs = std::filesystem;
 
 namespace {
-
-// One line of a .json error output file.
-struct ErrorRecord {
-  std::string type;  // the error output type folder it was found under
-  std::string code, message, raw, lambda_arn;
-  int64_t attempts = 0, arrival = 0, ending = 0;
-};
-
-std::vector<ErrorRecord> ReadErrors(const std::string& backup_root) {
-  std::vector<ErrorRecord> out;
-  if (!fs::exists(backup_root)) return out;
-  simdjson::dom::parser parser;
-  for (const auto& e : fs::recursive_directory_iterator(backup_root)) {
-    if (!e.is_regular_file() || e.path().extension() != ".json") continue;
-    std::string rel = fs::relative(e.path(), backup_root).string();
-    std::ifstream in(e.path());
-    std::string line;
-    while (std::getline(in, line)) {
-      simdjson::dom::object o;
-      if (parser.parse(line).get_object().get(o) != simdjson::SUCCESS) continue;
-      ErrorRecord r;
-      r.type = rel.substr(0, rel.find('/'));
-      std::string_view v;
-      if (o["errorCode"].get_string().get(v) == simdjson::SUCCESS) r.code = v;
-      if (o["errorMessage"].get_string().get(v) == simdjson::SUCCESS) r.message = v;
-      if (o["rawData"].get_string().get(v) == simdjson::SUCCESS) r.raw = server::Base64Decode(v).value_or("<bad base64>");
-      if (o["lambdaArn"].get_string().get(v) == simdjson::SUCCESS) r.lambda_arn = v;
-      r.attempts = o["attemptsMade"].get_int64().value_unsafe();
-      r.arrival = o["arrivalTimestamp"].get_int64().value_unsafe();
-      r.ending = o["attemptEndingTimestamp"].get_int64().value_unsafe();
-      out.push_back(std::move(r));
-    }
-  }
-  return out;
-}
 
 // Delivered records by the first directory of their object's path ("customer=C1").
 std::map<std::string, std::vector<std::string>> ByPartition(const std::string& root) {

@@ -3,12 +3,16 @@
 
 #include <catch2/catch.hpp>
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "server/delivery/codec.h"
+#include "server/encoding/base64.h"
 #include "tests/support/test_server.h"
 
 namespace sluice::test {
@@ -75,6 +79,35 @@ bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeou
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;
+}
+
+std::vector<ErrorRecord> ReadErrors(const std::string& backup_root) {
+  namespace fs = std::filesystem;
+  std::vector<ErrorRecord> out;
+  if (!fs::exists(backup_root)) return out;
+  simdjson::dom::parser parser;
+  for (const auto& e : fs::recursive_directory_iterator(backup_root)) {
+    if (!e.is_regular_file() || e.path().extension() != ".json") continue;
+    std::string rel = fs::relative(e.path(), backup_root).string();
+    std::ifstream in(e.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      simdjson::dom::object o;
+      if (parser.parse(line).get_object().get(o) != simdjson::SUCCESS) continue;
+      ErrorRecord r;
+      r.type = rel.substr(0, rel.find('/'));
+      std::string_view v;
+      if (o["errorCode"].get_string().get(v) == simdjson::SUCCESS) r.code = v;
+      if (o["errorMessage"].get_string().get(v) == simdjson::SUCCESS) r.message = v;
+      if (o["rawData"].get_string().get(v) == simdjson::SUCCESS) r.raw = server::Base64Decode(v).value_or("<bad base64>");
+      if (o["lambdaArn"].get_string().get(v) == simdjson::SUCCESS) r.lambda_arn = v;
+      r.attempts = o["attemptsMade"].get_int64().value_unsafe();
+      r.arrival = o["arrivalTimestamp"].get_int64().value_unsafe();
+      r.ending = o["attemptEndingTimestamp"].get_int64().value_unsafe();
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
 }
 
 }  // namespace sluice::test

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -16,6 +17,14 @@ std::vector<std::string> DeliveredRecords(const std::string& root);
 std::vector<std::string> DeliveredFiles(const std::string& root);
 // Records from `sluice inspect --dump` of a stopped server's data dir (still in storage).
 std::vector<std::string> StoredRecords(const std::string& data_dir, const std::string& stream);
+// One line of a .json error output file (Firehose's error record) in a backup store.
+struct ErrorRecord {
+  std::string type;  // the error output type folder it was found under ("processing-failed", ...)
+  std::string code, message, raw, lambda_arn;
+  int64_t attempts = 0, arrival = 0, ending = 0;
+};
+// Every error record under a backup store's root.
+std::vector<ErrorRecord> ReadErrors(const std::string& backup_root);
 // Polls `done` every 20 ms until it is true or `timeout` passes; returns its last value.
 bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
