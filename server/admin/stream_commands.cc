@@ -283,6 +283,7 @@ void CmdStats(CommandContext& ctx) {
   p.Add("DeliveryTo" + kind + ".Bytes", d->bytes.load());
   p.Add("DeliveryTo" + kind + ".Success", Ratio(d->segments.load(), d->attempts.load()));
   if (kind != "HttpEndpoint") p.Add("DeliveryTo" + kind + ".ObjectCount", d->segments.load());
+  p.Add("DeliveryTo" + kind + ".RejectedRecords", d->rejected_records.load());
   p.Add("DeliveryTo" + kind + ".DataFreshness", static_cast<uint64_t>(snap.data_freshness_s(now)));
   p.Add(backup + ".Records", d->backup_records.load());
   p.Add(backup + ".Segments", d->backup_segments.load());

@@ -50,7 +50,7 @@ TEST_CASE("Registry: kinds have unique names and complete, consistent tables", "
     CHECK(CheckSettings(kind->name, kind->settings, defaults, false).ok());
   }
   CHECK(FindDestinationKind("nope") == nullptr);
-  CHECK(DestinationKindNames() == "directory, s3, http, postgres, opensearch");
+  CHECK(DestinationKindNames() == "directory, s3, http, postgres, opensearch, splunk");
   CHECK(BackupStoreNames() == "directory, s3");
 }
 
@@ -65,7 +65,7 @@ TEST_CASE("Registry: a stream's kind section is parsed, typed and range-checked 
   CHECK(ok->kind()->metric_name == "S3");
 
   CHECK(ErrorOf("name = \"a\"\ndestination = \"kafka\"\n") ==
-        "stream 'a': destination must be one of: directory, s3, http, postgres, opensearch; got 'kafka'");
+        "stream 'a': destination must be one of: directory, s3, http, postgres, opensearch, splunk; got 'kafka'");
   CHECK(ErrorOf("name = \"a\"\ndestination = \"s3\"\n") == "stream 'a': s3.bucket is required");
   CHECK(ErrorOf("name = \"a\"\ndestination = \"s3\"\n[s3]\nbucket = \"logs\"\npart_size_mib = 1\n") ==
         "stream 'a': s3.part_size_mib must be 5..5120, got 1");
