@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 #include <sstream>
 
 #include "tests/support/clients.h"
@@ -185,5 +186,26 @@ TEST_CASE("Splunk HEC: a wrong token is retried, not lost, until it is fixed", "
   CHECK(test::AdminAsk(f.server->admin_port(), "STREAM CREATE x destination splunk splunk.endpoint http://h splunk.token t "
                                                "splunk.channel not-a-guid!\r\n")
             .find("must be a GUID") != std::string::npos);
+  CHECK(f.server->Stop() == 0);
+}
+
+TEST_CASE("Splunk HEC: kill -9 of sluiced during delivery loses nothing (at least once)", "[integration][splunk][crash]") {
+  if (test::NodePath().empty()) SLUICE_SKIP("Node.js is not installed (scripts/setup installs it)");
+  HecFixture f;
+  f.StartSluiced(std::string("token = \"") + kToken + "\"\n");
+  std::set<std::string> acked;
+  for (int round = 0; round < 3; round++) {
+    auto records = Lines(round * 3000, round * 3000 + 3000);
+    if (test::PutRecords(f.server->port(), "ev", records) == 0) acked.insert(records.begin(), records.end());
+    std::this_thread::sleep_for(std::chrono::milliseconds(700 + 400 * round));
+    f.server->Kill();
+    REQUIRE(f.server->Start());
+  }
+  REQUIRE(WaitFor([&] {
+    auto events = f.Events();
+    for (const auto& a : acked)
+      if (!events.count(a)) return false;
+    return true;
+  }, std::chrono::seconds(60)));
   CHECK(f.server->Stop() == 0);
 }
