@@ -4,10 +4,6 @@
 // sluiced fed by several producers, and headless Chromium opens the status page.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <simdjson.h>
 
@@ -63,25 +59,7 @@ std::vector<std::string> Records(size_t n, const std::string& prefix) {
   return out;
 }
 
-// The value of one sample line "name{labels} value" in a /metrics body; -1 when absent.
-double Sample(const std::string& metrics, const std::string& series) {
-  const size_t at = metrics.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(metrics.substr(at + series.size() + 2));
-}
-
-// A TCP port free right now on 127.0.0.1 (for peers that cannot report the port they bound).
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+double Sample(const std::string& metrics, const std::string& series) { return test::MetricSample(metrics, series); }
 
 // Puts batches into `streams` round-robin until stopped (bounded: at most `max_records`).
 struct Producer {
@@ -340,7 +318,7 @@ TEST_CASE("Monitoring: a real Prometheus server scrapes sluiced and its counter 
   if (!std::filesystem::exists("/usr/bin/prometheus")) SLUICE_SKIP("Debian's prometheus is not installed (scripts/setup installs it)");
   MonitorServer f;
   f.CreateStreams({"orders", "clicks"});
-  const uint16_t prom_port = FreePort();
+  const uint16_t prom_port = test::FreePort();
   const std::string cfg = f.tmp.Sub("prometheus.yml");
   std::ofstream(cfg) << "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: sluice\n"
                         "    static_configs:\n      - targets: ['127.0.0.1:"

@@ -83,11 +83,7 @@ struct BulkFixture {
     for (std::string l; std::getline(in, l);) lines.push_back(l);
     return lines;
   }
-  double Metric(const std::string& series) {
-    const std::string m = test::Body(test::HttpGet(server->http_port(), "/metrics"));
-    const size_t at = m.find("\n" + series + " ");
-    return at == std::string::npos ? -1 : std::stod(m.substr(at + series.size() + 2));
-  }
+  double Metric(const std::string& series) { return test::ScrapeMetric(server->http_port(), series); }
 };
 
 std::vector<std::string> Json(int from, int to, const std::string& extra = "") {

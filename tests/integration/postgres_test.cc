@@ -69,11 +69,7 @@ struct PgFixture {
     REQUIRE(server->Start());
   }
   std::string Admin(const std::string& line) { return test::AdminAsk(server->admin_port(), line + "\r\n"); }
-  double Metric(const std::string& series) {
-    const std::string m = test::Body(test::HttpGet(server->http_port(), "/metrics"));
-    const size_t at = m.find("\n" + series + " ");
-    return at == std::string::npos ? -1 : std::stod(m.substr(at + series.size() + 2));
-  }
+  double Metric(const std::string& series) { return test::ScrapeMetric(server->http_port(), series); }
 };
 
 std::string Stream(const std::string& name, const std::string& settings, const std::string& extra = "") {

@@ -73,11 +73,7 @@ struct HecFixture {
     s << in.rdbuf();
     return s.str();
   }
-  double Metric(const std::string& series) {
-    const std::string m = test::Body(test::HttpGet(server->http_port(), "/metrics"));
-    const size_t at = m.find("\n" + series + " ");
-    return at == std::string::npos ? -1 : std::stod(m.substr(at + series.size() + 2));
-  }
+  double Metric(const std::string& series) { return test::ScrapeMetric(server->http_port(), series); }
 };
 
 std::vector<std::string> Lines(int from, int to, const std::string& prefix = "line ") {

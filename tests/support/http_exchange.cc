@@ -60,4 +60,14 @@ std::string HttpGet(uint16_t port, const std::string& target, const std::string&
   return r.empty() ? "" : r[0];
 }
 
+double MetricSample(const std::string& metrics, const std::string& series) {
+  const size_t at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(metrics.substr(at + series.size() + 2));
+}
+
+double ScrapeMetric(uint16_t http_port, const std::string& series) {
+  return MetricSample(Body(HttpGet(http_port, "/metrics")), series);
+}
+
 }  // namespace sluice::test

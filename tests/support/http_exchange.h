@@ -22,4 +22,9 @@ std::string Header(const std::string& response, const std::string& name);
 // GET `target` on 127.0.0.1:`port` (extra header lines end in \r\n); the whole response, "" if none.
 std::string HttpGet(uint16_t port, const std::string& target, const std::string& extra_headers = "");
 
+// The value of one series ("name{labels}") in a /metrics body; -1 when absent.
+double MetricSample(const std::string& metrics, const std::string& series);
+// The same, scraped from the HTTP port now.
+double ScrapeMetric(uint16_t http_port, const std::string& series);
+
 }  // namespace sluice::test

@@ -14,6 +14,8 @@ namespace sluice::test {
 std::string SourcePath(const std::string& relative);
 // The node binary, or "" when Node.js is not installed (scripts/setup installs it).
 std::string NodePath();
+// A TCP port free right now on 127.0.0.1, for peers that cannot report the port they bound.
+uint16_t FreePort();
 
 // Thread: the test's thread.
 class Peer {
