@@ -462,6 +462,44 @@ TEST_CASE("Firehose API: a directory stream made through the API delivers (the S
   CHECK(test::DeliveredFiles(root)[0].rfind("p/", 0) == 0);
 }
 
+TEST_CASE("Firehose API: Redshift, OpenSearch and Splunk configurations create postgres, opensearch and splunk streams", "[integration][firehose_api]") {
+  ApiServer f;
+  RawSocket s(f.server->http_port());
+  REQUIRE(s.Send(
+      Request("CreateDeliveryStream",
+              "{\"DeliveryStreamName\":\"pg\",\"RedshiftDestinationConfiguration\":{\"ClusterJDBCURL\":"
+              "\"jdbc:postgresql://127.0.0.1:5432/db\",\"Username\":\"loader\",\"Password\":\"hunter22\",\"CopyCommand\":"
+              "{\"DataTableName\":\"events\",\"DataTableColumns\":\"a,b\",\"CopyOptions\":\"NULL ''\"}}}") +
+      Request("CreateDeliveryStream",
+              "{\"DeliveryStreamName\":\"os\",\"AmazonopensearchserviceDestinationConfiguration\":{\"ClusterEndpoint\":"
+              "\"https://search:9200\",\"IndexName\":\"logs\",\"IndexRotationPeriod\":\"OneHour\","
+              "\"DocumentIdOptions\":{\"DefaultDocumentIdFormat\":\"NO_DOCUMENT_ID\"}}}") +
+      Request("CreateDeliveryStream",
+              "{\"DeliveryStreamName\":\"sp\",\"SplunkDestinationConfiguration\":{\"HECEndpoint\":\"https://splunk:8088\","
+              "\"HECEndpointType\":\"Event\",\"HECToken\":\"tok-123\",\"HECAcknowledgmentTimeoutInSeconds\":300}}") +
+      Request("DescribeDeliveryStream", "{\"DeliveryStreamName\":\"pg\"}") +
+      Request("DescribeDeliveryStream", "{\"DeliveryStreamName\":\"os\"}") +
+      Request("DescribeDeliveryStream", "{\"DeliveryStreamName\":\"sp\"}")));
+  bool closed = false;
+  auto r = ReadResponses(s, 6, &closed);
+  REQUIRE(r.size() == 6);
+  for (int i = 0; i < 3; i++) CHECK(Status(r[i]) == 200);
+  CHECK(Body(r[3]).find("\"RedshiftDestinationDescription\":{\"ClusterJDBCURL\":\"jdbc:postgresql://127.0.0.1:5432/db\","
+                        "\"Username\":\"loader\"") != std::string::npos);
+  CHECK(Body(r[3]).find("\"CopyCommand\":{\"DataTableName\":\"events\",\"DataTableColumns\":\"a,b\",\"CopyOptions\":\"NULL ''\"}") !=
+        std::string::npos);
+  CHECK(Body(r[3]).find("hunter22") == std::string::npos);  // passwords are never described
+  CHECK(Body(r[4]).find("\"IndexRotationPeriod\":\"OneHour\"") != std::string::npos);
+  CHECK(Body(r[4]).find("\"DefaultDocumentIdFormat\":\"NO_DOCUMENT_ID\"") != std::string::npos);
+  CHECK(Body(r[5]).find("\"HECEndpointType\":\"Event\"") != std::string::npos);
+  CHECK(Body(r[5]).find("tok-123") == std::string::npos);
+  // The admin port sees the same streams and settings.
+  const std::string pg = test::AdminAsk(f.server->admin_port(), "STREAM DESCRIBE pg\r\n");
+  CHECK(pg.find("postgres.table") != std::string::npos);
+  CHECK(pg.find("events") != std::string::npos);
+  CHECK(test::AdminAsk(f.server->admin_port(), "STREAM DESCRIBE sp\r\n").find("splunk.ack_timeout_s") != std::string::npos);
+}
+
 TEST_CASE("Firehose API: the AWS SDK for JavaScript v3 signs, puts, describes and manages streams", "[integration][firehose_api]") {
   const std::string node = test::NodePath();
   if (node.empty()) SLUICE_SKIP("Node.js is not installed (scripts/setup installs it)");
