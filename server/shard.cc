@@ -181,16 +181,16 @@ void Shard::Commit() {
                        st.ToString().c_str());
     }
     if (st.ok()) SLUICE_FAULT_POINT("commit.after_write");
-    uint64_t records = 0;
-    for (const AppendedChunk& c : puts_.committed()) records += c.records;
-    if (st.ok()) stats_.commit_records.ObserveCount(records);
+    uint64_t records = 0;  // committed() is empty after a failed commit
     for (const AppendedChunk& c : puts_.committed()) {
       segmenter_.OnCommitted(c);
       StreamCounters& counters = *c.stream->counters;
       counters.incoming_records.fetch_add(c.records, std::memory_order_relaxed);
       counters.incoming_bytes.fetch_add(c.bytes, std::memory_order_relaxed);
       counters.incoming_put_requests.fetch_add(1, std::memory_order_relaxed);
+      records += c.records;
     }
+    if (st.ok()) stats_.commit_records.ObserveCount(records);
   }
   RefreshStreams();
   std::vector<ShardConnection*> dirty;
