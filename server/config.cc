@@ -8,6 +8,7 @@
 #include <span>
 #include <sstream>
 
+#include "server/cluster/records.h"
 #include "server/config_toml.h"
 
 namespace sluice::server {
@@ -65,7 +66,8 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
                              "connection_output_budget", "shard_commit_budget", "min_free_mib", "stream",
                              "max_connections", "max_client_memory_mib", "read_timeout_s", "write_timeout_s",
                              "shutdown_timeout_s", "log_level", "log_format", "log_rate_limit", "replay_roots", "http_enabled", "http_port",
-                             "http_bind", "access_key", "tls_ports", "tls_cert_file", "tls_key_file"},
+                             "http_bind", "access_key", "tls_ports", "tls_cert_file", "tls_key_file", "cluster_endpoints",
+                             "node_id", "advertise", "cluster_prefix", "cluster_lease_ttl_s", "cluster_timeout_ms"},
                             origin, "the top level"));
   for (const auto& [k, v] : root)
     if (k.str() != "stream") cfg->origins[std::string(k.str())] = Where(origin, v);
@@ -122,6 +124,22 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
       cfg->replay_roots.push_back(n.as_string()->get());
     }
   }
+  if (const toml::node* eps = root.get("cluster_endpoints")) {
+    const toml::array* arr = eps->as_array();
+    if (arr == nullptr || arr->empty() || arr->size() > 16)
+      return base::InvalidArgument(Where(origin, *eps) + ": cluster_endpoints must be a list of 1..16 etcd URLs");
+    cfg->cluster.endpoints.clear();
+    for (const toml::node& n : *arr) {
+      if (!n.is_string() || n.as_string()->get().empty() || n.as_string()->get().size() > 512)
+        return base::InvalidArgument(Where(origin, n) + ": cluster_endpoints entries must be URLs of 1..512 characters");
+      cfg->cluster.endpoints.push_back(n.as_string()->get());
+    }
+  }
+  RETURN_IF_ERROR(Get(root, "node_id", origin, &cfg->cluster.node_id));
+  RETURN_IF_ERROR(Get(root, "advertise", origin, &cfg->cluster.advertise));
+  RETURN_IF_ERROR(Get(root, "cluster_prefix", origin, &cfg->cluster.prefix));
+  RETURN_IF_ERROR(Get(root, "cluster_lease_ttl_s", origin, &cfg->cluster.lease_ttl_s));
+  RETURN_IF_ERROR(Get(root, "cluster_timeout_ms", origin, &cfg->cluster.timeout_ms));
   RETURN_IF_ERROR(Get(root, "data_dir", origin, &cfg->data_dir));
   RETURN_IF_ERROR(Get(root, "bind", origin, &cfg->bind));
   RETURN_IF_ERROR(Get(root, "port", origin, &cfg->port));
@@ -207,6 +225,32 @@ base::Status ServerConfig::Validate() const {
     return base::InvalidArgument(it == origins.end() ? msg : it->second + ": " + msg);
   };
   if (data_dir.empty()) return err("data_dir", "data_dir must not be empty");
+  if (cluster.enabled()) {
+    for (const std::string& e : cluster.endpoints) {
+      std::string_view rest = e;
+      if (rest.rfind("http://", 0) == 0) rest.remove_prefix(7);
+      if (rest.empty() || rest.find_first_of(" \t\r\n") != std::string_view::npos || e.rfind("https://", 0) == 0)
+        return err("cluster_endpoints", "cluster endpoints are http://host:port URLs of etcd's client port, got '" +
+                                            e.substr(0, 100) + "'");
+    }
+    if (!cluster::IsValidNodeId(cluster.node_id))
+      return err("node_id", "cluster mode needs node_id (--node-id): 1..64 characters of [A-Za-z0-9_.-], not starting "
+                            "with '.'");
+    if (!cluster.advertise.empty() && !cluster::IsValidAddress(cluster.advertise))
+      return err("advertise", "advertise must be host:port, got '" + cluster.advertise.substr(0, 100) + "'");
+    if (cluster.advertise.empty() && (bind == "0.0.0.0" || bind == "::" || port == 0))
+      return err("advertise", "advertise (--advertise host:port) is required when the put port binds to a wildcard "
+                              "address or port 0: the other nodes and clients must know where to reach this one");
+    if (cluster.prefix.size() < 2 || cluster.prefix.front() != '/' || cluster.prefix.back() != '/' ||
+        cluster.prefix.size() > 128)
+      return err("cluster_prefix", "cluster_prefix must start and end with '/' (at most 128 characters)");
+    if (cluster.lease_ttl_s < 2 || cluster.lease_ttl_s > 60)
+      return err("cluster_lease_ttl_s", "cluster_lease_ttl_s must be 2..60, got " + std::to_string(cluster.lease_ttl_s));
+    if (cluster.timeout_ms < 100 || cluster.timeout_ms > 60000)
+      return err("cluster_timeout_ms", "cluster_timeout_ms must be 100..60000, got " + std::to_string(cluster.timeout_ms));
+  } else if (!cluster.node_id.empty() && !cluster::IsValidNodeId(cluster.node_id)) {
+    return err("node_id", "node_id must be 1..64 characters of [A-Za-z0-9_.-], not starting with '.'");
+  }
   if (shards > 256) return err("shards", "shards must be 0..256 (0 = number of cores), got " + std::to_string(shards));
   if (base::Status st = limits.Validate(); !st.ok()) {
     for (const char* k : {"max_record_bytes", "max_batch_records", "max_batch_bytes"})

@@ -48,6 +48,31 @@ struct AccessKey {
   bool MayUse(std::string_view stream) const;
 };
 
+// Cluster mode (docs/operations.md, "Running a cluster"): on when endpoints is not empty.
+struct ClusterConfig {
+  // etcd client URLs ("http://host:port"), tried in order. Config key cluster_endpoints, flag
+  // --cluster a,b,c. Default: none (a single node). Reloadable: no.
+  std::vector<std::string> endpoints;
+  // This node's id: [A-Za-z0-9_.-], 1..64 bytes; it names the node's delivered objects and backup
+  // files. Required in cluster mode; recorded in the data directory at the first start, which then
+  // refuses another. Config key node_id, flag --node-id. Reloadable: no.
+  std::string node_id;
+  // host:port at which clients and the other nodes reach this node's put port (the API and admin
+  // ports are advertised on the same host). Default: the put port's bind address and port (which
+  // must then not be a wildcard). Config key advertise, flag --advertise. Reloadable: no.
+  std::string advertise;
+  // Every key Sluice writes lives under this prefix, so clusters can share one etcd. Must start and
+  // end with '/'. Default: /sluice/. Reloadable: no.
+  std::string prefix = "/sluice/";
+  // The membership lease: a node that stops renewing it leaves the member list after this many
+  // seconds. 2..60. Default: 5. Reloadable: no.
+  uint32_t lease_ttl_s = 5;
+  // Bound on each etcd request (a catalog change waits at most this long). 100..60000.
+  // Default: 2000. Reloadable: no.
+  uint32_t timeout_ms = 2000;
+  bool enabled() const { return !endpoints.empty(); }
+};
+
 struct ServerConfig {
   // Directory holding the RocksDB database and the lock file. Default: ./sluice-data.
   std::string data_dir = "./sluice-data";
@@ -145,6 +170,7 @@ struct ServerConfig {
   // Allows [stream.fault] sections (tests only). Default: false. Reloadable: no.
   bool enable_fault_injection = false;
   std::vector<StreamConfig> streams;
+  ClusterConfig cluster;
   // Where each top-level key was set in the config file ("path:line"), so Validate's range
   // errors name the file and line as syntax errors do.
   std::map<std::string, std::string> origins;

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   std::string admin_bind, admin_password, admin_port_file;
   int64_t admin_port = -1, http_port = -1;
   std::string http_bind, http_port_file;
+  std::string cluster_endpoints, node_id, advertise;
   app.add_option("--config", config_file, "TOML config file (flags override its values)");
   app.add_option("--data-dir", data_dir, "data directory (default ./sluice-data)");
   app.add_option("--bind", bind, "address of the put port (default 127.0.0.1)");
@@ -66,6 +67,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "debug | info | warn | error (default info)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   bool version = false, settings_doc = false;
+  app.add_option("--cluster", cluster_endpoints, "etcd endpoints, comma-separated (http://host:port): run as a cluster node");
+  app.add_option("--node-id", node_id, "this node's id in the cluster ([A-Za-z0-9_.-], 1..64)");
+  app.add_option("--advertise", advertise, "host:port at which clients and other nodes reach the put port");
   app.add_flag("--version", version, "print the version and exit");
   app.add_flag("--print-destination-settings", settings_doc,
                "print every destination kind's settings as Markdown tables and exit");
@@ -117,6 +121,18 @@ int main(int argc, char** argv) {
     if (!log_level.empty()) cfg.log_level = log_level, flag("log_level");
     if (!log_format.empty()) cfg.log_format = log_format, flag("log_format");
     if (log_rate_limit >= 0) cfg.log_rate_limit = static_cast<uint32_t>(log_rate_limit), flag("log_rate_limit");
+    if (!cluster_endpoints.empty()) {
+      cfg.cluster.endpoints.clear();
+      for (size_t at = 0; at <= cluster_endpoints.size();) {
+        size_t comma = cluster_endpoints.find(',', at);
+        if (comma == std::string::npos) comma = cluster_endpoints.size();
+        if (comma > at) cfg.cluster.endpoints.push_back(cluster_endpoints.substr(at, comma - at));
+        at = comma + 1;
+      }
+      flag("cluster_endpoints");
+    }
+    if (!node_id.empty()) cfg.cluster.node_id = node_id, flag("node_id");
+    if (!advertise.empty()) cfg.cluster.advertise = advertise, flag("advertise");
     if (!durability.empty()) {
       auto d = sluice::server::ParseDurability(durability);
       if (!d.ok()) return d.status().WithContext("--durability");

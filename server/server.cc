@@ -4,7 +4,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <climits>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -14,6 +16,7 @@
 #include "base/log.h"
 #include "base/thread_entry.h"
 #include "protocol/messages.h"
+#include "storage/segment.h"
 
 namespace sluice::server {
 
@@ -53,6 +56,7 @@ base::Status Server::Start() {
   auto lock = storage::DataDirLock::Acquire(cfg_.data_dir);
   if (!lock.ok()) return lock.status();
   lock_.emplace(std::move(lock).value());
+  RETURN_IF_ERROR(SettleNodeId());
 
   storage::StoreOptions so;
   so.path = cfg_.data_dir + "/db";
@@ -85,6 +89,7 @@ base::Status Server::Start() {
   // Signals are handled before anything announces the server (the port files): a SIGTERM
   // from a supervisor that saw the port file always means a clean shutdown.
   RETURN_IF_ERROR(InstallSignals());
+  if (cfg_.cluster.enabled()) RETURN_IF_ERROR(StartCluster());
   monitor_ = std::make_unique<monitor::Monitor>(admin::AdminServices{*this, *this, stream_manager_, replayer_, nullptr}, *this);
   monitor_->Start(&loop_);
   listener_ = std::make_unique<Listener>(&loop_, [this](int fd) { AcceptPutConnection(fd, PortProtocol::kSluice); });
@@ -105,6 +110,7 @@ base::Status Server::Start() {
   if (cfg_.durability.mode == DurabilityMode::kInterval) syncer_ = std::thread([this]() noexcept { base::RunThreadEntry("wal-syncer", [this] { SyncLoop(); }); });
 
   start_ms_ = base::Clock::Real()->NowUnixMillis();
+  if (cluster_) RETURN_IF_ERROR(JoinCluster());
   RETURN_IF_ERROR(WritePortFile(cfg_.admin_port_file, admin_->port()));
   if (http_listener_) RETURN_IF_ERROR(WritePortFile(cfg_.http_port_file, http_listener_->port()));
   RETURN_IF_ERROR(WritePortFile(cfg_.port_file, port()));
@@ -119,7 +125,108 @@ base::Status Server::Start() {
 }
 
 void Server::OnReaperTimer(uv_timer_t* handle) noexcept {
-  static_cast<Server*>(handle->data)->stream_manager_.ReapDeletedStreams();
+  auto* self = static_cast<Server*>(handle->data);
+  self->stream_manager_.ReapDeletedStreams();
+  if (self->cluster_ && ++self->reaper_ticks_ % 10 == 0) self->UpdateClusterLoad();
+}
+
+base::Status Server::SettleNodeId() {
+  const std::string path = cfg_.data_dir + "/NODE_ID";
+  std::string recorded;
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char buf[cluster::kMaxNodeIdBytes + 2] = {0};
+    size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+    std::fclose(f);
+    recorded.assign(buf, n);
+    while (!recorded.empty() && (recorded.back() == '\n' || recorded.back() == '\r')) recorded.pop_back();
+    if (!cluster::IsValidNodeId(recorded))
+      return base::Corruption(path + " does not hold a node id (1..64 characters of [A-Za-z0-9_.-])");
+  }
+  if (!recorded.empty() && !cfg_.cluster.node_id.empty() && recorded != cfg_.cluster.node_id)
+    return base::InvalidArgument("the data directory " + cfg_.data_dir + " belongs to node '" + recorded +
+                                 "', not '" + cfg_.cluster.node_id + "' (its delivered objects carry that id): start it "
+                                 "with --node-id " + recorded + ", or use another data directory");
+  if (recorded.empty() && !cfg_.cluster.node_id.empty()) {
+    const std::string tmp = path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    bool ok = f != nullptr && std::fprintf(f, "%s\n", cfg_.cluster.node_id.c_str()) > 0 && std::fflush(f) == 0 &&
+              ::fsync(fileno(f)) == 0;
+    if (f != nullptr) ok = std::fclose(f) == 0 && ok;
+    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0)
+      return base::IOError("cannot write " + path + ": " + std::strerror(errno));
+    recorded = cfg_.cluster.node_id;
+  }
+  if (cfg_.cluster.node_id.empty() && !recorded.empty()) {
+    SLUICE_LOG_INFO("server", "node id %s (recorded in the data directory)", recorded.c_str());
+    cfg_.cluster.node_id = recorded;
+  }
+  storage::SetSegmentIdNode(cfg_.cluster.node_id);  // before any thread runs
+  return base::Status::Ok();
+}
+
+base::Status Server::StartCluster() {
+  cluster::ClusterOptions o;
+  o.endpoints = cfg_.cluster.endpoints;
+  o.prefix = cfg_.cluster.prefix;
+  o.node_id = cfg_.cluster.node_id;
+  char resolved[PATH_MAX];
+  o.data_dir = ::realpath(cfg_.data_dir.c_str(), resolved) ? resolved : cfg_.data_dir;
+  o.lease_ttl_s = cfg_.cluster.lease_ttl_s;
+  o.timeout_ms = cfg_.cluster.timeout_ms;
+  // The watcher's door to main: one wake-up pending at most; main reads the newest view.
+  cluster_ = std::make_unique<cluster::ClusterAgent>(std::move(o), [this] {
+    if (cluster_wake_pending_.exchange(true)) return;
+    if (!PostToMain([this] {
+          cluster_wake_pending_.store(false);
+          stream_manager_.ApplyCluster();
+        }))
+      cluster_wake_pending_.store(false);
+  });
+  stream_manager_.AttachCluster(cluster_.get());
+  cluster_->StartWatch();
+  const int64_t deadline = base::Clock::Real()->NowMonoNanos() + int64_t(cfg_.cluster.timeout_ms) * 1'000'000;
+  while (!cluster_->view()->complete && base::Clock::Real()->NowMonoNanos() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!cluster_->view()->complete)
+    SLUICE_LOG_WARN("cluster", "etcd (%s) is unreachable: starting on the local catalog; catalog changes are refused "
+                    "until it answers", cfg_.cluster.endpoints[0].c_str());
+  stream_manager_.ApplyCluster();
+  return base::Status::Ok();
+}
+
+base::Status Server::JoinCluster() {
+  const std::string host = cfg_.cluster.advertise.empty()
+                               ? cfg_.bind
+                               : cfg_.cluster.advertise.substr(0, cfg_.cluster.advertise.rfind(':'));
+  auto addr = [&](uint16_t port) { return host + ":" + std::to_string(port); };
+  cluster::MemberRecord self;
+  self.node = cfg_.cluster.node_id;
+  self.put = cfg_.cluster.advertise.empty() ? addr(port()) : cfg_.cluster.advertise;
+  self.api = http_listener_ ? addr(http_listener_->port()) : "";
+  self.admin = addr(admin_->port());
+  self.started_ms = start_ms_;
+  UpdateClusterLoad();
+  base::Status st = cluster_->Join(std::move(self));
+  if (!st.ok() && st.code() != base::Code::kUnavailable) return st.WithContext("join the cluster");
+  if (!st.ok())
+    SLUICE_LOG_WARN("cluster", "cannot join the cluster yet (%s); retrying every second", st.ToString().c_str());
+  cluster_->StartKeeper();
+  return base::Status::Ok();
+}
+
+void Server::UpdateClusterLoad() {
+  cluster::NodeLoad& load = cluster_->load();
+  uint64_t connections = 0, incoming = 0;
+  for (const auto& s : shards_) connections += s->stats().connections_open.load(std::memory_order_relaxed);
+  streams_.Current()->ForEach([&](const StreamInfo& s) {
+    incoming += s.counters->incoming_records.load(std::memory_order_relaxed);
+  });
+  uint64_t backlog = 0;
+  for (const auto& [id, b] : pool_->Backlogs()) backlog += b.bytes;
+  load.connections.store(connections, std::memory_order_relaxed);
+  load.incoming_records.store(incoming, std::memory_order_relaxed);
+  load.backlog_bytes.store(backlog, std::memory_order_relaxed);
+  load.draining.store(shutting_down_, std::memory_order_relaxed);
 }
 
 bool Server::PostToMain(std::function<void()> fn) {
@@ -442,6 +549,8 @@ void Server::BeginShutdown(int signum) {
 //   4. the WAL syncer stops, and a last SyncWal covers durability modes interval and none;
 //   5. the store closes (handles, Close, delete: store.h), then the data dir lock is released.
 base::Status Server::Shutdown() {
+  // Leave the cluster first: the member record goes at once, so clients stop choosing this node.
+  if (cluster_) cluster_->Stop();
   for (auto& s : shards_) s->RequestStop();
   for (auto& s : shards_) s->Join();
   uint64_t stored = 0;

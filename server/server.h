@@ -15,6 +15,7 @@
 #include "base/status.h"
 #include "server/admin/admin_server.h"
 #include "server/admin/admin_services.h"
+#include "server/cluster/cluster_agent.h"
 #include "server/config.h"
 #include "server/delivery/delivery_pool.h"
 #include "server/listener.h"
@@ -72,6 +73,7 @@ class Server final : public admin::ServerStatus, public admin::ServerControl, pu
   uint16_t put_port() const override { return port(); }
   uint16_t admin_port() const override { return admin_ ? admin_->port() : 0; }
   int64_t start_unix_ms() const override { return start_ms_; }
+  cluster::ClusterAgent* cluster() override { return cluster_.get(); }
   std::vector<std::pair<std::string, std::string>> ConfigValues() const override;
   // --- ServerControl (main's thread) ---
   bool password_required() const override { return !cfg_.admin_password.empty(); }
@@ -99,6 +101,16 @@ class Server final : public admin::ServerStatus, public admin::ServerControl, pu
   static void OnReaperTimer(uv_timer_t* handle) noexcept;
   static void OnMainAsync(uv_async_t* handle) noexcept;
   base::Status SealUnsealedTails();
+  // The node id recorded in the data directory (node_id at the first start that had one): a
+  // data directory keeps its id, since its delivered objects' names carry it.
+  base::Status SettleNodeId();
+  // Cluster mode, before the ports listen: watches the catalog and applies it (bounded by
+  // cluster_timeout_ms when etcd is unreachable: the node then runs on its local catalog).
+  base::Status StartCluster();
+  // Cluster mode, once the ports listen: registers the member record, starts the lease keeper.
+  base::Status JoinCluster();
+  // Every second: the load the member record advertises.
+  void UpdateClusterLoad();
   static base::Status WritePortFile(const std::string& path, uint16_t port);
   void SyncLoop();
 
@@ -129,6 +141,9 @@ class Server final : public admin::ServerStatus, public admin::ServerControl, pu
   std::unique_ptr<monitor::Monitor> monitor_;  // /metrics, /ready, the status page, STATUS
   StreamManager stream_manager_;
   Replayer replayer_;
+  std::unique_ptr<cluster::ClusterAgent> cluster_;  // cluster mode only
+  std::atomic<bool> cluster_wake_pending_{false};
+  uint32_t reaper_ticks_ = 0;
   std::string log_level_ = "info";
   int64_t start_ms_ = 0;
   size_t next_shard_ = 0;

@@ -90,6 +90,14 @@ base::Result<StreamPtr> StreamManager::CreateStream(const std::string& name, con
   ASSIGN_OR_RETURN(std::string text, ApplyStreamSettings("", name, settings));
   ASSIGN_OR_RETURN(StreamConfig parsed, ParseStreamConfig(text, "", cfg_));
   int64_t now = base::Clock::Real()->NowUnixMillis();
+  int64_t cluster_revision = 0;
+  if (cluster_ != nullptr) {
+    StreamInfo proposed;
+    proposed.name = name;
+    proposed.created_ms = proposed.updated_ms = now;
+    proposed.cfg = std::make_shared<const StreamConfig>(parsed);
+    ASSIGN_OR_RETURN(cluster_revision, CommitToCluster(proposed, /*create=*/true));
+  }
   auto entry = store_->CreateStream(name, parsed.toml, 0, now);
   if (!entry.ok() && entry.status().code() == base::Code::kAlreadyExists) {
     // In the catalog but not loaded (a config-file stream removed from the file, or a stream
@@ -100,6 +108,10 @@ base::Result<StreamPtr> StreamManager::CreateStream(const std::string& name, con
   }
   if (!entry.ok()) return entry.status();
   StreamInfo info = InfoFromEntry(entry.value(), std::make_shared<const StreamConfig>(std::move(parsed)));
+  if (cluster_ != nullptr) {
+    info.version = 1;  // the cluster's numbering, whatever this node's catalog held before
+    info.created_ms = info.updated_ms = now;
+  }
   SLUICE_LOG_INFO("server", "stream %s created (id %u)", name.c_str(), info.id);
   return PersistAndPublish(std::move(info));
 }
@@ -124,7 +136,7 @@ base::Result<StreamPtr> StreamManager::UpdateStream(const std::string& name, uin
   info.cfg = std::make_shared<const StreamConfig>(std::move(parsed));
   SLUICE_LOG_INFO("server", "stream %s updated to version %u%s", name.c_str(), info.version,
                   info.from_config ? " (declared in the config file: the file's settings return at restart)" : "");
-  return PersistAndPublish(std::move(info));
+  return Commit(std::move(info), false);
 }
 
 base::Result<StreamPtr> StreamManager::UpdateTags(const std::string& name, const std::map<std::string, std::string>& set,
@@ -138,7 +150,7 @@ base::Result<StreamPtr> StreamManager::UpdateTags(const std::string& name, const
   StreamInfo info = *s;
   info.updated_ms = base::Clock::Real()->NowUnixMillis();
   info.cfg = std::make_shared<const StreamConfig>(std::move(parsed));
-  return PersistAndPublish(std::move(info));
+  return Commit(std::move(info), false);
 }
 
 base::Status StreamManager::DeleteStream(const std::string& name, bool force) {
@@ -149,7 +161,9 @@ base::Status StreamManager::DeleteStream(const std::string& name, bool force) {
     return base::InvalidArgument("stream '" + name + "' is declared in the config file: remove it there and restart");
   if (!s->accepts_puts() && (s->force_delete || !force))
     return base::InvalidArgument("stream '" + name + "' is already being deleted");
-  if (!force) {
+  // In a cluster the other nodes' records are not known here: a delete stops puts everywhere and
+  // every node delivers what it holds before the stream goes (ApplyCluster).
+  if (!force && cluster_ == nullptr) {
     size_t segments = pool_->pending(s->id);
     bool open = false;
     for (const auto& slot : s->counters->open_oldest_ms) open |= slot.load(std::memory_order_relaxed) != 0;
@@ -165,7 +179,7 @@ base::Status StreamManager::DeleteStream(const std::string& name, bool force) {
   info.updated_ms = base::Clock::Real()->NowUnixMillis();
   SLUICE_LOG_INFO("server", "stream %s: deleting%s", name.c_str(),
                   force ? " (FORCE: undelivered records go to the backup store)" : "");
-  return PersistAndPublish(std::move(info)).status();
+  return Commit(std::move(info), false).status();
 }
 
 base::Status StreamManager::SetPaused(const std::string& name, bool paused) {
@@ -176,13 +190,14 @@ base::Status StreamManager::SetPaused(const std::string& name, bool paused) {
   StreamInfo info = *s;
   info.paused = paused;
   SLUICE_LOG_INFO("server", "stream %s: delivery %s", name.c_str(), paused ? "paused" : "resumed");
-  return PersistAndPublish(std::move(info)).status();
+  return Commit(std::move(info), false).status();
 }
 
 void StreamManager::ReapDeletedStreams() {
   StreamSetPtr set = streams_.Current();
   uint64_t seen = UINT64_MAX;
   for (auto& sh : shards_) seen = std::min(seen, sh->seen_generation());
+  bool reaped = false;
   set->ForEach([&](const StreamInfo& s) {
     if (s.accepts_puts()) return;
     // Every shard refuses its puts and has sealed its open segment: what remains is in the pool
@@ -199,8 +214,10 @@ void StreamManager::ReapDeletedStreams() {
       return;
     }
     streams_.Remove(s.id);
-    SLUICE_LOG_INFO("server", "stream %s deleted", s.name.c_str());
+    SLUICE_LOG_INFO("server", "stream %s deleted%s", s.name.c_str(), cluster_ ? " on this node" : "");
+    reaped = true;
   });
+  if (reaped && cluster_ != nullptr) ApplyCluster();  // this node's drained mark
 }
 
 void StreamManager::Flush(const StreamInfo* stream) {
@@ -213,6 +230,11 @@ void StreamManager::Flush(const StreamInfo* stream) {
 
 int StreamManager::ApplyConfigFileStreams(const std::vector<StreamConfig>& file_streams) {
   int changes = 0;
+  if (cluster_ != nullptr) {
+    SLUICE_LOG_WARN("server", "SIGHUP: in a cluster the stream catalog is etcd's; the config file's streams only seed "
+                              "it at startup (change streams with STREAM UPDATE or the Firehose API)");
+    return 0;
+  }
   // The file's streams: new ones are registered, changed ones get a new version (as STREAM UPDATE).
   int64_t now = base::Clock::Real()->NowUnixMillis();
   std::set<std::string> declared;
@@ -255,6 +277,144 @@ int StreamManager::ApplyConfigFileStreams(const std::vector<StreamConfig>& file_
                       s.name.c_str());
   });
   return changes;
+}
+
+// --- Cluster mode ------------------------------------------------------------------------------
+
+namespace {
+cluster::StreamRecord RecordFromInfo(const StreamInfo& s) {
+  cluster::StreamRecord r;
+  r.name = s.name;
+  r.version = s.version;
+  r.created_ms = s.created_ms;
+  r.updated_ms = s.updated_ms;
+  r.paused = s.paused;
+  r.deleting = !s.accepts_puts();
+  r.force_delete = s.force_delete;
+  r.config = s.cfg->toml;
+  return r;
+}
+}  // namespace
+
+base::Result<int64_t> StreamManager::CommitToCluster(const StreamInfo& info, bool create) {
+  int64_t expected = 0;
+  if (!create) {
+    auto it = applied_.find(info.name);
+    if (it == applied_.end())
+      return base::Unavailable("stream '" + info.name + "' is not in the cluster catalog this node has seen yet (etcd "
+                               "unreachable since this node started?): retry when it is");
+    expected = it->second.second;
+  }
+  ASSIGN_OR_RETURN(int64_t revision, cluster_->PutStream(RecordFromInfo(info), expected));
+  auto& applied = applied_[info.name];
+  if (create) applied.first = revision;
+  applied.second = revision;
+  return revision;
+}
+
+base::Result<StreamPtr> StreamManager::Commit(StreamInfo info, bool create) {
+  if (cluster_ != nullptr) RETURN_IF_ERROR(CommitToCluster(info, create).status());
+  return PersistAndPublish(std::move(info));
+}
+
+base::Status StreamManager::ApplyEntry(const cluster::CatalogEntry& entry) {
+  const cluster::StreamRecord& rec = entry.record;
+  ASSIGN_OR_RETURN(StreamConfig parsed, ParseStreamConfig(rec.config, "cluster catalog stream " + rec.name, cfg_));
+  StreamSetPtr set = streams_.Current();
+  const StreamInfo* existing = set->Find(rec.name);
+  StreamInfo info;
+  if (existing == nullptr) {
+    if (rec.deleting) return base::Status::Ok();  // nothing of it here
+    ASSIGN_OR_RETURN(storage::StreamEntry e, store_->RegisterStream(rec.name, parsed.toml, rec.created_ms));
+    info = InfoFromEntry(e, nullptr);
+    info.from_config = false;
+    SLUICE_LOG_INFO("cluster", "stream %s created on another node; serving it here (id %u)", rec.name.c_str(), e.id);
+  } else {
+    info = *existing;
+    if (existing->cfg->toml != parsed.toml) RETURN_IF_ERROR(CheckReloadable(*existing->cfg, parsed));
+  }
+  const bool same = existing != nullptr && existing->cfg->toml == parsed.toml && existing->version == rec.version &&
+                    existing->paused == rec.paused && existing->accepts_puts() == !rec.deleting &&
+                    existing->force_delete == rec.force_delete;
+  if (same) return base::Status::Ok();
+  if (existing != nullptr && existing->accepts_puts() && rec.deleting)
+    SLUICE_LOG_INFO("cluster", "stream %s: deleted in the cluster; this node refuses its puts and delivers what it "
+                               "holds%s", rec.name.c_str(), rec.force_delete ? " (FORCE: to the backup store)" : "");
+  info.cfg = std::make_shared<const StreamConfig>(std::move(parsed));
+  info.version = rec.version;
+  info.created_ms = rec.created_ms;
+  info.updated_ms = rec.updated_ms;
+  info.paused = rec.paused;
+  info.status = rec.deleting ? StreamStatus::kDeleting : StreamStatus::kActive;
+  info.force_delete = rec.force_delete;
+  return PersistAndPublish(std::move(info)).status();
+}
+
+void StreamManager::ApplyCluster() {
+  if (cluster_ == nullptr) return;
+  cluster::ClusterViewPtr view = cluster_->view();
+  if (!view->complete) return;
+  const std::string& self = cluster_->options().node_id;
+  // Once: streams this node has (its config file's, or ones created while it was alone) that the
+  // catalog lacks are offered to it; the first node to offer a name wins.
+  if (!seeded_ && cluster_->reachable()) {
+    bool all = true;
+    streams_.Current()->ForEach([&](const StreamInfo& s) {
+      if (!s.accepts_puts() || view->streams.count(s.name)) return;
+      auto created = CommitToCluster(s, /*create=*/true);
+      if (created.ok()) {
+        SLUICE_LOG_INFO("cluster", "stream %s: added to the cluster catalog from this node", s.name.c_str());
+      } else if (created.status().code() != base::Code::kAlreadyExists) {
+        all = false;
+      }
+    });
+    seeded_ = all;
+  }
+  for (const auto& [name, entry] : view->streams) {
+    auto& applied = applied_[name];
+    if (applied.first == entry.create_revision && applied.second >= entry.mod_revision) continue;
+    base::Status st = ApplyEntry(entry);
+    if (!st.ok())
+      SLUICE_LOG_ERROR("cluster", "stream %s from the cluster catalog (revision %lld) is not applied on this node: %s",
+                       name.c_str(), static_cast<long long>(entry.mod_revision), st.ToString().c_str());
+    applied = {entry.create_revision, entry.mod_revision};
+  }
+  // A stream this node had from the catalog whose key is gone: every node drained it (or its
+  // nodes were forgotten). Whatever is left here is delivered, then it goes.
+  for (auto it = applied_.begin(); it != applied_.end();) {
+    if (view->streams.count(it->first)) {
+      ++it;
+      continue;
+    }
+    const StreamInfo* s = streams_.Current()->Find(it->first);
+    if (s != nullptr && s->accepts_puts()) {
+      StreamInfo info = *s;
+      info.status = StreamStatus::kDeleting;
+      (void)PersistAndPublish(std::move(info));
+    }
+    it = applied_.erase(it);
+  }
+  if (!cluster_->reachable()) return;
+  // Deletions: mark this node drained once it holds nothing of the stream; finish when all have.
+  for (const auto& [name, entry] : view->streams) {
+    if (!entry.record.deleting) continue;
+    auto marks = view->drained.find(name);
+    auto marked = [&](const std::string& node) {
+      if (marks == view->drained.end()) return false;
+      auto m = marks->second.find(node);
+      return m != marks->second.end() && m->second == entry.create_revision;
+    };
+    if (!marked(self)) {
+      if (streams_.Current()->Find(name) == nullptr) {
+        base::Status st = cluster_->MarkDrained(name, entry.create_revision);
+        if (!st.ok()) SLUICE_LOG_WARN("cluster", "stream %s: cannot mark this node drained yet: %s", name.c_str(), st.ToString().c_str());
+      }
+      continue;
+    }
+    bool everyone = true;
+    for (const auto& [node, rec] : view->nodes) everyone &= marked(node);
+    if (everyone) (void)cluster_->FinishDelete(name, entry.mod_revision);
+  }
 }
 
 }  // namespace sluice::server

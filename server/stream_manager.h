@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "server/admin/admin_services.h"
+#include "server/cluster/cluster_agent.h"
 #include "server/config.h"
 #include "server/delivery/delivery_pool.h"
 #include "server/shard.h"
@@ -39,6 +40,18 @@ class StreamManager final : public admin::StreamControl {
   // Returns how many streams changed.
   int ApplyConfigFileStreams(const std::vector<StreamConfig>& file_streams);
 
+  // Cluster mode: the catalog is etcd's. Every change a user asks for is first an etcd
+  // transaction (compared on the stream key's revision), then applied here as in single-node
+  // mode; changes made on other nodes arrive through ApplyCluster. The local catalog keeps the
+  // last state seen, so a node restarts and runs while etcd is unreachable.
+  void AttachCluster(cluster::ClusterAgent* agent) { cluster_ = agent; }
+  // Reconciles the streams with the agent's latest view: creates, updates, pauses and deletes
+  // what changed on other nodes; at the first complete view, publishes local streams the catalog
+  // lacks; marks this node drained of deleted streams it has no records of, and removes a
+  // deleted stream from the catalog once every node has. A stream whose settings from etcd do
+  // not validate is refused whole and logged. Main, on the agent's wake-up and after a reap.
+  void ApplyCluster();
+
   // --- StreamControl ---
   StreamSetPtr streams() const override { return streams_.Current(); }
   base::Result<StreamPtr> CreateStream(const std::string& name, const Settings& settings) override;
@@ -53,12 +66,22 @@ class StreamManager final : public admin::StreamControl {
  private:
   // Writes the stream's catalog entry, then publishes it to the shards and the delivery pool.
   base::Result<StreamPtr> PersistAndPublish(StreamInfo info);
+  // A change a user asked for: in cluster mode first the etcd transaction (create: the key must
+  // not exist; else: it must still be at the revision last applied here), then PersistAndPublish.
+  base::Result<StreamPtr> Commit(StreamInfo info, bool create);
+  base::Result<int64_t> CommitToCluster(const StreamInfo& info, bool create);
+  // Applies one catalog entry from etcd through the same path as a local change.
+  base::Status ApplyEntry(const cluster::CatalogEntry& entry);
 
   const ServerConfig& cfg_;
   std::unique_ptr<storage::Store>& store_;
   StreamRegistry& streams_;
   std::unique_ptr<DeliveryPool>& pool_;
   std::vector<std::unique_ptr<Shard>>& shards_;
+  cluster::ClusterAgent* cluster_ = nullptr;
+  // Per stream name: the catalog key's (create_revision, mod_revision) last applied here.
+  std::map<std::string, std::pair<int64_t, int64_t>> applied_;
+  bool seeded_ = false;  // local streams the catalog lacked were offered to it
 };
 
 }  // namespace sluice::server

@@ -23,11 +23,22 @@ T Get(const char* p) {
 }
 }  // namespace
 
+namespace {
+std::string& NodePrefix() {
+  static std::string prefix;  // written once before threads start (SetSegmentIdNode)
+  return prefix;
+}
+}  // namespace
+
+void SetSegmentIdNode(std::string node) { NodePrefix() = node.empty() ? "" : node + "-"; }
+
+const std::string& SegmentIdPrefix() { return NodePrefix(); }
+
 std::string SegmentDescriptor::Id() const {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%08x%04x%016llx", stream_id, shard,
                 static_cast<unsigned long long>(first_seq));
-  return buf;
+  return NodePrefix() + buf;
 }
 
 std::string EncodeSegmentKey(const SegmentDescriptor& d) {

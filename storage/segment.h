@@ -47,10 +47,20 @@ struct SegmentDescriptor {
   // output lands in at once too, so FLUSH delivers through both buffering stages.
   bool flush = false;
 
-  // 28 hex digits: stream id (8), shard (4), first seq (16). Stable across restarts.
+  // 28 hex digits: stream id (8), shard (4), first seq (16), after "<node id>-" when the process
+  // has one (SetSegmentIdNode). Stable across restarts.
   std::string Id() const;
   bool is_partition() const { return shard >= kPartitionShardBase; }
 };
+
+// The node id that every segment id of this process starts with ("" = none, the default): in a
+// cluster each node's stream ids and sequence numbers are its own, so the node id is what keeps
+// object names, backup files and request ids unique across nodes. Set once, at startup, before
+// any other thread runs (and by a process delivering an adopted data directory, to that
+// directory's node id, so its names match the ones the dead node would have used).
+void SetSegmentIdNode(std::string node);
+// "<node id>-", or "".
+const std::string& SegmentIdPrefix();
 
 // The segments-CF key of a descriptor: (stream u32 BE, shard u16 BE, first_seq u64 BE).
 std::string EncodeSegmentKey(const SegmentDescriptor& d);

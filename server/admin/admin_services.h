@@ -16,6 +16,9 @@
 #include "server/stream_registry.h"
 #include "storage/segment.h"
 
+namespace sluice::server::cluster {
+class ClusterAgent;
+}
 namespace sluice::server::admin {
 
 // One admin connection's state.
@@ -39,6 +42,8 @@ class ServerStatus {
   virtual uint16_t put_port() const = 0;
   virtual uint16_t admin_port() const = 0;
   virtual int64_t start_unix_ms() const = 0;
+  // Cluster mode: this node's link to etcd (CLUSTER commands); nullptr on a single node.
+  virtual cluster::ClusterAgent* cluster() = 0;
   // CONFIG GET: every setting as text.
   virtual std::vector<std::pair<std::string, std::string>> ConfigValues() const = 0;
 };

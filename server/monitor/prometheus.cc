@@ -46,9 +46,15 @@ void PrometheusWriter::Family(std::string_view name, std::string_view type, std:
 
 void PrometheusWriter::Name(std::string_view name, std::initializer_list<Label> labels, std::string_view le) {
   out_->append(name);
-  if (labels.size() == 0 && le.empty()) return;
+  if (labels.size() == 0 && le.empty() && constant_.first.empty()) return;
   out_->push_back('{');
   bool first = true;
+  if (!constant_.first.empty()) {
+    out_->append(constant_.first).append("=\"");
+    AppendEscapedLabel(out_, constant_.second);
+    out_->push_back('"');
+    first = false;
+  }
   for (const auto& [k, v] : labels) {
     if (!first) out_->push_back(',');
     first = false;

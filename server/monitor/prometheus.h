@@ -16,7 +16,8 @@ using Label = std::pair<std::string_view, std::string_view>;
 
 class PrometheusWriter {
  public:
-  explicit PrometheusWriter(std::string* out) : out_(out) {}
+  // constant: a label every sample carries first (the cluster's node="<id>"); empty: none.
+  explicit PrometheusWriter(std::string* out, Label constant = {}) : out_(out), constant_(constant) {}
 
   // "# HELP" and "# TYPE" lines; every sample of the family follows before the next Family.
   void Family(std::string_view name, std::string_view type, std::string_view help);
@@ -28,6 +29,7 @@ class PrometheusWriter {
  private:
   void Name(std::string_view name, std::initializer_list<Label> labels, std::string_view le = {});
   std::string* out_;
+  Label constant_;
 };
 
 // A label value with \, " and newline escaped.
