@@ -322,6 +322,38 @@ base::Result<PutResult> Client::ReceivePutResult() {
   return out;
 }
 
+base::Result<Client::ClusterDescription> Client::DescribeCluster() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!pending_.empty()) return base::InvalidArgument("DescribeCluster needs a connection with nothing in flight");
+    if (!broken_.ok()) return broken_;
+  }
+  const uint32_t id = next_request_id_++;
+  tx_.clear();
+  proto::EncodeDescribeCluster(id, &tx_);
+  RETURN_IF_ERROR(SendAll(tx_));
+  ASSIGN_OR_RETURN(proto::FrameHeader h, ReadFrame());
+  std::span<const uint8_t> body(reinterpret_cast<const uint8_t*>(rx_.data()) + proto::kFrameHeaderSize, h.body_len);
+  if (h.type == proto::MessageType::kError) {
+    auto e = proto::VerifyError(body);
+    if (!e.ok()) return Broken("malformed Error frame: " + e.status().message());
+    base::Status st = proto::FromWire(e.value()->code(), e.value()->message() ? e.value()->message()->str() : "");
+    if (e.value()->closing()) return Broken(st.message());
+    return st;
+  }
+  if (h.type != proto::MessageType::kDescribeClusterResponse || h.request_id != id)
+    return Broken("unexpected answer to DescribeCluster (message type " + std::to_string(int(h.type)) + ")");
+  auto r = proto::VerifyDescribeClusterResponse(body);
+  if (!r.ok()) return Broken("malformed DescribeClusterResponse: " + r.status().message());
+  ClusterDescription out;
+  out.node = r.value()->node() ? r.value()->node()->str() : "";
+  out.cluster = r.value()->cluster();
+  for (const wire::ClusterMember* m : *r.value()->members())
+    out.members.push_back({m->node()->str(), m->address()->str(), m->state() ? m->state()->str() : "active",
+                           m->connections(), m->backlog_bytes()});
+  return out;
+}
+
 base::Result<PutResult> Client::PutRecordBatch(std::string_view stream,
                                                std::span<const std::string_view> records) {
   ASSIGN_OR_RETURN(uint32_t id, SendPutRecordBatch(stream, records));

@@ -78,6 +78,14 @@ class Client {
                                          std::span<const std::string_view> records);
   size_t in_flight() const;
 
+  struct ClusterDescription {
+    std::string node;     // the answering node's id
+    bool cluster = false; // false: a single node
+    std::vector<proto::MemberInfo> members;
+  };
+  // DescribeCluster: the live members as the server sees them. REQUIRES: nothing in flight.
+  base::Result<ClusterDescription> DescribeCluster();
+
  private:
   struct Pending {
     uint32_t request_id;

@@ -21,7 +21,7 @@ uint64_t GetU64(const uint8_t* p) { return uint64_t(GetU32(p)) | uint64_t(GetU32
 
 bool IsKnownMessageType(uint8_t type) {
   return type >= static_cast<uint8_t>(MessageType::kHello) &&
-         type <= static_cast<uint8_t>(MessageType::kError);
+         type <= static_cast<uint8_t>(MessageType::kDescribeClusterResponse);
 }
 
 void AppendFrame(MessageType type, uint32_t request_id, std::span<const uint8_t> body,

@@ -32,6 +32,8 @@ enum class MessageType : uint8_t {
   kPutRecordBatch = 3,
   kPutRecordBatchResponse = 4,
   kError = 5,
+  kDescribeCluster = 6,
+  kDescribeClusterResponse = 7,
 };
 bool IsKnownMessageType(uint8_t type);
 

@@ -31,6 +31,26 @@ void EncodeHelloAck(uint32_t request_id, std::string_view server_name, const Lim
   FinishFrame(fbb, MessageType::kHelloAck, request_id, out);
 }
 
+void EncodeDescribeCluster(uint32_t request_id, std::string* out) {
+  flatbuffers::FlatBufferBuilder fbb(64);
+  fbb.Finish(wire::CreateDescribeCluster(fbb));
+  FinishFrame(fbb, MessageType::kDescribeCluster, request_id, out);
+}
+
+void EncodeDescribeClusterResponse(uint32_t request_id, std::string_view node, bool cluster,
+                                   const std::vector<MemberInfo>& members, std::string* out) {
+  flatbuffers::FlatBufferBuilder fbb(256 + members.size() * 128);
+  std::vector<flatbuffers::Offset<wire::ClusterMember>> offsets;
+  offsets.reserve(members.size());
+  for (const MemberInfo& m : members)
+    offsets.push_back(wire::CreateClusterMember(fbb, fbb.CreateString(m.node), fbb.CreateString(m.address),
+                                                fbb.CreateString(m.state), m.connections, m.backlog_bytes));
+  auto vec = fbb.CreateVector(offsets);
+  auto name = fbb.CreateString(node.data(), node.size());
+  fbb.Finish(wire::CreateDescribeClusterResponse(fbb, name, cluster, vec));
+  FinishFrame(fbb, MessageType::kDescribeClusterResponse, request_id, out);
+}
+
 void EncodeError(uint32_t request_id, WireError code, std::string_view message, bool closing,
                  std::string* out) {
   flatbuffers::FlatBufferBuilder fbb(256);

@@ -21,6 +21,14 @@ void EncodeHello(uint32_t request_id, std::string_view client_name, std::string_
                  std::string* out);
 void EncodeHelloAck(uint32_t request_id, std::string_view server_name, const Limits& limits,
                     std::string* out);
+void EncodeDescribeCluster(uint32_t request_id, std::string* out);
+struct MemberInfo {
+  std::string node, address, state;
+  uint64_t connections = 0;
+  uint64_t backlog_bytes = 0;
+};
+void EncodeDescribeClusterResponse(uint32_t request_id, std::string_view node, bool cluster,
+                                   const std::vector<MemberInfo>& members, std::string* out);
 void EncodeError(uint32_t request_id, WireError code, std::string_view message, bool closing,
                  std::string* out);
 

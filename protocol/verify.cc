@@ -77,4 +77,27 @@ base::Result<const wire::Error*> VerifyError(std::span<const uint8_t> body) {
   return VerifyRoot<wire::Error>(body, 4, "Error");
 }
 
+base::Result<const wire::DescribeCluster*> VerifyDescribeCluster(std::span<const uint8_t> body) {
+  return VerifyRoot<wire::DescribeCluster>(body, 4, "DescribeCluster");
+}
+
+base::Result<const wire::DescribeClusterResponse*> VerifyDescribeClusterResponse(std::span<const uint8_t> body) {
+  auto r = VerifyRoot<wire::DescribeClusterResponse>(body, 4 * 4096 + 8, "DescribeClusterResponse");
+  if (!r.ok()) return r;
+  const auto* members = r.value()->members();
+  if (members == nullptr) return base::InvalidArgument("DescribeClusterResponse without members");
+  if (members->size() > 4096) return base::InvalidArgument("DescribeClusterResponse with over 4096 members");
+  for (const wire::ClusterMember* m : *members) {
+    if (m->node() == nullptr || m->node()->size() == 0 || m->node()->size() > 64 || m->address() == nullptr ||
+        m->address()->size() < 3 || m->address()->size() > 260)
+      return base::InvalidArgument("DescribeClusterResponse with a member lacking a node id or address");
+    std::string_view a(m->address()->data(), m->address()->size());
+    size_t colon = a.rfind(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == a.size())
+      return base::InvalidArgument("DescribeClusterResponse member address '" + std::string(a.substr(0, 64)) +
+                                   "' is not host:port");
+  }
+  return r;
+}
+
 }  // namespace sluice::proto

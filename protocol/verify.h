@@ -32,6 +32,9 @@ base::Result<const wire::PutRecordBatchResponse*> VerifyPutRecordBatchResponse(
     std::span<const uint8_t> body);
 
 base::Result<const wire::Error*> VerifyError(std::span<const uint8_t> body);
+base::Result<const wire::DescribeCluster*> VerifyDescribeCluster(std::span<const uint8_t> body);
+// Also checks that every member has a node and a host:port address (at most 4096 members).
+base::Result<const wire::DescribeClusterResponse*> VerifyDescribeClusterResponse(std::span<const uint8_t> body);
 
 inline bool IsAligned(std::span<const uint8_t> body) {
   return (reinterpret_cast<uintptr_t>(body.data()) & 7u) == 0;

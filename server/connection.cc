@@ -215,6 +215,21 @@ void Connection::HandleFrame(const proto::Frame& frame, std::span<const uint8_t>
       shard_->MarkDirty(this);
       return;
     }
+    case proto::MessageType::kDescribeCluster: {
+      if (!authenticated_)
+        return Fail(req, proto::WireError::kUnauthenticated,
+                    "this server requires an auth token: send a Hello with auth_token first (sluice --auth-token)");
+      if (!proto::VerifyDescribeCluster(body).ok())
+        return Fail(req, proto::WireError::kMalformedBody, "DescribeCluster body failed verification");
+      std::string node;
+      bool cluster = false;
+      std::vector<proto::MemberInfo> members;
+      if (MainDoor* door = shard_->main_door()) door->DescribeCluster(&node, &cluster, &members);
+      std::string out;
+      proto::EncodeDescribeClusterResponse(req, node, cluster, members, &out);
+      StageFrame(req, std::move(out));
+      return;
+    }
     default:
       return Fail(req, proto::WireError::kInvalidRequest,
                   "message type " + std::to_string(static_cast<int>(frame.header.type)) +

@@ -94,6 +94,7 @@ base::Status Server::Start() {
   monitor_->Start(&loop_);
   listener_ = std::make_unique<Listener>(&loop_, [this](int fd) { AcceptPutConnection(fd, PortProtocol::kSluice); });
   RETURN_IF_ERROR(listener_->Listen(cfg_.bind, cfg_.port));
+  put_port_.store(listener_->port(), std::memory_order_relaxed);
   if (cfg_.http_enabled) {
     http_listener_ = std::make_unique<Listener>(&loop_, [this](int fd) { AcceptPutConnection(fd, PortProtocol::kHttp); });
     RETURN_IF_ERROR(http_listener_->Listen(cfg_.http_bind, cfg_.http_port).WithContext("Firehose API port"));
@@ -212,6 +213,20 @@ base::Status Server::JoinCluster() {
     SLUICE_LOG_WARN("cluster", "cannot join the cluster yet (%s); retrying every second", st.ToString().c_str());
   cluster_->StartKeeper();
   return base::Status::Ok();
+}
+
+void Server::DescribeCluster(std::string* node, bool* cluster, std::vector<proto::MemberInfo>* members) {
+  *node = cfg_.cluster.node_id;
+  *cluster = cluster_ != nullptr;
+  members->clear();
+  if (cluster_ == nullptr) {
+    // Set before the shards start (port() is read once the listener is bound).
+    members->push_back({cfg_.cluster.node_id.empty() ? "self" : cfg_.cluster.node_id,
+                        cfg_.bind + ":" + std::to_string(put_port_.load(std::memory_order_relaxed)), "active", 0, 0});
+    return;
+  }
+  cluster::ClusterViewPtr view = cluster_->view();
+  for (const auto& [id, m] : view->members) members->push_back({id, m.put, m.state, m.connections, m.backlog_bytes});
 }
 
 void Server::UpdateClusterLoad() {

@@ -59,6 +59,7 @@ class Server final : public admin::ServerStatus, public admin::ServerControl, pu
   bool PostToMain(std::function<void()> fn) override;
   admin::StreamControl& stream_control() override { return stream_manager_; }
   monitor::Monitor& monitor() override { return *monitor_; }
+  void DescribeCluster(std::string* node, bool* cluster, std::vector<proto::MemberInfo>* members) override;
 
   // --- monitor::ServerFacts (main's thread) ---
   bool shutting_down() const override { return shutting_down_; }
@@ -143,6 +144,7 @@ class Server final : public admin::ServerStatus, public admin::ServerControl, pu
   Replayer replayer_;
   std::unique_ptr<cluster::ClusterAgent> cluster_;  // cluster mode only
   std::atomic<bool> cluster_wake_pending_{false};
+  std::atomic<uint16_t> put_port_{0};  // for DescribeCluster on a single node (shard threads)
   uint32_t reaper_ticks_ = 0;
   std::string log_level_ = "info";
   int64_t start_ms_ = 0;

@@ -61,6 +61,9 @@ class MainDoor {
   // Main's thread only (inside a posted fn).
   virtual admin::StreamControl& stream_control() = 0;
   virtual monitor::Monitor& monitor() = 0;
+  // The answer to DescribeCluster: this node's id, whether it is in a cluster, and the live
+  // members (a single node: just itself). Thread-safe (reads the cluster agent's view).
+  virtual void DescribeCluster(std::string* node, bool* cluster, std::vector<proto::MemberInfo>* members) = 0;
 };
 
 // Counters of one shard; written by the shard thread, read by anyone (relaxed atomics).

@@ -10,7 +10,9 @@ int main(int argc, char** argv) {
 
   sluice::cli::PutOptions put;
   CLI::App* put_cmd = app.add_subcommand("put", "put stdin lines as records (newline not included)");
-  put_cmd->add_option("--addr", put.addr, "server HOST:PORT")->capture_default_str();
+  put_cmd->add_option("--addr", put.addr, "server HOST:PORT, or a cluster's seeds HOST:PORT,HOST:PORT,...")->capture_default_str();
+  put_cmd->add_option("--connections", put.connections, "connections (default 1; 4 with several seeds), spread over the cluster's nodes")->check(CLI::Range(1, 256));
+  put_cmd->add_option("--failover-timeout", put.failover_timeout_s, "seconds a batch may look for a node that takes it (cluster)")->capture_default_str()->check(CLI::Range(1, 3600));
   put_cmd->add_option("--stream", put.stream, "delivery stream")->capture_default_str();
   put_cmd->add_option("--batch", put.batch, "records per batch")->capture_default_str()->check(CLI::Range(1, 16383));
   put_cmd->add_option("--in-flight", put.in_flight, "batches awaiting acks")->capture_default_str()->check(CLI::Range(1, 1024));

@@ -22,7 +22,12 @@ struct TlsFlags {
 
 struct PutOptions {
   TlsFlags tls;
+  // One HOST:PORT, or several comma-separated seeds of a cluster: then `connections` lanes
+  // spread over the live members and fail over (resending unacknowledged batches) when a node
+  // fails.
   std::string addr = "127.0.0.1:7410";
+  uint32_t connections = 0;       // 0: 1 for a single address, 4 for several seeds
+  uint32_t failover_timeout_s = 30;
   std::string stream = "default";
   std::string auth_token;
   std::string acked_out;      // file receiving the 0-based line number of every acked record
