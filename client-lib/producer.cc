@@ -2,6 +2,7 @@
 #include "sluice/sluice.h"
 
 #include "client-lib/client.h"
+#include "client-lib/cluster_lane.h"
 #include "protocol/error_codes.h"
 
 namespace sluice {
@@ -72,13 +73,12 @@ Result<uint32_t> Producer::Send(std::string_view stream, const std::vector<std::
   return r.value();
 }
 
-Result<BatchOutcome> Producer::Receive() {
-  auto r = impl_->client->ReceivePutResult();
-  if (!r.ok()) return ToError(r.status());
+namespace {
+BatchOutcome ToOutcome(const client::PutResult& r) {
   BatchOutcome out;
-  out.failed_count = r->failed_count;
-  out.records.reserve(r->records.size());
-  for (const client::RecordResult& rec : r->records) {
+  out.failed_count = r.failed_count;
+  out.records.reserve(r.records.size());
+  for (const client::RecordResult& rec : r.records) {
     RecordOutcome o;
     o.record_id = rec.record_id;
     o.error_code = rec.error_code;
@@ -92,6 +92,13 @@ Result<BatchOutcome> Producer::Receive() {
   }
   return out;
 }
+}  // namespace
+
+Result<BatchOutcome> Producer::Receive() {
+  auto r = impl_->client->ReceivePutResult();
+  if (!r.ok()) return ToError(r.status());
+  return ToOutcome(r.value());
+}
 
 Result<BatchOutcome> Producer::PutRecordBatch(std::string_view stream, const std::vector<std::string_view>& records) {
   auto sent = Send(stream, records);
@@ -100,5 +107,64 @@ Result<BatchOutcome> Producer::PutRecordBatch(std::string_view stream, const std
 }
 
 size_t Producer::in_flight() const { return impl_->client->in_flight(); }
+
+struct ClusterProducer::Impl {
+  std::unique_ptr<client::ClusterLane> lane;
+};
+
+ClusterProducer::ClusterProducer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ClusterProducer::~ClusterProducer() = default;
+
+Result<std::unique_ptr<ClusterProducer>> ClusterProducer::Connect(const ClusterOptions& o) {
+  client::ClusterLaneOptions lo;
+  lo.seeds = o.seeds;
+  lo.connection.auth_token = o.connection.auth_token;
+  lo.connection.client_name = o.connection.client_name;
+  lo.connection.connect_timeout_ms = o.connection.connect_timeout_ms;
+  lo.connection.io_timeout_ms = o.connection.io_timeout_ms;
+  lo.connection.tls = o.connection.tls;
+  lo.connection.ca_file = o.connection.ca_file;
+  lo.failover_timeout_ms = o.failover_timeout_ms;
+  auto lane = client::ClusterLane::Connect(lo);
+  if (!lane.ok()) return ToError(lane.status());
+  auto impl = std::make_unique<Impl>();
+  impl->lane = std::move(lane).value();
+  return std::unique_ptr<ClusterProducer>(new ClusterProducer(std::move(impl)));
+}
+
+ServerLimits ClusterProducer::limits() const {
+  const proto::Limits& l = impl_->lane->server_limits();
+  return {l.max_record_bytes, l.max_batch_records, l.max_batch_bytes};
+}
+
+Result<uint64_t> ClusterProducer::Send(std::string_view stream, const std::vector<std::string_view>& records) {
+  auto r = impl_->lane->Send(stream, records);
+  if (!r.ok()) return ToError(r.status());
+  return r.value();
+}
+
+Result<std::pair<uint64_t, BatchOutcome>> ClusterProducer::Receive() {
+  auto r = impl_->lane->Receive();
+  if (!r.ok()) return ToError(r.status());
+  return std::make_pair(r->first, ToOutcome(r->second));
+}
+
+Result<BatchOutcome> ClusterProducer::PutRecordBatch(std::string_view stream, const std::vector<std::string_view>& records) {
+  if (in_flight() != 0) return Error{ErrorCode::kInvalidArgument, "PutRecordBatch needs nothing in flight"};
+  auto sent = Send(stream, records);
+  if (!sent) return sent.error();
+  auto r = Receive();
+  if (!r) return r.error();
+  return std::move(r->second);
+}
+
+size_t ClusterProducer::in_flight() const { return impl_->lane->in_flight(); }
+std::string ClusterProducer::node() const { return impl_->lane->node(); }
+std::vector<std::string> ClusterProducer::members() const {
+  std::vector<std::string> out;
+  for (const auto& m : impl_->lane->members()) out.push_back(m.node);
+  return out;
+}
+uint64_t ClusterProducer::failovers() const { return impl_->lane->failovers(); }
 
 }  // namespace sluice

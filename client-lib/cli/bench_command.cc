@@ -37,6 +37,7 @@
 #include "protocol/error_codes.h"
 #include "protocol/sigv4.h"
 #include "client-lib/client.h"
+#include "client-lib/cluster_lane.h"
 
 namespace sluice::cli {
 namespace {
@@ -84,14 +85,58 @@ void FillRecord(char* dst, size_t size, uint64_t id, int64_t send_ns, bool stamp
   for (size_t i = h; i < size; i++) dst[i] = static_cast<char>('a' + (id + i) % 26);
 }
 
+// One connection: to a single server, or a ClusterLane over the seeds of a cluster (several
+// comma-separated --addr), which fails over with its unacknowledged batches.
+class BenchConn {
+ public:
+  static base::Result<BenchConn> Connect(const client::ClientOptions& co, const std::vector<std::string>& seeds) {
+    BenchConn c;
+    if (seeds.size() > 1) {
+      client::ClusterLaneOptions lo;
+      lo.seeds = seeds;
+      lo.connection = co;
+      lo.connection.connect_timeout_ms = 1000;
+      lo.connection.io_timeout_ms = 10000;
+      ASSIGN_OR_RETURN(c.lane_, client::ClusterLane::Connect(lo));
+    } else {
+      ASSIGN_OR_RETURN(c.single_, client::Client::Connect(co));
+    }
+    return c;
+  }
+  size_t in_flight() const { return lane_ ? lane_->in_flight() : single_->in_flight(); }
+  const proto::Limits& server_limits() const { return lane_ ? lane_->server_limits() : single_->server_limits(); }
+  base::Status SendPutRecordBatch(std::string_view stream, std::span<const std::string_view> records) {
+    return lane_ ? lane_->Send(stream, records).status() : single_->SendPutRecordBatch(stream, records).status();
+  }
+  base::Result<client::PutResult> ReceivePutResult() {
+    if (!lane_) return single_->ReceivePutResult();
+    ASSIGN_OR_RETURN(auto r, lane_->Receive());
+    return std::move(r.second);
+  }
+
+ private:
+  std::unique_ptr<client::Client> single_;
+  std::unique_ptr<client::ClusterLane> lane_;
+};
+
+std::vector<std::string> SplitSeeds(const std::string& addr) {
+  std::vector<std::string> seeds;
+  for (size_t at = 0; at <= addr.size();) {
+    size_t comma = std::min(addr.find(',', at), addr.size());
+    if (comma > at) seeds.push_back(addr.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return seeds;
+}
+
 void RunConnection(const BenchOptions& o, const client::ClientOptions& co, int index, int64_t start_ns,
                    int64_t end_ns, uint64_t records_quota, std::atomic<uint64_t>* progress, ConnResult* out) {
-  auto connected = client::Client::Connect(co);
+  auto connected = BenchConn::Connect(co, SplitSeeds(o.addr));
   if (!connected.ok()) {
     out->first_error = connected.status().ToString();
     return;
   }
-  client::Client& c = **connected;
+  BenchConn& c = *connected;
   const bool stamp = !o.freshness_dir.empty();
   // One buffer per in-flight slot, so a batch's bytes stay untouched until it is encoded (the
   // client encodes on send, so one would do; separate slots keep stamps per batch honest).
@@ -162,7 +207,7 @@ void RunConnection(const BenchOptions& o, const client::ClientOptions& co, int i
     int64_t send_time = batches_per_s > 0 ? due : NowNs();
     auto sent = c.SendPutRecordBatch(o.stream, std::span<const std::string_view>(views.data(), n));
     if (!sent.ok()) {
-      if (out->first_error.empty()) out->first_error = sent.status().ToString();
+      if (out->first_error.empty()) out->first_error = sent.ToString();
       break;
     }
     started.push_back(send_time);
@@ -412,7 +457,8 @@ uint64_t PeakRssOf(int pid) {
 
 int RunBench(const BenchOptions& o) {
   client::ClientOptions co;
-  if (!ParseAddr(o.addr, &co.host, &co.port)) {
+  const std::vector<std::string> seeds = SplitSeeds(o.addr);
+  if (seeds.empty() || !ParseAddr(seeds[0], &co.host, &co.port)) {
     std::fprintf(stderr, "sluice bench: --addr must be HOST:PORT, got '%s'\n", o.addr.c_str());
     return 2;
   }
@@ -429,13 +475,18 @@ int RunBench(const BenchOptions& o) {
     std::fprintf(stderr, "sluice bench: --api firehose takes at most 500 records of 1,024,000 bytes and 4 MiB per batch\n");
     return 2;
   }
+  if (firehose && seeds.size() > 1) {
+    std::fprintf(stderr, "sluice bench: several --addr seeds apply to the put port only (put a load balancer in front "
+                         "of the Firehose API ports)\n");
+    return 2;
+  }
   if (!firehose) {
-    auto probe = client::Client::Connect(co);
+    auto probe = BenchConn::Connect(co, seeds);
     if (!probe.ok()) {
       std::fprintf(stderr, "sluice bench: %s\n", probe.status().ToString().c_str());
       return 2;
     }
-    const proto::Limits& l = probe.value()->server_limits();
+    const proto::Limits& l = probe.value().server_limits();
     if (o.record_size > l.max_record_bytes || uint64_t(o.batch) * o.record_size > l.max_batch_bytes ||
         o.batch > l.max_batch_records) {
       std::fprintf(stderr, "sluice bench: --batch %u x --record-size %u exceeds the server's limits "

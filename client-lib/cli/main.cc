@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
 
   sluice::cli::BenchOptions bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "load the put path and report throughput and ack latency");
-  bench_cmd->add_option("--addr", bench.addr, "server HOST:PORT")->capture_default_str();
+  bench_cmd->add_option("--addr", bench.addr, "server HOST:PORT, or a cluster's seeds HOST:PORT,HOST:PORT,... (put port)")->capture_default_str();
   bench_cmd->add_option("--stream", bench.stream, "delivery stream")->capture_default_str();
   bench_cmd->add_option("--auth-token", bench.auth_token, "token for servers run with --auth-token; with --api firehose, <key id>:<secret> signs requests (SigV4)");
   bench_cmd->add_option("--api", bench.api, "sluice (the put port, 7410) or firehose (PutRecordBatch on the Firehose API port, 7412)")

@@ -6,6 +6,11 @@ namespace {
 
 ControlResponse Error(const ApiError& e) { return {e.status, ErrorBody(e), e.type}; }
 
+// A refusal that says nothing about the request: in a cluster, etcd unreachable. The SDKs retry
+// a 503 ServiceUnavailableException by themselves.
+bool Unreachable(const base::Status& st) { return st.code() == base::Code::kUnavailable; }
+ControlResponse Unavailable(const base::Status& st) { return Error({503, "ServiceUnavailableException", st.message()}); }
+
 }  // namespace
 
 ControlResponse RunControl(Operation op, std::string_view body, admin::StreamControl& streams) {
@@ -15,6 +20,7 @@ ControlResponse RunControl(Operation op, std::string_view body, admin::StreamCon
       if (auto e = ParseCreateInput(body, &in)) return Error(*e);
       auto created = streams.CreateStream(in.stream, in.settings);
       if (!created.ok()) {
+        if (Unreachable(created.status())) return Unavailable(created.status());
         const bool exists = created.status().code() == base::Code::kAlreadyExists;
         return Error({400, exists ? "ResourceInUseException" : "InvalidArgumentException", created.status().message()});
       }
@@ -40,6 +46,7 @@ ControlResponse RunControl(Operation op, std::string_view body, admin::StreamCon
                           std::to_string(in.expected_version) + " do not match"});
       auto updated = streams.UpdateStream(in.stream, in.expected_version, in.settings);
       if (!updated.ok()) {
+        if (Unreachable(updated.status())) return Unavailable(updated.status());
         const bool raced = updated.status().message().find("is not the stream's current version") != std::string::npos;
         return Error({400, raced ? "ConcurrentModificationException" : "InvalidArgumentException",
                       updated.status().message()});
@@ -53,6 +60,7 @@ ControlResponse RunControl(Operation op, std::string_view body, admin::StreamCon
         return Error({400, "ResourceNotFoundException", "Firehose " + in.stream + " under account 0 not found."});
       // Sluice never drops records: deleting a stream with undelivered records is refused (they
       // are delivered first; retry), unless AllowForceDelete moves them to its backup store.
+      if (Unreachable(st)) return Unavailable(st);
       if (!st.ok()) return Error({400, "ResourceInUseException", st.message()});
       return {200, "{}", ""};
     }
@@ -64,6 +72,7 @@ ControlResponse RunControl(Operation op, std::string_view body, admin::StreamCon
       if (done.status().code() == base::Code::kNotFound)
         return Error({400, "ResourceNotFoundException", "Firehose " + in.stream + " under account 0 not found."});
       if (!done.ok()) {
+        if (Unreachable(done.status())) return Unavailable(done.status());
         const bool too_many = done.status().message().find("at most 50 tags") != std::string::npos;
         return Error({400, too_many ? "LimitExceededException" : "InvalidArgumentException", done.status().message()});
       }

@@ -253,7 +253,10 @@ std::string Monitor::Metrics() {
   const StreamSetPtr set = services_.streams.streams();
   const std::vector<StreamSnapshot> snaps = TakeSnapshots(*set, services_.status.pool());
   out.reserve(4096 + snaps.size() * 4096);
-  PrometheusWriter w(&out);
+  // In a cluster every sample carries node="<id>", so one Prometheus scraping every node keeps
+  // them apart (and sums across them by dropping the label).
+  const std::string& node = services_.status.config().cluster.node_id;
+  PrometheusWriter w(&out, services_.status.config().cluster.enabled() ? Label{"node", node} : Label{});
   const int64_t now_ms = base::Clock::Real()->NowUnixMillis();
 
   w.Family("sluice_build_info", "gauge", "the running build (value 1)");

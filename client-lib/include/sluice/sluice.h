@@ -126,4 +126,48 @@ class Producer {
   std::unique_ptr<Impl> impl_;
 };
 
+// A Sluice cluster (sluiced --cluster): one pipelined connection that learns the live members
+// from any seed (DescribeCluster), starts on a member chosen in rotation (so several
+// ClusterProducers of a process spread over the members) and, when its node fails, moves to
+// another live node and sends every unacknowledged batch again (at-least-once: a batch the failed
+// node had stored may be stored twice).
+//
+//   auto p = sluice::ClusterProducer::Connect({.seeds = {"10.0.0.1:7410", "10.0.0.2:7410"}});
+//   auto id = (*p)->Send("clicks", {"one", "two"});
+//   auto done = (*p)->Receive();  // done->first == *id; done->second.records[i].ok()
+//
+// Thread: one thread at a time (Send and Receive from the same thread).
+struct ClusterOptions {
+  std::vector<std::string> seeds;  // "host:port" of some nodes' put ports (at least one)
+  Options connection;              // auth_token, client_name, timeouts, tls, ca_file (host, port unused)
+  // How long a batch may look for a node that takes it before Send/Receive fail with kUnavailable.
+  int failover_timeout_ms = 30000;
+};
+
+class ClusterProducer {
+ public:
+  static Result<std::unique_ptr<ClusterProducer>> Connect(const ClusterOptions& options);
+  ~ClusterProducer();
+  ClusterProducer(const ClusterProducer&) = delete;
+  ClusterProducer& operator=(const ClusterProducer&) = delete;
+
+  ServerLimits limits() const;
+  // Sends one batch (a copy is kept until its outcome arrives); returns its id.
+  Result<uint64_t> Send(std::string_view stream, const std::vector<std::string_view>& records);
+  // The oldest unanswered batch: its id (from Send) and outcome.
+  Result<std::pair<uint64_t, BatchOutcome>> Receive();
+  // Send + Receive. REQUIRES: nothing in flight.
+  Result<BatchOutcome> PutRecordBatch(std::string_view stream, const std::vector<std::string_view>& records);
+  size_t in_flight() const;
+  // The node this producer sends to now, the live members it last learned, and how often it moved.
+  std::string node() const;
+  std::vector<std::string> members() const;
+  uint64_t failovers() const;
+
+ private:
+  struct Impl;
+  explicit ClusterProducer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace sluice
