@@ -67,7 +67,7 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
                              "max_connections", "max_client_memory_mib", "read_timeout_s", "write_timeout_s",
                              "shutdown_timeout_s", "log_level", "log_format", "log_rate_limit", "replay_roots", "http_enabled", "http_port",
                              "http_bind", "access_key", "tls_ports", "tls_cert_file", "tls_key_file", "cluster_endpoints",
-                             "node_id", "advertise", "cluster_prefix", "cluster_lease_ttl_s", "cluster_timeout_ms"},
+                             "node_id", "advertise", "cluster_prefix", "cluster_lease_ttl_s", "cluster_timeout_ms", "cluster_auto_adopt_s"},
                             origin, "the top level"));
   for (const auto& [k, v] : root)
     if (k.str() != "stream") cfg->origins[std::string(k.str())] = Where(origin, v);
@@ -140,6 +140,7 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
   RETURN_IF_ERROR(Get(root, "cluster_prefix", origin, &cfg->cluster.prefix));
   RETURN_IF_ERROR(Get(root, "cluster_lease_ttl_s", origin, &cfg->cluster.lease_ttl_s));
   RETURN_IF_ERROR(Get(root, "cluster_timeout_ms", origin, &cfg->cluster.timeout_ms));
+  RETURN_IF_ERROR(Get(root, "cluster_auto_adopt_s", origin, &cfg->cluster.auto_adopt_s));
   RETURN_IF_ERROR(Get(root, "data_dir", origin, &cfg->data_dir));
   RETURN_IF_ERROR(Get(root, "bind", origin, &cfg->bind));
   RETURN_IF_ERROR(Get(root, "port", origin, &cfg->port));
@@ -238,16 +239,23 @@ base::Status ServerConfig::Validate() const {
                             "with '.'");
     if (!cluster.advertise.empty() && !cluster::IsValidAddress(cluster.advertise))
       return err("advertise", "advertise must be host:port, got '" + cluster.advertise.substr(0, 100) + "'");
-    if (cluster.advertise.empty() && (bind == "0.0.0.0" || bind == "::" || port == 0))
+    if (cluster.advertise.empty() && (bind == "0.0.0.0" || bind == "::" || bind.empty()))
       return err("advertise", "advertise (--advertise host:port) is required when the put port binds to a wildcard "
-                              "address or port 0: the other nodes and clients must know where to reach this one");
+                              "address: the other nodes and clients must know where to reach this one");
     if (cluster.prefix.size() < 2 || cluster.prefix.front() != '/' || cluster.prefix.back() != '/' ||
         cluster.prefix.size() > 128)
       return err("cluster_prefix", "cluster_prefix must start and end with '/' (at most 128 characters)");
     if (cluster.lease_ttl_s < 2 || cluster.lease_ttl_s > 60)
       return err("cluster_lease_ttl_s", "cluster_lease_ttl_s must be 2..60, got " + std::to_string(cluster.lease_ttl_s));
+    if (cluster.auto_adopt_s > 86400)
+      return err("cluster_auto_adopt_s", "cluster_auto_adopt_s must be 0..86400 (0: adopt by hand), got " +
+                                             std::to_string(cluster.auto_adopt_s));
+    if (!cluster.drain_for.empty() && !cluster::IsValidNodeId(cluster.drain_for))
+      return err("drain_for", "--drain-for must be a node id");
     if (cluster.timeout_ms < 100 || cluster.timeout_ms > 60000)
       return err("cluster_timeout_ms", "cluster_timeout_ms must be 100..60000, got " + std::to_string(cluster.timeout_ms));
+  } else if (!cluster.drain_for.empty()) {
+    return err("drain_for", "--drain-for needs cluster mode (--cluster)");
   } else if (!cluster.node_id.empty() && !cluster::IsValidNodeId(cluster.node_id)) {
     return err("node_id", "node_id must be 1..64 characters of [A-Za-z0-9_.-], not starting with '.'");
   }

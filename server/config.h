@@ -70,6 +70,14 @@ struct ClusterConfig {
   // Bound on each etcd request (a catalog change waits at most this long). 100..60000.
   // Default: 2000. Reloadable: no.
   uint32_t timeout_ms = 2000;
+  // Automatic adoption: a node that has been down this many seconds, whose data directory this
+  // node can reach (shared storage), gets its backlog delivered by the live node with the lowest
+  // id (as CLUSTER ADOPT does). 0: off, adopt by hand. 0..86400. Default: 0. Reloadable: no.
+  uint32_t auto_adopt_s = 0;
+  // Internal (set by CLUSTER ADOPT on the sluiced it spawns): this process delivers the backlog
+  // of the data directory of another, dead node for the node named here, then exits. No ports
+  // but the admin port on loopback; no member record. Flag --drain-for.
+  std::string drain_for;
   bool enabled() const { return !endpoints.empty(); }
 };
 

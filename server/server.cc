@@ -1,7 +1,10 @@
 // Server: startup, the signal-driven main loop, and the ordered shutdown.
 #include "server/server.h"
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -30,7 +33,9 @@ Server::Server(ServerConfig cfg, ConfigSource reload)
 }
 
 Server::~Server() {
-  // Shutdown() has run when Run() returned; on a failed Start, stop what did start.
+  // Shutdown() has run when Run() returned; on a failed Start, stop what did start. The cluster
+  // agent's threads first: its fencing handler reaches the pool.
+  if (cluster_) cluster_->Stop();
   if (handles_ready_ && !shutting_down_) {
     shutting_down_ = true;
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&reaper_), reinterpret_cast<uv_handle_t*>(&sigterm_),
@@ -66,6 +71,7 @@ base::Status Server::Start() {
   store_ = std::move(store).value();
   RETURN_IF_ERROR(stream_manager_.RegisterStreams());
   RETURN_IF_ERROR(SealUnsealedTails());
+  if (cfg_.cluster.enabled()) RETURN_IF_ERROR(CreateClusterAgent());
   pool_ = std::make_unique<DeliveryPool>(store_.get(), base::Clock::Real(), cfg_.delivery_threads);
   RETURN_IF_ERROR(pool_->Init(*streams_.Current(), [this](const StreamInfo& s) {
     return MakeDestination(s, cfg_.enable_fault_injection, base::Clock::Real());
@@ -92,10 +98,12 @@ base::Status Server::Start() {
   if (cfg_.cluster.enabled()) RETURN_IF_ERROR(StartCluster());
   monitor_ = std::make_unique<monitor::Monitor>(admin::AdminServices{*this, *this, stream_manager_, replayer_, nullptr}, *this);
   monitor_->Start(&loop_);
-  listener_ = std::make_unique<Listener>(&loop_, [this](int fd) { AcceptPutConnection(fd, PortProtocol::kSluice); });
-  RETURN_IF_ERROR(listener_->Listen(cfg_.bind, cfg_.port));
-  put_port_.store(listener_->port(), std::memory_order_relaxed);
-  if (cfg_.http_enabled) {
+  if (!draining_only()) {
+    listener_ = std::make_unique<Listener>(&loop_, [this](int fd) { AcceptPutConnection(fd, PortProtocol::kSluice); });
+    RETURN_IF_ERROR(listener_->Listen(cfg_.bind, cfg_.port));
+    put_port_.store(listener_->port(), std::memory_order_relaxed);
+  }
+  if (cfg_.http_enabled && !draining_only()) {
     http_listener_ = std::make_unique<Listener>(&loop_, [this](int fd) { AcceptPutConnection(fd, PortProtocol::kHttp); });
     RETURN_IF_ERROR(http_listener_->Listen(cfg_.http_bind, cfg_.http_port).WithContext("Firehose API port"));
   }
@@ -114,7 +122,13 @@ base::Status Server::Start() {
   if (cluster_) RETURN_IF_ERROR(JoinCluster());
   RETURN_IF_ERROR(WritePortFile(cfg_.admin_port_file, admin_->port()));
   if (http_listener_) RETURN_IF_ERROR(WritePortFile(cfg_.http_port_file, http_listener_->port()));
-  RETURN_IF_ERROR(WritePortFile(cfg_.port_file, port()));
+  if (listener_) RETURN_IF_ERROR(WritePortFile(cfg_.port_file, port()));
+  if (draining_only()) {
+    SLUICE_LOG_INFO("server", "sluiced delivering the backlog of node %s for node %s (admin on %s:%u, data_dir=%s)",
+                    cfg_.cluster.node_id.c_str(), cfg_.cluster.drain_for.c_str(), cfg_.admin_bind.c_str(),
+                    admin_->port(), cfg_.data_dir.c_str());
+    return base::Status::Ok();
+  }
   SLUICE_LOG_INFO("server", "sluiced listening on %s:%u, admin on %s:%u, Firehose API on %s (shards=%u, durability=%s, streams=%zu, data_dir=%s)",
                   cfg_.bind.c_str(), port(), cfg_.admin_bind.c_str(), admin_->port(),
                   http_listener_ ? (cfg_.http_bind + ":" + std::to_string(http_listener_->port()) +
@@ -128,7 +142,7 @@ base::Status Server::Start() {
 void Server::OnReaperTimer(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Server*>(handle->data);
   self->stream_manager_.ReapDeletedStreams();
-  if (self->cluster_ && ++self->reaper_ticks_ % 10 == 0) self->UpdateClusterLoad();
+  if (self->cluster_ && ++self->reaper_ticks_ % 10 == 0) self->ClusterTick();
 }
 
 base::Status Server::SettleNodeId() {
@@ -165,13 +179,15 @@ base::Status Server::SettleNodeId() {
   return base::Status::Ok();
 }
 
-base::Status Server::StartCluster() {
+base::Status Server::CreateClusterAgent() {
   cluster::ClusterOptions o;
   o.endpoints = cfg_.cluster.endpoints;
   o.prefix = cfg_.cluster.prefix;
   o.node_id = cfg_.cluster.node_id;
   char resolved[PATH_MAX];
   o.data_dir = ::realpath(cfg_.data_dir.c_str(), resolved) ? resolved : cfg_.data_dir;
+  o.holder = draining_only() ? cfg_.cluster.drain_for : cfg_.cluster.node_id;
+  o.member = !draining_only();
   o.lease_ttl_s = cfg_.cluster.lease_ttl_s;
   o.timeout_ms = cfg_.cluster.timeout_ms;
   // The watcher's door to main: one wake-up pending at most; main reads the newest view.
@@ -183,6 +199,25 @@ base::Status Server::StartCluster() {
         }))
       cluster_wake_pending_.store(false);
   });
+  // Fencing (agent threads): delivery stops at once, then the process shuts down, releasing the
+  // data directory for its new owner.
+  cluster_->SetFencedHandler([this](const std::string& why) {
+    if (pool_) pool_->Fence();
+    PostToMain([this] {
+      fenced_ = true;
+      BeginShutdown(0, "fenced (another node owns this data directory now)");
+    });
+    (void)why;
+  });
+  base::Status owned = cluster_->AcquireOwnership();
+  if (owned.code() == base::Code::kBusy) return owned;
+  if (!owned.ok())
+    SLUICE_LOG_WARN("cluster", "cannot take the ownership of the data directory yet (%s): starting anyway; the node "
+                    "takes it when etcd answers, and stops if another node holds it by then", owned.ToString().c_str());
+  return base::Status::Ok();
+}
+
+base::Status Server::StartCluster() {
   stream_manager_.AttachCluster(cluster_.get());
   cluster_->StartWatch();
   const int64_t deadline = base::Clock::Real()->NowMonoNanos() + int64_t(cfg_.cluster.timeout_ms) * 1'000'000;
@@ -196,6 +231,10 @@ base::Status Server::StartCluster() {
 }
 
 base::Status Server::JoinCluster() {
+  if (draining_only()) {
+    cluster_->StartKeeper();  // renews the lease that holds the owner key; no member record
+    return base::Status::Ok();
+  }
   const std::string host = cfg_.cluster.advertise.empty()
                                ? cfg_.bind
                                : cfg_.cluster.advertise.substr(0, cfg_.cluster.advertise.rfind(':'));
@@ -203,6 +242,7 @@ base::Status Server::JoinCluster() {
   cluster::MemberRecord self;
   self.node = cfg_.cluster.node_id;
   self.put = cfg_.cluster.advertise.empty() ? addr(port()) : cfg_.cluster.advertise;
+  // The agent's keeper writes the member record from here on (and again after a lost lease).
   self.api = http_listener_ ? addr(http_listener_->port()) : "";
   self.admin = addr(admin_->port());
   self.started_ms = start_ms_;
@@ -212,6 +252,117 @@ base::Status Server::JoinCluster() {
   if (!st.ok())
     SLUICE_LOG_WARN("cluster", "cannot join the cluster yet (%s); retrying every second", st.ToString().c_str());
   cluster_->StartKeeper();
+  return base::Status::Ok();
+}
+
+void Server::ClusterTick() {
+  UpdateClusterLoad();
+  const int64_t now = base::Clock::Real()->NowUnixMillis();
+  // Children that finished delivering an adopted directory (or failed).
+  for (auto it = adoptions_.begin(); it != adoptions_.end();) {
+    int status = 0;
+    pid_t r = ::waitpid(it->second.pid, &status, WNOHANG);
+    if (r == 0) {
+      ++it;
+      continue;
+    }
+    if (r == it->second.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      SLUICE_LOG_INFO("cluster", "adoption of node %s finished: its backlog is delivered (%s)", it->first.c_str(),
+                      it->second.log.c_str());
+    else
+      SLUICE_LOG_ERROR("cluster", "adoption of node %s ended without finishing (exit status %d); see %s",
+                       it->first.c_str(), status, it->second.log.c_str());
+    down_since_.erase(it->first);
+    it = adoptions_.erase(it);
+  }
+  cluster::ClusterViewPtr view = cluster_->view();
+  if (draining_only()) {
+    // Done when nothing of the adopted directory is left to deliver.
+    if (!view->complete || !cluster_->reachable() || cluster_->fenced()) return;
+    stream_manager_.Flush(nullptr);
+    bool empty = pool_->pending() == 0;
+    streams_.Current()->ForEach([&](const StreamInfo& s) {
+      auto has = store_->HasRecords(s.id);
+      empty &= has.ok() && !has.value();
+    });
+    if (empty && !shutting_down_) {
+      SLUICE_LOG_INFO("cluster", "the backlog of node %s is delivered; releasing its data directory",
+                      cfg_.cluster.node_id.c_str());
+      BeginShutdown(0, "the adopted backlog is delivered");
+    }
+    return;
+  }
+  if (cfg_.cluster.auto_adopt_s == 0 || !view->complete || !cluster_->reachable()) return;
+  // Automatic adoption: by the live member with the lowest id, of nodes down long enough whose
+  // directory is reachable from here and that nobody delivers.
+  const std::string& self = cfg_.cluster.node_id;
+  if (view->members.empty() || view->members.begin()->first != self) return;
+  for (const auto& [id, node] : view->nodes) {
+    if (id == self || view->members.count(id) || view->owners.count(id) || adoptions_.count(id)) {
+      down_since_.erase(id);
+      continue;
+    }
+    auto [since, fresh] = down_since_.emplace(id, now);
+    if (now - since->second < int64_t(cfg_.cluster.auto_adopt_s) * 1000) continue;
+    if (::access((node.data_dir + "/NODE_ID").c_str(), R_OK) != 0) continue;  // not on storage we share
+    base::Status st = AdoptNode(id);
+    if (!st.ok()) SLUICE_LOG_WARN("cluster", "automatic adoption of node %s: %s", id.c_str(), st.ToString().c_str());
+    down_since_[id] = now;  // next try after another full wait
+    (void)fresh;
+  }
+}
+
+base::Status Server::AdoptNode(const std::string& node) {
+  if (cluster_ == nullptr || draining_only()) return base::InvalidArgument("this node is not a cluster member");
+  if (!cluster::IsValidNodeId(node)) return base::InvalidArgument("'" + node.substr(0, 80) + "' is not a node id");
+  if (node == cfg_.cluster.node_id) return base::InvalidArgument("a node cannot adopt itself");
+  if (adoptions_.count(node)) return base::InvalidArgument("this node already delivers node " + node + "'s directory");
+  cluster::ClusterViewPtr view = cluster_->view();
+  if (view->members.count(node)) return base::InvalidArgument("node " + node + " is live: it delivers its own records");
+  auto rec = view->nodes.find(node);
+  if (rec == view->nodes.end()) return base::NotFound("no node " + node + " in the cluster (CLUSTER NODES)");
+  if (auto owner = view->owners.find(node); owner != view->owners.end())
+    return base::InvalidArgument("node " + owner->second.first.holder + " delivers node " + node + "'s directory now");
+  const std::string& dir = rec->second.data_dir;
+  if (::access((dir + "/NODE_ID").c_str(), R_OK) != 0)
+    return base::NotFound("node " + node + "'s data directory " + dir + " is not reachable from this node (adoption "
+                          "needs storage both nodes mount at the same path)");
+  std::string endpoints;
+  for (const std::string& e : cfg_.cluster.endpoints) endpoints += (endpoints.empty() ? "" : ",") + e;
+  char exe[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) return base::IOError("cannot find this executable (/proc/self/exe)");
+  exe[n] = '\0';
+  std::vector<std::string> args = {exe, "--data-dir", dir, "--node-id", node, "--cluster", endpoints,
+                                   "--cluster-prefix", cfg_.cluster.prefix, "--drain-for", cfg_.cluster.node_id,
+                                   "--admin-port", "0", "--admin-bind", "127.0.0.1", "--delivery-threads",
+                                   std::to_string(cfg_.delivery_threads), "--log-format", cfg_.log_format};
+  if (cfg_.enable_fault_injection) args.push_back("--enable-fault-injection");
+  const std::string log = cfg_.data_dir + "/adopted-" + node + ".log";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, exe, &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return base::IOError(std::string("cannot start the adopting process: ") + std::strerror(rc));
+  adoptions_[node] = Adoption{pid, base::Clock::Real()->NowUnixMillis(), log};
+  SLUICE_LOG_INFO("cluster", "adopting node %s: pid %d delivers %s (log %s)", node.c_str(), static_cast<int>(pid),
+                  dir.c_str(), log.c_str());
+  return base::Status::Ok();
+}
+
+base::Status Server::ReleaseNode(const std::string& node) {
+  auto it = adoptions_.find(node);
+  if (it == adoptions_.end()) return base::NotFound("this node does not deliver node " + node.substr(0, 80) + "'s directory");
+  ::kill(it->second.pid, SIGTERM);  // a graceful stop: the child revokes its lease, the owner key goes
+  SLUICE_LOG_INFO("cluster", "releasing node %s's data directory (stopping pid %d)", node.c_str(),
+                  static_cast<int>(it->second.pid));
   return base::Status::Ok();
 }
 
@@ -532,13 +683,16 @@ void Server::OnFlushSignal(uv_signal_t* handle, int) noexcept {
   self->stream_manager_.Flush(nullptr);
 }
 
-void Server::BeginShutdown(int signum) {
+void Server::BeginShutdown(int signum, const char* why) {
   if (shutting_down_) return;
   shutting_down_ = true;
   SLUICE_LOG_INFO("server", "%s; shutting down",
-                  signum == SIGTERM ? "received SIGTERM" : signum == SIGINT ? "received SIGINT" : "SHUTDOWN command");
+                  why                 ? why
+                  : signum == SIGTERM ? "received SIGTERM"
+                  : signum == SIGINT  ? "received SIGINT"
+                                      : "SHUTDOWN command");
   // Step 1: stop accepting and let main's loop end (its only handles are these).
-  listener_->Close();
+  if (listener_) listener_->Close();
   if (http_listener_) http_listener_->Close();
   if (admin_) admin_->Close();
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
@@ -566,6 +720,11 @@ void Server::BeginShutdown(int signum) {
 base::Status Server::Shutdown() {
   // Leave the cluster first: the member record goes at once, so clients stop choosing this node.
   if (cluster_) cluster_->Stop();
+  for (auto& [node, a] : adoptions_) {
+    ::kill(a.pid, SIGTERM);
+    int status = 0;
+    ::waitpid(a.pid, &status, 0);
+  }
   for (auto& s : shards_) s->RequestStop();
   for (auto& s : shards_) s->Join();
   uint64_t stored = 0;
@@ -596,6 +755,8 @@ base::Status Server::Shutdown() {
   lock_.reset();
   SLUICE_LOG_INFO("server", "stopped cleanly (%llu records stored this run)",
                   static_cast<unsigned long long>(stored));
+  if (fenced_ && st.ok())
+    return base::Status(base::Code::kBusy, "stopped because another node took over this data directory (fenced)");
   return st;
 }
 

@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -81,6 +82,8 @@ class Server final : public admin::ServerStatus, public admin::ServerControl, pu
   bool CheckPassword(std::string_view given) const override;
   base::Status SetConfig(const std::string& key, const std::string& value) override;
   void RequestShutdown() override { BeginShutdown(0); }
+  base::Status AdoptNode(const std::string& node) override;
+  base::Status ReleaseNode(const std::string& node) override;
 
  private:
   static void OnSignal(uv_signal_t* handle, int signum) noexcept;
@@ -96,7 +99,8 @@ class Server final : public admin::ServerStatus, public admin::ServerControl, pu
   // and each setting that differs but needs a restart. A file that does not validate changes
   // nothing.
   void Reload();
-  void BeginShutdown(int signum);
+  // why: the reason logged (default: the signal's name, or the SHUTDOWN command).
+  void BeginShutdown(int signum, const char* why = nullptr);
   base::Status Shutdown();
   // Every 100 ms: StreamManager::ReapDeletedStreams finishes STREAM DELETEs.
   static void OnReaperTimer(uv_timer_t* handle) noexcept;
@@ -105,9 +109,15 @@ class Server final : public admin::ServerStatus, public admin::ServerControl, pu
   // The node id recorded in the data directory (node_id at the first start that had one): a
   // data directory keeps its id, since its delivered objects' names carry it.
   base::Status SettleNodeId();
+  // Cluster mode, before delivery starts: the agent, and the ownership of the data directory.
+  base::Status CreateClusterAgent();
   // Cluster mode, before the ports listen: watches the catalog and applies it (bounded by
   // cluster_timeout_ms when etcd is unreachable: the node then runs on its local catalog).
   base::Status StartCluster();
+  // Every second in cluster mode: the member record's load, finished adoptions, automatic
+  // adoption, and (--drain-for) the end of the backlog.
+  void ClusterTick();
+  bool draining_only() const { return !cfg_.cluster.drain_for.empty(); }
   // Cluster mode, once the ports listen: registers the member record, starts the lease keeper.
   base::Status JoinCluster();
   // Every second: the load the member record advertises.
@@ -145,6 +155,14 @@ class Server final : public admin::ServerStatus, public admin::ServerControl, pu
   std::unique_ptr<cluster::ClusterAgent> cluster_;  // cluster mode only
   std::atomic<bool> cluster_wake_pending_{false};
   std::atomic<uint16_t> put_port_{0};  // for DescribeCluster on a single node (shard threads)
+  bool fenced_ = false;                // this process lost its data directory: Run fails
+  struct Adoption {
+    pid_t pid = -1;
+    int64_t started_ms = 0;
+    std::string log;
+  };
+  std::map<std::string, Adoption> adoptions_;  // node -> the child delivering its directory
+  std::map<std::string, int64_t> down_since_;  // node -> when this node first saw it down (auto adopt)
   uint32_t reaper_ticks_ = 0;
   std::string log_level_ = "info";
   int64_t start_ms_ = 0;

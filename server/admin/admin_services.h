@@ -59,6 +59,10 @@ class ServerControl {
   virtual base::Status SetConfig(const std::string& key, const std::string& value) = 0;
   // Graceful stop, as SIGTERM.
   virtual void RequestShutdown() = 0;
+  // CLUSTER ADOPT / RELEASE: deliver a dead node's data directory from here (a child sluiced), or
+  // stop doing so.
+  virtual base::Status AdoptNode(const std::string& node) = 0;
+  virtual base::Status ReleaseNode(const std::string& node) = 0;
 };
 
 // STREAM *, PAUSE, RESUME, FLUSH: streams at run time. Each change persists in the catalog

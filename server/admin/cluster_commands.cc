@@ -80,6 +80,9 @@ void CmdClusterNodes(CommandContext& ctx) {
     f.Add("updated_ms_ago", m ? std::to_string(now - m->updated_ms) : "");
     auto node = v->nodes.find(id);
     f.Add("data_dir", node != v->nodes.end() ? node->second.data_dir : "");
+    // Who delivers its data directory: itself, another node (adopted), or nobody (down).
+    auto owner = v->owners.find(id);
+    f.Add("delivered_by", owner != v->owners.end() ? owner->second.first.holder : "");
     f.Reply(ctx.out);
   }
 }
@@ -90,6 +93,20 @@ void CmdClusterForget(CommandContext& ctx) {
   base::Status st = agent->Forget(ctx.argv[2]);
   if (st.ok()) ReplySimple(ctx.out, "OK");
   else ReplyError(ctx.out, "CLUSTER FORGET: " + st.message());
+}
+
+void CmdClusterAdopt(CommandContext& ctx) {
+  if (AgentOrReply(ctx) == nullptr) return;
+  base::Status st = ctx.services.control.AdoptNode(ctx.argv[2]);
+  if (st.ok()) ReplySimple(ctx.out, "OK");
+  else ReplyError(ctx.out, "CLUSTER ADOPT: " + st.message());
+}
+
+void CmdClusterRelease(CommandContext& ctx) {
+  if (AgentOrReply(ctx) == nullptr) return;
+  base::Status st = ctx.services.control.ReleaseNode(ctx.argv[2]);
+  if (st.ok()) ReplySimple(ctx.out, "OK");
+  else ReplyError(ctx.out, "CLUSTER RELEASE: " + st.message());
 }
 
 }  // namespace sluice::server::admin

@@ -41,40 +41,97 @@ base::Status ClusterAgent::PutMember() {
   return etcd_.Commit(txn).status();
 }
 
-base::Status ClusterAgent::Join(MemberRecord self) {
-  self_ = std::move(self);
-  // Is this id someone else's? nodes/<id> names the data directory the id belongs to; the data
-  // directory's lock (held by now) says no other process of this machine uses it.
-  ASSIGN_OR_RETURN(RangeResult node, etcd_.Get(Key("nodes", options_.node_id)));
-  if (!node.kvs.empty()) {
-    auto rec = DecodeNode(node.kvs[0].value);
-    if (rec.ok() && rec->data_dir != options_.data_dir)
-      return base::Status(base::Code::kBusy, "node id '" + options_.node_id + "' belongs to the data directory " +
-                                                 rec->data_dir + " (this one is " + options_.data_dir +
-                                                 "): choose another --node-id, or CLUSTER FORGET " +
-                                                 options_.node_id + " first");
+base::Status ClusterAgent::TakeOwner() {
+  const std::string key = Key("owners", options_.node_id);
+  ASSIGN_OR_RETURN(RangeResult cur, etcd_.Get(key));
+  Txn txn;
+  if (!cur.kvs.empty()) {
+    auto rec = DecodeOwner(cur.kvs[0].value);
+    // Our own earlier run (killed before its lease ran out) may be replaced: the data directory
+    // lock we hold proves it is gone. Any other holder may be delivering this directory now.
+    if (!rec.ok() || rec->holder != options_.holder)
+      return base::Status(base::Code::kBusy,
+                          "the data directory of node " + options_.node_id + " is being delivered by node " +
+                              (rec.ok() ? rec->holder : std::string("?")) +
+                              " (adopted while this node was down); it is released when that node has delivered "
+                              "its backlog, or at once with CLUSTER RELEASE " + options_.node_id + " on it");
+    txn.compare.push_back({key, Txn::Compare::kModRevision, cur.kvs[0].mod_revision});
+  } else {
+    txn.compare.push_back({key, Txn::Compare::kCreateRevision, 0});
+  }
+  OwnerRecord o{options_.node_id, options_.holder, base::Clock::Real()->NowUnixMillis()};
+  txn.puts.push_back({key, Encode(o), lease_.load()});
+  ASSIGN_OR_RETURN(TxnResult r, etcd_.Commit(txn));
+  if (!r.succeeded) return base::Status(base::Code::kBusy, "the owner key of node " + options_.node_id + " moved meanwhile");
+  fence_revision_.store(r.revision);
+  owned_.store(true);
+  SLUICE_LOG_INFO("cluster", "%s owns the data directory of node %s (fencing revision %lld)", options_.holder.c_str(),
+                  options_.node_id.c_str(), static_cast<long long>(r.revision));
+  return base::Status::Ok();
+}
+
+base::Status ClusterAgent::AcquireOwnership() {
+  if (options_.member) {
+    // Is this id someone else's? nodes/<id> names the data directory the id belongs to.
+    ASSIGN_OR_RETURN(RangeResult node, etcd_.Get(Key("nodes", options_.node_id)));
+    if (!node.kvs.empty()) {
+      auto rec = DecodeNode(node.kvs[0].value);
+      if (rec.ok() && rec->data_dir != options_.data_dir)
+        return base::Status(base::Code::kBusy, "node id '" + options_.node_id + "' belongs to the data directory " +
+                                                   rec->data_dir + " (this one is " + options_.data_dir +
+                                                   "): choose another --node-id, or CLUSTER FORGET " +
+                                                   options_.node_id + " first");
+    }
   }
   ASSIGN_OR_RETURN(int64_t lease, etcd_.Grant(options_.lease_ttl_s));
   lease_.store(lease);
-  // A member record of an earlier run of this node (killed before its lease ran out) is replaced:
-  // the data directory lock proves that run is gone.
+  reachable_.store(true);
+  return TakeOwner();
+}
+
+base::Status ClusterAgent::Join(MemberRecord self) {
+  self_ = std::move(self);
+  if (lease_.load() == 0) {
+    ASSIGN_OR_RETURN(int64_t granted, etcd_.Grant(options_.lease_ttl_s));
+    lease_.store(granted);
+  }
+  // A member record of an earlier run of this node is replaced (the data directory lock proves
+  // that run is gone); revoking its lease also drops whatever else it held.
   ASSIGN_OR_RETURN(RangeResult member, etcd_.Get(Key("members", options_.node_id)));
-  if (!member.kvs.empty() && member.kvs[0].lease != 0) (void)etcd_.Revoke(member.kvs[0].lease);
+  if (!member.kvs.empty() && member.kvs[0].lease != 0 && member.kvs[0].lease != lease_.load())
+    (void)etcd_.Revoke(member.kvs[0].lease);
+  ASSIGN_OR_RETURN(RangeResult node, etcd_.Get(Key("nodes", options_.node_id)));
   Txn txn;
   NodeRecord n{options_.node_id, options_.data_dir, base::Clock::Real()->NowUnixMillis()};
   if (node.kvs.empty()) txn.puts.push_back({Key("nodes", options_.node_id), Encode(n), 0});
-  txn.puts.push_back({Key("members", options_.node_id), "", lease});
-  txn.puts.back().value = [&] {
-    MemberRecord m = self_;
-    m.state = "active";
-    m.updated_ms = n.joined_ms;
-    return Encode(m);
-  }();
+  MemberRecord m = self_;
+  m.state = "active";
+  m.updated_ms = n.joined_ms;
+  txn.puts.push_back({Key("members", options_.node_id), Encode(m), lease_.load()});
   RETURN_IF_ERROR(etcd_.Commit(txn).status());
-  reachable_.store(true);
+  joined_.store(true);
   SLUICE_LOG_INFO("cluster", "joined the cluster as node %s (lease %lld, TTL %llds)", options_.node_id.c_str(),
-                  static_cast<long long>(lease), static_cast<long long>(options_.lease_ttl_s));
+                  static_cast<long long>(lease_.load()), static_cast<long long>(options_.lease_ttl_s));
   return base::Status::Ok();
+}
+
+void ClusterAgent::Fence(const std::string& why) {
+  if (fenced_.exchange(true)) return;
+  owned_.store(false);
+  SLUICE_LOG_ERROR("cluster", "FENCED: %s; delivery from the data directory of node %s stops now", why.c_str(),
+                   options_.node_id.c_str());
+  if (on_fenced_) on_fenced_(why);
+}
+
+void ClusterAgent::CheckOwner(const ClusterView& v) {
+  if (!owned_.load() || fenced_.load() || v.revision < fence_revision_.load()) return;
+  auto it = v.owners.find(options_.node_id);
+  if (it == v.owners.end())
+    return Fence("the owner key of node " + options_.node_id + " is gone (its lease expired or was revoked)");
+  if (it->second.first.holder != options_.holder || it->second.second != fence_revision_.load())
+    return Fence("node " + it->second.first.holder + " took over the data directory of node " + options_.node_id +
+                 " (owner key revision " + std::to_string(it->second.second) + ", ours " +
+                 std::to_string(fence_revision_.load()) + ")");
 }
 
 void ClusterAgent::StartWatch() {
@@ -107,22 +164,37 @@ bool ClusterAgent::Sleep(int ms) {
 void ClusterAgent::KeeperLoop() {
   bool warned = false;
   while (Sleep(1000)) {
+    if (fenced_.load()) continue;
     base::Status st = base::Status::Ok();
     int64_t lease = lease_.load();
     if (lease == 0) {
       auto granted = etcd_.Grant(options_.lease_ttl_s);
       st = granted.status();
-      if (granted.ok()) {
-        lease_.store(granted.value());
-        SLUICE_LOG_WARN("cluster", "node %s rejoins the cluster with a new lease (the old one expired)",
-                        options_.node_id.c_str());
-      }
+      if (granted.ok()) lease_.store(granted.value());
     } else {
       auto ttl = etcd_.KeepAlive(lease);
       st = ttl.status();
-      if (ttl.ok() && ttl.value() == 0) lease_.store(0);  // expired: grant a new one next time round
+      if (ttl.ok() && ttl.value() == 0) {
+        // The lease is gone, and the owner key with it: another node may adopt this directory.
+        lease_.store(0);
+        if (owned_.load()) {
+          Fence("this process's lease expired in etcd (no renewal for " + std::to_string(options_.lease_ttl_s) + " s)");
+          continue;
+        }
+        joined_.store(false);
+      }
     }
-    if (st.ok() && lease_.load() != 0) st = PutMember();
+    if (st.ok() && lease_.load() != 0 && !owned_.load()) {
+      st = TakeOwner();
+      if (st.code() == base::Code::kBusy) {
+        Fence(st.message());
+        continue;
+      }
+    }
+    if (st.ok() && lease_.load() != 0 && options_.member) {
+      st = joined_.load() ? PutMember() : Join(self_);
+      if (st.ok()) joined_.store(true);
+    }
     if (!st.ok()) {
       if (!warned) SLUICE_LOG_WARN("cluster", "etcd: %s; the node keeps running on its last view", st.ToString().c_str());
       warned = true;
@@ -136,6 +208,7 @@ void ClusterAgent::KeeperLoop() {
 }
 
 void ClusterAgent::Publish(std::shared_ptr<ClusterView> v) {
+  CheckOwner(*v);
   {
     base::MutexLock lock(mu_);
     view_ = std::move(v);

@@ -39,8 +39,12 @@ namespace sluice::server::cluster {
 struct ClusterOptions {
   std::vector<std::string> endpoints;
   std::string prefix = "/sluice/";
-  std::string node_id;
+  std::string node_id;   // whose data directory this process runs on
   std::string data_dir;  // absolute
+  // Who delivers that directory: node_id, or the adopting node when this process only delivers a
+  // dead node's backlog (sluiced --drain-for). A draining process is not a member.
+  std::string holder;
+  bool member = true;
   int64_t lease_ttl_s = 5;
   uint32_t timeout_ms = 2000;
 };
@@ -80,10 +84,18 @@ class ClusterAgent {
   ClusterAgent(const ClusterAgent&) = delete;
   ClusterAgent& operator=(const ClusterAgent&) = delete;
 
-  // At start, before any port listens: registers the node (nodes/<id>, member with a new lease).
-  // kBusy when another live node uses this id with another data directory; kUnavailable when
-  // etcd cannot be reached (the node then starts on its local catalog and joins when it can).
+  // At start, before delivery starts: takes owners/<node_id> for `holder` with a new lease, and
+  // remembers the key's revision (the fencing revision). kBusy when another holder has it (the
+  // directory is adopted) or, for a member, when nodes/<id> names another data directory;
+  // kUnavailable when etcd cannot be reached (the keeper then takes it when etcd answers, and
+  // fences this process if someone else holds it by then).
+  base::Status AcquireOwnership();
+  // Once the ports listen (members only): nodes/<id> and the leased members/<id>.
   base::Status Join(MemberRecord self);
+  // Called once, from the agent's threads, when this process stops owning its data directory
+  // (the owner key moved to another holder or its lease expired): it must stop delivering now.
+  void SetFencedHandler(std::function<void(const std::string& why)> fn) { on_fenced_ = std::move(fn); }
+  bool fenced() const { return fenced_.load(); }
   // The watcher (before Join: the catalog is applied before the ports listen); the keeper (after).
   void StartWatch();
   void StartKeeper();
@@ -109,6 +121,11 @@ class ClusterAgent {
 
  private:
   void KeeperLoop();
+  // One attempt at the owner key (see AcquireOwnership); needs a lease.
+  base::Status TakeOwner();
+  void Fence(const std::string& why);
+  // The fencing check against a newly published view (watcher thread).
+  void CheckOwner(const ClusterView& v);
   void WatchLoop();
   // Rebuilds the view from a full range read; false when etcd could not be read.
   bool Resync(int64_t* revision);
@@ -124,6 +141,11 @@ class ClusterAgent {
   std::atomic<bool> reachable_{false};
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> lease_{0};
+  std::atomic<bool> owned_{false};
+  std::atomic<int64_t> fence_revision_{0};  // owners/<node_id>'s mod_revision when we took it
+  std::atomic<bool> fenced_{false};
+  std::atomic<bool> joined_{false};  // the member record exists (Join succeeded or the keeper wrote it)
+  std::function<void(const std::string&)> on_fenced_;
   MemberRecord self_;  // keeper's thread after Start (Join before)
 
   mutable base::Mutex mu_;

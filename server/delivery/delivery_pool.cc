@@ -348,6 +348,10 @@ void DeliveryPool::WorkerLoop() {
       lock.lock();
       continue;
     }
+    if (fenced_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(kMaxWaitMs));
+      continue;
+    }
     if (!PickLocked(now, &d, &wait_ms, &token)) {
       cv_.wait_for(lock, std::chrono::milliseconds(std::clamp<int64_t>(wait_ms, 1, kMaxWaitMs)));
       continue;
@@ -362,6 +366,19 @@ void DeliveryPool::WorkerLoop() {
     in_flight_--;
     in_flight_segments_.erase(token);
   }
+}
+
+void DeliveryPool::Fence() {
+  {
+    base::MutexLock lock(mu_);
+    fenced_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool DeliveryPool::fenced() const {
+  base::MutexLock lock(mu_);
+  return fenced_;
 }
 
 void DeliveryPool::Requeue(storage::SegmentDescriptor d) {

@@ -131,6 +131,11 @@ class DeliveryPool {
 
   // Segments queued or in flight (of one stream).
   size_t pending() const;
+  // Cluster fencing: this process lost the ownership of its data directory (another node may
+  // deliver it now), so no new attempt starts, ever; attempts in flight end as they end (object
+  // names are idempotent). Thread-safe.
+  void Fence();
+  bool fenced() const;
   size_t pending(uint32_t stream_id) const;
   // Copies of the stream's queued and in-flight segments (attempt state included), oldest first.
   std::vector<storage::SegmentDescriptor> PendingSegments(uint32_t stream_id) const;
@@ -225,6 +230,7 @@ class DeliveryPool {
   uint32_t exited_workers_ SLUICE_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, storage::SegmentDescriptor> in_flight_segments_ SLUICE_GUARDED_BY(mu_);  // by token
   bool stopping_ SLUICE_GUARDED_BY(mu_) = false;
+  bool fenced_ SLUICE_GUARDED_BY(mu_) = false;
   int64_t next_partition_seal_ms_ SLUICE_GUARDED_BY(mu_) = 0;
   std::vector<std::thread> workers_;
 };
