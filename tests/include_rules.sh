@@ -14,6 +14,7 @@
 #   server/delivery/, config  no uv.h, nothing of the loops: server/admin/, shard, connection,
 #                             listener, server, put_handler, segmenter, replay_job
 #   server/http/firehose_api  the API's JSON bodies: no loops, no connections (unit tested)
+#   server/cluster/           base/, encoding/, net/, itself (and stream names): etcd only, no loops
 #   server/delivery/destinations/<kind>/
 #                             base/, protocol's sha256/sigv4, encoding/, net/, the delivery primitives (destination.h,
 #                             object_key.h, file_util.h, codec.h), the registry and its own
@@ -37,7 +38,7 @@ check_dir() {
 check_dir base '^base/' "base includes only base/"
 check_dir protocol '^(base|protocol)/' "protocol sees base/ and protocol/ only"
 check_dir storage '^(base|storage)/' "storage sees RocksDB and base/ only"
-check_dir "client-lib/client.cc client-lib/client.h client-lib/replay.cc client-lib/replay.h client-lib/producer.cc" \
+check_dir "client-lib/client.cc client-lib/client.h client-lib/cluster_lane.cc client-lib/cluster_lane.h client-lib/replay.cc client-lib/replay.h client-lib/producer.cc" \
   '^(base|protocol|client-lib|sluice)/' "libsluice never includes server/ or storage/"
 # The installed header: the standard library only (no project header, nothing of the build tree).
 check_dir client-lib/include '^$' "the public client header includes only the standard library"
@@ -46,8 +47,11 @@ check_dir "server/encoding server/net" '^(base|server/(encoding|net))/' "encodin
 check_dir server/processing '^(base|protocol|server/(encoding|net|processing))/' \
   "processors do not reach into delivery or the loops"
 check_dir "server/delivery server/config.h server/config.cc server/config_toml.h server/stream_config.h server/stream_config.cc server/stream_registry.h" \
-  '^(base|protocol|storage|server/(encoding|net|processing|delivery|config\.h|config_toml\.h|stream_config\.h|stream_registry\.h))' \
+  '^(base|protocol|storage|server/(encoding|net|processing|delivery|cluster/records\.h|config\.h|config_toml\.h|stream_config\.h|stream_registry\.h))' \
   "the delivery library has no libuv and no loops"
+# The cluster agent and its etcd client: threads of their own, no loops; main reaches them.
+check_dir server/cluster '^(base|server/(encoding|net|cluster|stream_config\.h))/?' \
+  "the cluster agent talks to etcd only: no loops, no delivery, no storage"
 
 check_dir "server/http/firehose_api.h server/http/firehose_api.cc server/http/sigv4.h server/http/sigv4.cc" \
   '^(base|protocol|storage|server/(encoding|delivery|stream_registry\.h|stream_config\.h|config\.h|http/(firehose_api|sigv4)\.h))' \
@@ -65,7 +69,7 @@ while IFS= read -r hit; do violation "${hit%%:*}" "rocksdb/..." "only storage/ i
   < <(grep -rln --include='*.h' --include='*.cc' -E '^\s*#include <rocksdb/' base protocol client-lib server 2>/dev/null)
 while IFS= read -r hit; do violation "${hit%%:*}" "uv.h" "the delivery library runs without libuv"; done \
   < <(grep -rln --include='*.h' --include='*.cc' -E '^\s*#include <uv\.h>' server/delivery server/processing server/encoding \
-        server/net server/config.h server/config.cc server/config_toml.h server/stream_config.h server/stream_config.cc server/stream_registry.h storage protocol base 2>/dev/null)
+        server/net server/cluster server/config.h server/config.cc server/config_toml.h server/stream_config.h server/stream_config.cc server/stream_registry.h storage protocol base 2>/dev/null)
 
 if [ "$bad" -ne 0 ]; then
   echo "include_rules: FAILED (see docs/architecture.md, Layout)"
