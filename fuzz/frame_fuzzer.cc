@@ -33,6 +33,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case MessageType::kPutRecordBatchResponse: VerifyPutRecordBatchResponse(body).IgnoreError(); break;
       case MessageType::kError: VerifyError(body).IgnoreError(); break;
+      case MessageType::kDescribeCluster: VerifyDescribeCluster(body).IgnoreError(); break;
+      case MessageType::kDescribeClusterResponse: {
+        auto r = VerifyDescribeClusterResponse(body);
+        if (r.ok())
+          for (const auto* m : *r.value()->members())
+            if (m->node()->size() == 0 || m->address()->size() < 3) __builtin_trap();
+        break;
+      }
     }
     buf = buf.subspan(f.size());
   }

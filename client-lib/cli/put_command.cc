@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -26,6 +27,41 @@ struct Batch {
   uint64_t first_line = 0;
   std::vector<std::string> lines;
 };
+
+// Cuts stdin's lines into batches within the server's limits and hands each to `emit` (false
+// stops reading). A line over max_record_bytes is reported to `oversize` and skipped: the server
+// would reject it, and failing it here keeps the rest of its batch intact. Returns the lines read.
+uint64_t ReadBatches(const proto::Limits& limits, uint32_t batch_records, const std::function<bool(Batch&&)>& emit,
+                     const std::function<void(uint64_t line_no, size_t bytes)>& oversize) {
+  std::ios::sync_with_stdio(false);
+  uint64_t line_no = 0, cur_bytes = 0;
+  std::string line;
+  Batch cur;
+  bool ok = true;
+  while (ok && std::getline(std::cin, line)) {
+    if (line.size() > limits.max_record_bytes) {
+      oversize(line_no++, line.size());
+      continue;
+    }
+    if (!cur.lines.empty() && (cur.lines.size() >= batch_records || cur_bytes + line.size() > limits.max_batch_bytes)) {
+      ok = emit(std::move(cur));
+      cur = Batch{};
+      cur_bytes = 0;
+    }
+    if (cur.lines.empty()) cur.first_line = line_no;
+    cur_bytes += line.size();
+    cur.lines.push_back(std::move(line));
+    line.clear();
+    line_no++;
+  }
+  if (ok && !cur.lines.empty()) emit(std::move(cur));
+  return line_no;
+}
+
+std::string OversizeMessage(uint64_t line_no, size_t bytes, const proto::Limits& limits) {
+  return "line " + std::to_string(line_no) + ": record of " + std::to_string(bytes) +
+         " bytes exceeds the server's max_record_bytes " + std::to_string(limits.max_record_bytes);
+}
 
 }  // namespace
 
@@ -165,42 +201,20 @@ int RunClusterPut(const PutOptions& opts, std::vector<std::string> seeds) {
   std::vector<std::thread> threads;
   for (auto& lane : conns) threads.emplace_back([&, l = lane.get()] { lane_loop(*l); });
 
-  std::ios::sync_with_stdio(false);
-  uint64_t line_no = 0;
-  std::string line;
-  Batch cur;
-  uint64_t cur_bytes = 0;
-  auto push = [&]() -> bool {
-    if (cur.lines.empty()) return true;
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return queue.size() < queue_cap || lanes_alive == 0; });
-    if (lanes_alive == 0) return false;
-    queue.push_back(std::move(cur));
-    cv.notify_all();
-    cur = Batch{};
-    cur_bytes = 0;
-    return true;
-  };
-  bool ok = true;
-  while (ok && std::getline(std::cin, line)) {
-    if (line.size() > limits.max_record_bytes) {
-      std::lock_guard<std::mutex> lock(mu);
-      failed++;
-      if (first_error.empty())
-        first_error = "line " + std::to_string(line_no) + ": record of " + std::to_string(line.size()) +
-                      " bytes exceeds the server's max_record_bytes " + std::to_string(limits.max_record_bytes);
-      line_no++;
-      continue;
-    }
-    if (!cur.lines.empty() && (cur.lines.size() >= batch_records || cur_bytes + line.size() > limits.max_batch_bytes))
-      ok = push();
-    if (cur.lines.empty()) cur.first_line = line_no;
-    cur_bytes += line.size();
-    cur.lines.push_back(std::move(line));
-    line.clear();
-    line_no++;
-  }
-  if (ok) ok = push();
+  const uint64_t line_no = ReadBatches(
+      limits, batch_records,
+      [&](Batch&& b) {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return queue.size() < queue_cap || lanes_alive == 0; });
+        if (lanes_alive == 0) return false;
+        queue.push_back(std::move(b));
+        cv.notify_all();
+        return true;
+      },
+      [&](uint64_t n, size_t bytes) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (first_error.empty()) first_error = OversizeMessage(n, bytes, limits);
+      });
   {
     std::lock_guard<std::mutex> lock(mu);
     reading_done = true;
@@ -295,59 +309,33 @@ int RunPut(const PutOptions& opts) {
     }
   });
 
-  std::ios::sync_with_stdio(false);
-  uint64_t line_no = 0;
-  std::string line;
-  Batch cur;
-  uint64_t cur_bytes = 0;
   std::vector<std::string_view> views;
-  auto send = [&]() -> bool {
-    if (cur.lines.empty()) return true;
-    views.assign(cur.lines.begin(), cur.lines.end());
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return window.size() < in_flight || receiver_failed; });
-    if (receiver_failed) return false;
-    lock.unlock();
-    auto sent = c->SendPutRecordBatch(opts.stream, views);
-    if (!sent.ok()) {
-      lock.lock();
-      if (first_error.empty()) first_error = sent.status().ToString();
-      return false;
-    }
-    // Entered into the window after the client registered it, so the acker (which waits for a
-    // non-empty window) never asks for a result the client does not expect yet. Moving the
-    // vector keeps the strings that `views` pointed into.
-    lock.lock();
-    window.push_back(Batch{cur.first_line, std::move(cur.lines)});
-    cv.notify_all();
-    lock.unlock();
-    cur = Batch{};
-    cur_bytes = 0;
-    return true;
-  };
-  bool ok = true;
-  while (ok && std::getline(std::cin, line)) {
-    if (line.size() > limits.max_record_bytes) {
-      // The server would reject it; failing it here keeps the rest of its batch intact.
-      std::lock_guard<std::mutex> lock(mu);
-      failed++;
-      if (first_error.empty())
-        first_error = "line " + std::to_string(line_no) + ": record of " + std::to_string(line.size()) +
-                      " bytes exceeds the server's max_record_bytes " + std::to_string(limits.max_record_bytes);
-      line_no++;
-      continue;
-    }
-    if (!cur.lines.empty() &&
-        (cur.lines.size() >= batch_records || cur_bytes + line.size() > limits.max_batch_bytes)) {
-      ok = send();
-    }
-    if (cur.lines.empty()) cur.first_line = line_no;
-    cur_bytes += line.size();
-    cur.lines.push_back(std::move(line));
-    line.clear();
-    line_no++;
-  }
-  if (ok) ok = send();
+  const uint64_t line_no = ReadBatches(
+      limits, batch_records,
+      [&](Batch&& cur) {
+        views.assign(cur.lines.begin(), cur.lines.end());
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return window.size() < in_flight || receiver_failed; });
+        if (receiver_failed) return false;
+        lock.unlock();
+        auto sent = c->SendPutRecordBatch(opts.stream, views);
+        lock.lock();
+        if (!sent.ok()) {
+          if (first_error.empty()) first_error = sent.status().ToString();
+          return false;
+        }
+        // Entered into the window after the client registered it, so the acker (which waits for
+        // a non-empty window) never asks for a result the client does not expect yet. Moving
+        // the vector keeps the strings that `views` pointed into.
+        window.push_back(Batch{cur.first_line, std::move(cur.lines)});
+        cv.notify_all();
+        return true;
+      },
+      [&](uint64_t n, size_t bytes) {
+        std::lock_guard<std::mutex> lock(mu);
+        failed++;
+        if (first_error.empty()) first_error = OversizeMessage(n, bytes, limits);
+      });
   {
     std::lock_guard<std::mutex> lock(mu);
     sender_done = true;

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
@@ -31,6 +32,18 @@ int main(int argc, char** argv) {
   // A stream that does not exist fails per record, not retryable.
   auto bad = (*producer)->PutRecordBatch("no-such-stream", {"x"});
   if (!bad || bad->failed_count != 1 || bad->records[0].error_name != "UnknownStream" || bad->records[0].retryable) return 1;
+  // The cluster client against a single server: it learns it is alone and stays on it.
+  sluice::ClusterOptions co;
+  co.seeds = {"127.0.0.1:" + std::string(argv[1])};
+  auto cluster = sluice::ClusterProducer::Connect(co);
+  if (!cluster) {
+    std::fprintf(stderr, "cluster connect: %s\n", cluster.error().message.c_str());
+    return 1;
+  }
+  auto id = (*cluster)->Send("default", {"through ClusterProducer"});
+  auto done = (*cluster)->Receive();
+  if (!id || !done || done->first != *id || done->second.failed_count != 0 || (*cluster)->in_flight() != 0) return 1;
+  std::printf("cluster producer stored on %s\n", (*cluster)->node().c_str());
   std::printf("libsluice %s ok\n", sluice::Version());
   return 0;
 }
