@@ -36,6 +36,7 @@ base::Result<std::unique_ptr<ClusterLane>> ClusterLane::Connect(const ClusterLan
   }
   std::unique_ptr<ClusterLane> lane(new ClusterLane(options));
   lane->rotation_ = g_next_lane.fetch_add(1);
+  lane->next_rebalance_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.rebalance_interval_ms);
   base::Status st = lane->ConnectOnce();
   if (!st.ok()) return st;
   return lane;
@@ -154,8 +155,35 @@ base::Status ClusterLane::Failover(const base::Status& why) {
                            std::to_string(options_.failover_timeout_ms) + " ms (last: " + last.message() + ")");
 }
 
+void ClusterLane::Rebalance() {
+  want_rebalance_ = false;
+  next_rebalance_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.rebalance_interval_ms);
+  if (client_ == nullptr || !window_.empty() || members_.empty()) return;  // a single node: nowhere to go
+  auto d = client_->DescribeCluster();
+  if (!d.ok()) return;  // the next send finds out whether the connection is broken
+  members_ = d->members;
+  const proto::MemberInfo* mine = nullptr;
+  const proto::MemberInfo* least = nullptr;
+  for (const auto& m : members_) {
+    if (m.node == node_) mine = &m;
+    else if (m.state == "active" && (least == nullptr || m.connections < least->connections)) least = &m;
+  }
+  if (mine == nullptr || least == nullptr || mine->connections < least->connections + 2) return;
+  ClientOptions co = options_.connection;
+  if (!SplitHostPort(least->address, &co.host, &co.port)) return;
+  auto c = Client::Connect(co);
+  if (!c.ok()) return;
+  client_ = std::move(c).value();
+  node_ = least->node;
+  address_ = least->address;
+}
+
 base::Result<uint64_t> ClusterLane::Send(std::string_view stream, std::span<const std::string_view> records) {
   if (client_ == nullptr) RETURN_IF_ERROR(Failover(base::Unavailable("not connected")));
+  if (options_.rebalance_interval_ms > 0 && !members_.empty() && std::chrono::steady_clock::now() >= next_rebalance_) {
+    if (window_.empty()) Rebalance();
+    else want_rebalance_ = true;
+  }
   Batch b{next_id_++, std::string(stream), std::vector<std::string>(records.begin(), records.end())};
   window_.push_back(std::move(b));
   base::Status st = SendBatch(window_.back());
@@ -175,6 +203,7 @@ base::Result<std::pair<uint64_t, PutResult>> ClusterLane::Receive() {
     if (r.ok()) {
       uint64_t id = window_.front().id;
       window_.pop_front();
+      if (want_rebalance_ && window_.empty()) Rebalance();
       return std::make_pair(id, std::move(r).value());
     }
     RETURN_IF_ERROR(Failover(r.status()));

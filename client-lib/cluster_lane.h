@@ -29,6 +29,11 @@ struct ClusterLaneOptions {
   std::vector<std::string> seeds;  // "host:port" of the put ports of some nodes
   ClientOptions connection;        // auth, TLS, timeouts, client name (host and port: ignored)
   int failover_timeout_ms = 30000;
+  // How often a lane checks whether its node carries more connections than another live member
+  // (by 2 or more, as the members report them) and moves there: so lanes spread again after a
+  // node returns. It moves only with nothing in flight (wants_rebalance() asks the caller to let
+  // the window drain). 0: never.
+  int rebalance_interval_ms = 10000;
 };
 
 // "host:port" (IPv6 in brackets) into its parts; false when it is not one.
@@ -45,6 +50,9 @@ class ClusterLane {
   // The oldest unanswered batch's result and its id (from Send), failing over as needed.
   base::Result<std::pair<uint64_t, PutResult>> Receive();
   size_t in_flight() const { return window_.size(); }
+  // True when a rebalance check is due: send nothing more until in_flight() is 0 (the Receive
+  // that empties the window checks, and perhaps moves, at once).
+  bool wants_rebalance() const { return want_rebalance_; }
   const proto::Limits& server_limits() const { return client_->server_limits(); }
   // The node this lane talks to now, and how many times it moved.
   const std::string& node() const { return node_; }
@@ -63,6 +71,9 @@ class ClusterLane {
   // One attempt: the member list (from a live node), then a connection to the next candidate.
   base::Status ConnectOnce();
   base::Status SendBatch(const Batch& b);
+  // With nothing in flight: asks the current node for the members and moves to a live member with
+  // at least 2 fewer connections than this lane's node. Failures leave the lane where it is.
+  void Rebalance();
 
   ClusterLaneOptions options_;
   std::unique_ptr<Client> client_;
@@ -74,6 +85,8 @@ class ClusterLane {
   uint64_t next_id_ = 1;
   uint64_t failovers_ = 0;
   size_t rotation_ = 0;
+  bool want_rebalance_ = false;
+  std::chrono::steady_clock::time_point next_rebalance_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace sluice::client

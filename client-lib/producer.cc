@@ -125,6 +125,7 @@ Result<std::unique_ptr<ClusterProducer>> ClusterProducer::Connect(const ClusterO
   lo.connection.tls = o.connection.tls;
   lo.connection.ca_file = o.connection.ca_file;
   lo.failover_timeout_ms = o.failover_timeout_ms;
+  lo.rebalance_interval_ms = o.rebalance_interval_ms;
   auto lane = client::ClusterLane::Connect(lo);
   if (!lane.ok()) return ToError(lane.status());
   auto impl = std::make_unique<Impl>();
@@ -159,6 +160,7 @@ Result<BatchOutcome> ClusterProducer::PutRecordBatch(std::string_view stream, co
 }
 
 size_t ClusterProducer::in_flight() const { return impl_->lane->in_flight(); }
+bool ClusterProducer::wants_rebalance() const { return impl_->lane->wants_rebalance(); }
 std::string ClusterProducer::node() const { return impl_->lane->node(); }
 std::vector<std::string> ClusterProducer::members() const {
   std::vector<std::string> out;

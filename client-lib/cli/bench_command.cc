@@ -104,6 +104,7 @@ class BenchConn {
     return c;
   }
   size_t in_flight() const { return lane_ ? lane_->in_flight() : single_->in_flight(); }
+  bool wants_rebalance() const { return lane_ && lane_->wants_rebalance(); }
   const proto::Limits& server_limits() const { return lane_ ? lane_->server_limits() : single_->server_limits(); }
   base::Status SendPutRecordBatch(std::string_view stream, std::span<const std::string_view> records) {
     return lane_ ? lane_->Send(stream, records).status() : single_->SendPutRecordBatch(stream, records).status();
@@ -197,6 +198,9 @@ void RunConnection(const BenchOptions& o, const client::ClientOptions& co, int i
       if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
       if (!records_quota && due >= end_ns) break;
     }
+    while (c.wants_rebalance() && c.in_flight() > 0 && (ok = receive())) {
+    }
+    if (!ok) break;
     if (c.in_flight() >= o.in_flight && !(ok = receive())) break;
     size_t n = o.batch;
     if (records_quota) n = static_cast<size_t>(std::min<uint64_t>(n, records_quota - sent_records));

@@ -152,7 +152,7 @@ int RunClusterPut(const PutOptions& opts, std::vector<std::string> seeds) {
       cv.notify_all();
     };
     for (;;) {
-      while (lane.in_flight() < in_flight) {
+      while (lane.in_flight() < in_flight && !lane.wants_rebalance()) {
         Batch b;
         {
           std::unique_lock<std::mutex> lock(mu);

@@ -142,6 +142,11 @@ struct ClusterOptions {
   Options connection;              // auth_token, client_name, timeouts, tls, ca_file (host, port unused)
   // How long a batch may look for a node that takes it before Send/Receive fail with kUnavailable.
   int failover_timeout_ms = 30000;
+  // Every this often the producer checks whether its node has at least 2 more connections than
+  // another live member and moves there (so producers spread again after a node returns). It
+  // moves with nothing in flight: when wants_rebalance() is true, Receive until in_flight() is 0
+  // before the next Send. 0: never.
+  int rebalance_interval_ms = 10000;
 };
 
 class ClusterProducer {
@@ -159,6 +164,7 @@ class ClusterProducer {
   // Send + Receive. REQUIRES: nothing in flight.
   Result<BatchOutcome> PutRecordBatch(std::string_view stream, const std::vector<std::string_view>& records);
   size_t in_flight() const;
+  bool wants_rebalance() const;
   // The node this producer sends to now, the live members it last learned, and how often it moved.
   std::string node() const;
   std::vector<std::string> members() const;
