@@ -90,13 +90,12 @@ base::Result<StreamPtr> StreamManager::CreateStream(const std::string& name, con
   ASSIGN_OR_RETURN(std::string text, ApplyStreamSettings("", name, settings));
   ASSIGN_OR_RETURN(StreamConfig parsed, ParseStreamConfig(text, "", cfg_));
   int64_t now = base::Clock::Real()->NowUnixMillis();
-  int64_t cluster_revision = 0;
   if (cluster_ != nullptr) {
     StreamInfo proposed;
     proposed.name = name;
     proposed.created_ms = proposed.updated_ms = now;
     proposed.cfg = std::make_shared<const StreamConfig>(parsed);
-    ASSIGN_OR_RETURN(cluster_revision, CommitToCluster(proposed, /*create=*/true));
+    RETURN_IF_ERROR(CommitToCluster(proposed, /*create=*/true).status());
   }
   auto entry = store_->CreateStream(name, parsed.toml, 0, now);
   if (!entry.ok() && entry.status().code() == base::Code::kAlreadyExists) {
@@ -357,6 +356,8 @@ void StreamManager::ApplyCluster() {
   const std::string& self = cluster_->options().node_id;
   // Once: streams this node has (its config file's, or ones created while it was alone) that the
   // catalog lacks are offered to it; the first node to offer a name wins.
+  // A process delivering an adopted directory only delivers: it offers nothing.
+  if (!cluster_->options().member) seeded_ = true;
   if (!seeded_ && cluster_->reachable()) {
     bool all = true;
     streams_.Current()->ForEach([&](const StreamInfo& s) {
@@ -396,7 +397,9 @@ void StreamManager::ApplyCluster() {
   }
   if (!cluster_->reachable()) return;
   // Deletions: mark this node drained once it holds nothing of the stream; finish when all have.
-  for (const auto& [name, entry] : view->streams) {
+  for (const auto& kv : view->streams) {
+    const std::string& name = kv.first;
+    const cluster::CatalogEntry& entry = kv.second;
     if (!entry.record.deleting) continue;
     auto marks = view->drained.find(name);
     auto marked = [&](const std::string& node) {

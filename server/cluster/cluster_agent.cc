@@ -38,10 +38,30 @@ base::Status ClusterAgent::PutMember() {
   m.backlog_bytes = load_.backlog_bytes.load(std::memory_order_relaxed);
   Txn txn;
   txn.puts.push_back({Key("members", options_.node_id), Encode(m), lease_.load()});
-  return etcd_.Commit(txn).status();
+  ASSIGN_OR_RETURN(TxnResult r, etcd_.Commit(txn));
+  NoteWritten(r.revision);
+  return base::Status::Ok();
+}
+
+void ClusterAgent::NoteWritten(int64_t revision) {
+  int64_t cur = written_revision_.load();
+  while (revision > cur && !written_revision_.compare_exchange_weak(cur, revision)) {
+  }
 }
 
 base::Status ClusterAgent::TakeOwner() {
+  if (options_.member) {
+    // Is this id someone else's? nodes/<id> names the data directory the id belongs to.
+    ASSIGN_OR_RETURN(RangeResult node, etcd_.Get(Key("nodes", options_.node_id)));
+    if (!node.kvs.empty()) {
+      auto rec = DecodeNode(node.kvs[0].value);
+      if (rec.ok() && rec->data_dir != options_.data_dir)
+        return base::Status(base::Code::kBusy, "node id '" + options_.node_id + "' belongs to the data directory " +
+                                                   rec->data_dir + " (this one is " + options_.data_dir +
+                                                   "): choose another --node-id, or CLUSTER FORGET " +
+                                                   options_.node_id + " first");
+    }
+  }
   const std::string key = Key("owners", options_.node_id);
   ASSIGN_OR_RETURN(RangeResult cur, etcd_.Get(key));
   Txn txn;
@@ -63,6 +83,7 @@ base::Status ClusterAgent::TakeOwner() {
   txn.puts.push_back({key, Encode(o), lease_.load()});
   ASSIGN_OR_RETURN(TxnResult r, etcd_.Commit(txn));
   if (!r.succeeded) return base::Status(base::Code::kBusy, "the owner key of node " + options_.node_id + " moved meanwhile");
+  NoteWritten(r.revision);
   fence_revision_.store(r.revision);
   owned_.store(true);
   SLUICE_LOG_INFO("cluster", "%s owns the data directory of node %s (fencing revision %lld)", options_.holder.c_str(),
@@ -71,18 +92,6 @@ base::Status ClusterAgent::TakeOwner() {
 }
 
 base::Status ClusterAgent::AcquireOwnership() {
-  if (options_.member) {
-    // Is this id someone else's? nodes/<id> names the data directory the id belongs to.
-    ASSIGN_OR_RETURN(RangeResult node, etcd_.Get(Key("nodes", options_.node_id)));
-    if (!node.kvs.empty()) {
-      auto rec = DecodeNode(node.kvs[0].value);
-      if (rec.ok() && rec->data_dir != options_.data_dir)
-        return base::Status(base::Code::kBusy, "node id '" + options_.node_id + "' belongs to the data directory " +
-                                                   rec->data_dir + " (this one is " + options_.data_dir +
-                                                   "): choose another --node-id, or CLUSTER FORGET " +
-                                                   options_.node_id + " first");
-    }
-  }
   ASSIGN_OR_RETURN(int64_t lease, etcd_.Grant(options_.lease_ttl_s));
   lease_.store(lease);
   reachable_.store(true);
@@ -293,6 +302,7 @@ bool ClusterAgent::Resync(int64_t* revision) {
   v->revision = all->revision;
   v->complete = true;
   *revision = all->revision;
+  watched_revision_.store(all->revision);
   Publish(std::move(v));
   return true;
 }
@@ -309,12 +319,30 @@ void ClusterAgent::WatchLoop() {
     }
     warned = false;
     std::shared_ptr<ClusterView> working = std::make_shared<ClusterView>(*view());
-    base::Status st = etcd_.Watch(options_.prefix, revision + 1, [&](const WatchEvent& ev, int64_t rev) {
-      ApplyEvent(working.get(), ev);
-      working->revision = rev;
-      Publish(std::make_shared<ClusterView>(*working));
-    }, stop_);
+    auto lag_since = std::chrono::steady_clock::time_point::max();
+    bool stale = false;
+    base::Status st = etcd_.Watch(
+        options_.prefix, revision + 1,
+        [&](const WatchEvent& ev, int64_t rev) {
+          ApplyEvent(working.get(), ev);
+          working->revision = rev;
+          watched_revision_.store(rev);
+          Publish(std::make_shared<ClusterView>(*working));
+        },
+        [&] {
+          if (stop_.load()) return true;
+          const auto now = std::chrono::steady_clock::now();
+          if (written_revision_.load() <= watched_revision_.load()) {
+            lag_since = std::chrono::steady_clock::time_point::max();
+          } else if (lag_since == std::chrono::steady_clock::time_point::max()) {
+            lag_since = now;
+          } else if (now - lag_since > std::chrono::seconds(3)) {
+            stale = true;
+          }
+          return stale;
+        });
     if (stop_.load()) return;
+    if (stale) st = base::Unavailable("the watch delivered nothing of this node's own writes for 3 s");
     SLUICE_LOG_WARN("cluster", "etcd watch ended (%s); reading the catalog again", st.ToString().c_str());
     if (!Sleep(200)) return;
   }
@@ -334,6 +362,7 @@ base::Result<int64_t> ClusterAgent::PutStream(const StreamRecord& record, int64_
                                "back; puts and delivery go on (" + r.status().message() + ")");
     return r.status();
   }
+  if (r->succeeded) NoteWritten(r->revision);
   if (!r->succeeded) {
     if (expected_mod_revision == 0)
       return base::Status(base::Code::kAlreadyExists, "stream '" + record.name + "' exists in the cluster catalog");

@@ -132,6 +132,7 @@ class ClusterAgent {
   void ApplyEvent(ClusterView* v, const WatchEvent& ev);
   void Publish(std::shared_ptr<ClusterView> v);
   base::Status PutMember();
+  void NoteWritten(int64_t revision);
   bool Sleep(int ms);  // false when stopping
 
   const ClusterOptions options_;
@@ -144,7 +145,12 @@ class ClusterAgent {
   std::atomic<bool> owned_{false};
   std::atomic<int64_t> fence_revision_{0};  // owners/<node_id>'s mod_revision when we took it
   std::atomic<bool> fenced_{false};
-  std::atomic<bool> joined_{false};  // the member record exists (Join succeeded or the keeper wrote it)
+  std::atomic<bool> joined_{false};
+  // Watch liveness: the newest revision any of our own writes produced, and the newest the watch
+  // delivered. A watch that lags behind our own writes for 3 s is stuck (etcd restarting can
+  // leave one that never delivers) and is started again from a full read.
+  std::atomic<int64_t> written_revision_{0};
+  std::atomic<int64_t> watched_revision_{0};  // the member record exists (Join succeeded or the keeper wrote it)
   std::function<void(const std::string&)> on_fenced_;
   MemberRecord self_;  // keeper's thread after Start (Join before)
 

@@ -264,9 +264,10 @@ namespace {
 struct WatchSink {
   std::string pending;
   const std::function<void(const WatchEvent&, int64_t)>* on_event;
-  const std::atomic<bool>* stop;
+  const std::function<bool()>* abort;
   base::Status error;
   bool created = false;
+  bool aborted = false;
 };
 
 size_t OnWatchBytes(char* data, size_t size, size_t n, void* user) {
@@ -295,20 +296,22 @@ size_t OnWatchBytes(char* data, size_t size, size_t n, void* user) {
 }
 
 int OnWatchProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<WatchSink*>(user)->stop->load(std::memory_order_relaxed) ? 1 : 0;
+  auto* sink = static_cast<WatchSink*>(user);
+  if ((*sink->abort)()) sink->aborted = true;
+  return sink->aborted ? 1 : 0;
 }
 }  // namespace
 
 base::Status EtcdClient::Watch(std::string_view prefix, int64_t start_revision,
                                const std::function<void(const WatchEvent&, int64_t)>& on_event,
-                               const std::atomic<bool>& stop) {
+                               const std::function<bool()>& abort) {
   const std::string body = "{\"create_request\":{\"key\":\"" + B64(prefix) + "\",\"range_end\":\"" +
                            B64(PrefixEnd(prefix)) + "\",\"start_revision\":\"" + std::to_string(start_revision) +
                            "\"}}";
   const std::string url = Endpoint(0) + "/v3/watch";
   CURL* h = curl_easy_init();
   if (h == nullptr) return base::Internal("cannot create a curl handle");
-  WatchSink sink{.pending = {}, .on_event = &on_event, .stop = &stop, .error = {}, .created = false};
+  WatchSink sink{.pending = {}, .on_event = &on_event, .abort = &abort, .error = {}, .created = false, .aborted = false};
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -330,7 +333,7 @@ base::Status EtcdClient::Watch(std::string_view prefix, int64_t start_revision,
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(headers);
   curl_easy_cleanup(h);
-  if (stop.load()) return base::Status::Ok();
+  if (sink.aborted) return base::Status::Ok();
   if (!sink.error.ok()) return sink.error;
   if (rc != CURLE_OK) {
     preferred_.store((preferred_.load() + 1) % endpoints_.size());  // try the next endpoint next time

@@ -93,10 +93,11 @@ class EtcdClient {
   base::Result<RangeResult> GetPrefix(std::string_view prefix);
   base::Result<TxnResult> Commit(const Txn& txn);
   // Streams every change under `prefix` from start_revision on, calling on_event for each, until
-  // an error (returned) or `stop` becomes true (returns Ok). Blocks; one connection.
+  // an error (returned) or `abort` answers true (returns Ok; it is asked about once a second and
+  // after every chunk). Blocks; one connection.
   base::Status Watch(std::string_view prefix, int64_t start_revision,
                      const std::function<void(const WatchEvent&, int64_t revision)>& on_event,
-                     const std::atomic<bool>& stop);
+                     const std::function<bool()>& abort);
 
   const std::vector<std::string>& endpoints() const { return endpoints_; }
 
