@@ -201,13 +201,12 @@ base::Status Server::CreateClusterAgent() {
   });
   // Fencing (agent threads): delivery stops at once, then the process shuts down, releasing the
   // data directory for its new owner.
-  cluster_->SetFencedHandler([this](const std::string& why) {
+  cluster_->SetFencedHandler([this](const std::string&) {  // the agent logged why
     if (pool_) pool_->Fence();
     PostToMain([this] {
       fenced_ = true;
       BeginShutdown(0, "fenced (another node owns this data directory now)");
     });
-    (void)why;
   });
   base::Status owned = cluster_->AcquireOwnership();
   if (owned.code() == base::Code::kBusy) return owned;
@@ -302,13 +301,12 @@ void Server::ClusterTick() {
       down_since_.erase(id);
       continue;
     }
-    auto [since, fresh] = down_since_.emplace(id, now);
+    auto since = down_since_.emplace(id, now).first;
     if (now - since->second < int64_t(cfg_.cluster.auto_adopt_s) * 1000) continue;
     if (::access((node.data_dir + "/NODE_ID").c_str(), R_OK) != 0) continue;  // not on storage we share
     base::Status st = AdoptNode(id);
     if (!st.ok()) SLUICE_LOG_WARN("cluster", "automatic adoption of node %s: %s", id.c_str(), st.ToString().c_str());
     down_since_[id] = now;  // next try after another full wait
-    (void)fresh;
   }
 }
 
@@ -718,8 +716,9 @@ void Server::BeginShutdown(int signum, const char* why) {
 //   4. the WAL syncer stops, and a last SyncWal covers durability modes interval and none;
 //   5. the store closes (handles, Close, delete: store.h), then the data dir lock is released.
 base::Status Server::Shutdown() {
-  // Leave the cluster first: the member record goes at once, so clients stop choosing this node.
-  if (cluster_) cluster_->Stop();
+  // Leave the member list first, so clients stop choosing this node; the ownership of the data
+  // directory is kept until delivery has stopped (cluster_->Stop below).
+  if (cluster_) cluster_->Withdraw();
   for (auto& [node, a] : adoptions_) {
     ::kill(a.pid, SIGTERM);
     int status = 0;
@@ -739,6 +738,9 @@ base::Status Server::Shutdown() {
                      synced.ToString().c_str());
     std::_Exit(1);
   }
+  // Delivery has stopped: the lease (and the owner key with it) can go. The agent's threads end
+  // here, before the pool its fencing handler reaches is destroyed.
+  if (cluster_) cluster_->Stop();
   // Objects are destroyed only after every thread that used them has been joined.
   shards_.clear();
   pool_.reset();

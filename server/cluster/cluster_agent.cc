@@ -151,6 +151,14 @@ void ClusterAgent::StartKeeper() {
   keeper_ = std::thread([this] { base::RunThreadEntry("cluster-keeper", [this] { KeeperLoop(); }); });
 }
 
+void ClusterAgent::Withdraw() {
+  if (!options_.member || withdrawn_.exchange(true)) return;
+  Txn txn;
+  txn.deletes.push_back(Key("members", options_.node_id));
+  base::Status st = etcd_.Commit(txn).status();
+  if (!st.ok()) SLUICE_LOG_WARN("cluster", "could not withdraw the member record: %s", st.ToString().c_str());
+}
+
 void ClusterAgent::Stop() {
   if (stop_.exchange(true)) return;
   sleep_cv_.notify_all();
@@ -200,7 +208,7 @@ void ClusterAgent::KeeperLoop() {
         continue;
       }
     }
-    if (st.ok() && lease_.load() != 0 && options_.member) {
+    if (st.ok() && lease_.load() != 0 && options_.member && !withdrawn_.load()) {
       st = joined_.load() ? PutMember() : Join(self_);
       if (st.ok()) joined_.store(true);
     }

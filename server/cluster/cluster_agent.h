@@ -99,7 +99,10 @@ class ClusterAgent {
   // The watcher (before Join: the catalog is applied before the ports listen); the keeper (after).
   void StartWatch();
   void StartKeeper();
-  // Leaves: the member key goes at once (lease revoked), so clients stop picking this node.
+  // Shutting down: the member record goes now (clients stop choosing this node) while the lease,
+  // and the ownership it holds, stay until Stop.
+  void Withdraw();
+  // Stops the threads and revokes the lease (the owner key goes with it). After delivery stopped.
   void Stop();
 
   ClusterViewPtr view() const;
@@ -146,6 +149,7 @@ class ClusterAgent {
   std::atomic<int64_t> fence_revision_{0};  // owners/<node_id>'s mod_revision when we took it
   std::atomic<bool> fenced_{false};
   std::atomic<bool> joined_{false};
+  std::atomic<bool> withdrawn_{false};  // shutting down: the keeper writes no member record
   // Watch liveness: the newest revision any of our own writes produced, and the newest the watch
   // delivered. A watch that lags behind our own writes for 3 s is stuck (etcd restarting can
   // leave one that never delivers) and is started again from a full read.
