@@ -134,6 +134,9 @@ struct ServerConfig {
   // this free; the store's own writes (segment bookkeeping, deletes after delivery) stop at a
   // quarter of it. 16..1048576 MiB. Default: 256 MiB. Reloadable: no.
   uint64_t min_free_bytes = 256u << 20;
+  // none | zstd: compress the write-ahead log (docs/benchmarks.md measures it on realistic
+  // records). Default: none. Reloadable: no.
+  std::string wal_compression = "none";
   // Admin port (telnet / redis-cli). 0 picks a free port. Default: 7411. Reloadable: no.
   uint16_t admin_port = 7411;
   // Address of the admin port. Default: 127.0.0.1. Reloadable: no.

@@ -123,6 +123,7 @@ base::Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // Flushes and compactions write back every 1 MiB instead of in one burst at the file's end,
   // so the burst does not sit in front of the WAL fsync that acks are waiting for.
   db.bytes_per_sync = 1u << 20;
+  db.wal_compression = options.wal_compression ? rocksdb::kZSTD : rocksdb::kNoCompression;
   db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db.keep_log_file_num = 4;
   // Tickers for /metrics (WAL syncs, bytes written, stall time): per-core counters, no clock

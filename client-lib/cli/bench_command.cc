@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "client-lib/cli/bench_payload.h"
 #include "client-lib/cli/put_command.h"
 #include "protocol/error_codes.h"
 #include "protocol/sigv4.h"
@@ -74,16 +75,48 @@ Percentiles Compute(std::vector<uint32_t>& us) {
   return p;
 }
 
-// Record bytes: a timestamp prefix (freshness) or an id, then filler; never a newline, so a
-// newline-delimited destination splits them back exactly.
-void FillRecord(char* dst, size_t size, uint64_t id, int64_t send_ns, bool stamp) {
+// A freshness record: the send time first ("t<ns>;", which FreshnessWatcher reads back from the
+// delivered files), then filler; never a newline.
+void StampRecord(char* dst, size_t size, uint64_t id, int64_t send_ns) {
   char head[48];
-  int n = stamp ? std::snprintf(head, sizeof(head), "t%" PRId64 ";", send_ns)
-                : std::snprintf(head, sizeof(head), "r%" PRIu64 ";", id);
+  int n = std::snprintf(head, sizeof(head), "t%" PRId64 ";", send_ns);
   size_t h = std::min(static_cast<size_t>(n), size);
   std::memcpy(dst, head, h);
   for (size_t i = h; i < size; i++) dst[i] = static_cast<char>('a' + (id + i) % 26);
 }
+
+// A connection's records: a ring of distinct batches (up to 64, at most 16 MiB), so what is
+// stored and compressed is not one batch repeated. Batch k of the run uses slot k % count.
+class BatchPool {
+ public:
+  BatchPool(const BenchOptions& o, int connection) : batch_(o.batch), size_(o.record_size) {
+    const uint64_t bytes = uint64_t(batch_) * size_;
+    count_ = static_cast<size_t>(std::clamp<uint64_t>((16u << 20) / std::max<uint64_t>(bytes, 1), 1, 64));
+    buf_.resize(count_ * bytes);
+    views_.resize(count_ * batch_);
+    for (size_t k = 0; k < count_; k++)
+      for (uint32_t i = 0; i < batch_; i++) {
+        char* at = buf_.data() + (k * batch_ + i) * size_;
+        FillPayload(o.payload_kind, at, size_, uint64_t(connection) << 40 | (k * batch_ + i), 42 + connection);
+        views_[k * batch_ + i] = std::string_view(at, size_);
+      }
+  }
+  std::span<const std::string_view> Batch(uint64_t k, size_t n) const {
+    return std::span<const std::string_view>(views_.data() + (k % count_) * batch_, n);
+  }
+  // Freshness runs: the first n records of slot k get the send time.
+  void Stamp(uint64_t k, size_t n, uint64_t first_id, int64_t t) {
+    for (size_t i = 0; i < n; i++)
+      StampRecord(buf_.data() + ((k % count_) * batch_ + i) * size_, size_, first_id + i, t);
+  }
+
+ private:
+  uint32_t batch_;
+  size_t size_;
+  size_t count_ = 1;
+  std::string buf_;
+  std::vector<std::string_view> views_;
+};
 
 // One connection: to a single server, or a ClusterLane over the seeds of a cluster (several
 // comma-separated --addr), which fails over with its unacknowledged batches.
@@ -139,14 +172,7 @@ void RunConnection(const BenchOptions& o, const client::ClientOptions& co, int i
   }
   BenchConn& c = *connected;
   const bool stamp = !o.freshness_dir.empty();
-  // One buffer per in-flight slot, so a batch's bytes stay untouched until it is encoded (the
-  // client encodes on send, so one would do; separate slots keep stamps per batch honest).
-  std::string buf(static_cast<size_t>(o.batch) * o.record_size, '\0');
-  std::vector<std::string_view> views(o.batch);
-  for (uint32_t i = 0; i < o.batch; i++) {
-    FillRecord(buf.data() + size_t(i) * o.record_size, o.record_size, uint64_t(index) << 40 | i, 0, false);
-    views[i] = std::string_view(buf.data() + size_t(i) * o.record_size, o.record_size);
-  }
+  BatchPool pool(o, index);
   // Open loop: this connection's share of the rate, in batches per second.
   const double batches_per_s = o.rate > 0 ? static_cast<double>(o.rate) / o.connections / o.batch : 0;
   std::deque<int64_t> started;  // due (open loop) or send (closed loop) time of each batch in flight
@@ -204,12 +230,9 @@ void RunConnection(const BenchOptions& o, const client::ClientOptions& co, int i
     if (c.in_flight() >= o.in_flight && !(ok = receive())) break;
     size_t n = o.batch;
     if (records_quota) n = static_cast<size_t>(std::min<uint64_t>(n, records_quota - sent_records));
-    if (stamp) {
-      int64_t t = NowNs();
-      for (size_t i = 0; i < n; i++) FillRecord(buf.data() + i * o.record_size, o.record_size, next_id + i, t, true);
-    }
+    if (stamp) pool.Stamp(k, n, next_id, NowNs());
     int64_t send_time = batches_per_s > 0 ? due : NowNs();
-    auto sent = c.SendPutRecordBatch(o.stream, std::span<const std::string_view>(views.data(), n));
+    auto sent = c.SendPutRecordBatch(o.stream, pool.Batch(k, n));
     if (!sent.ok()) {
       if (out->first_error.empty()) out->first_error = sent.ToString();
       break;
@@ -327,12 +350,7 @@ void RunFirehoseConnection(const BenchOptions& o, const std::string& host, uint1
   if (!c.Connect(host, port, &out->first_error)) return;
   const bool stamp = !o.freshness_dir.empty();
   const std::string host_header = host + ":" + std::to_string(port);
-  std::string buf(static_cast<size_t>(o.batch) * o.record_size, '\0');
-  std::vector<std::string_view> views(o.batch);
-  for (uint32_t i = 0; i < o.batch; i++) {
-    FillRecord(buf.data() + size_t(i) * o.record_size, o.record_size, uint64_t(index) << 40 | i, 0, false);
-    views[i] = std::string_view(buf.data() + size_t(i) * o.record_size, o.record_size);
-  }
+  BatchPool pool(o, index);
   const double batches_per_s = o.rate > 0 ? static_cast<double>(o.rate) / o.connections / o.batch : 0;
   std::deque<std::pair<int64_t, size_t>> started;  // (due or send time, records) per request in flight
   uint64_t sent_records = 0, next_id = 0, k = 0;
@@ -379,12 +397,9 @@ void RunFirehoseConnection(const BenchOptions& o, const std::string& host, uint1
     if (started.size() >= o.in_flight && !(ok = receive())) break;
     size_t n = o.batch;
     if (records_quota) n = static_cast<size_t>(std::min<uint64_t>(n, records_quota - sent_records));
-    if (stamp) {
-      int64_t t = NowNs();
-      for (size_t i = 0; i < n; i++) FillRecord(buf.data() + i * o.record_size, o.record_size, next_id + i, t, true);
-    }
+    if (stamp) pool.Stamp(k, n, next_id, NowNs());
     int64_t send_time = batches_per_s > 0 ? due : NowNs();
-    std::string head = FirehoseRequest(o, host_header, std::span<const std::string_view>(views.data(), n), &body);
+    std::string head = FirehoseRequest(o, host_header, pool.Batch(k, n), &body);
     if (!c.Send(head + body)) {
       if (out->first_error.empty()) out->first_error = std::string("send: ") + std::strerror(errno);
       break;
@@ -560,11 +575,11 @@ int RunBench(const BenchOptions& o) {
   const double mbps = rps * o.record_size / 1e6;
   const uint64_t rss = PeakRssOf(o.server_pid);
   if (o.json) {
-    std::printf("{\"api\":\"%s\",\"connections\":%u,\"batch\":%u,\"record_size\":%u,\"in_flight\":%u,\"rate\":%" PRIu64
+    std::printf("{\"api\":\"%s\",\"payload\":\"%s\",\"connections\":%u,\"batch\":%u,\"record_size\":%u,\"in_flight\":%u,\"rate\":%" PRIu64
                 ",\"seconds\":%.3f,\"records_acked\":%" PRIu64 ",\"records_failed\":%" PRIu64
                 ",\"records_throttled\":%" PRIu64 ",\"records_per_s\":%.0f,\"mb_per_s\":%.1f,"
                 "\"ack_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}",
-                o.api.c_str(), o.connections, o.batch, o.record_size, o.in_flight, o.rate, elapsed, all.records_acked,
+                o.api.c_str(), PayloadName(o.payload_kind), o.connections, o.batch, o.record_size, o.in_flight, o.rate, elapsed, all.records_acked,
                 all.records_failed, all.records_throttled, rps, mbps, lat.p50, lat.p99, lat.p999, lat.max);
     if (watcher)
       std::printf(",\"freshness_ms\":{\"records\":%" PRIu64 ",\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}", fresh_seen,
@@ -574,8 +589,8 @@ int RunBench(const BenchOptions& o) {
     for (char ch : all.first_error) std::printf(ch == '"' || ch == '\\' ? "\\%c" : "%c", ch);
     std::printf("\"}\n");
   } else {
-    std::printf("records acked    %" PRIu64 " in %.2f s (%u connections, batch %u, %u in flight, %u B records%s)\n",
-                all.records_acked, elapsed, o.connections, o.batch, o.in_flight, o.record_size,
+    std::printf("records acked    %" PRIu64 " in %.2f s (%u connections, batch %u, %u in flight, %u B %s records%s)\n",
+                all.records_acked, elapsed, o.connections, o.batch, o.in_flight, o.record_size, PayloadName(o.payload_kind),
                 o.rate ? (", offered " + std::to_string(o.rate) + " records/s").c_str() : "");
     std::printf("throughput       %.0f records/s, %.1f MB/s\n", rps, mbps);
     std::printf("ack latency      p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n", lat.p50, lat.p99,

@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--freshness-dir", bench.freshness_dir, "the stream's delivered directory: also measure put -> file latency");
   bench_cmd->add_option("--server-pid", bench.server_pid, "report this sluiced's peak RSS");
   bench_cmd->add_flag("--json", bench.json, "one JSON object instead of text");
+  bench_cmd->add_option("--payload", bench.payload, "json (realistic log/event records, fixed seed) | filler (repeated letters)")
+      ->capture_default_str()->check(CLI::IsMember({"json", "filler"}));
 
   CLI11_PARSE(app, argc, argv);
   if (put_cmd->parsed()) return sluice::cli::RunPut(put);
@@ -84,6 +86,9 @@ int main(int argc, char** argv) {
   if (replay_cmd->parsed()) return sluice::cli::RunReplay(replay);
   if (admin_cmd->parsed()) return sluice::cli::RunAdmin(admin);
   if (top_cmd->parsed()) return sluice::cli::RunTop(top);
-  if (bench_cmd->parsed()) return sluice::cli::RunBench(bench);
+  if (bench_cmd->parsed()) {
+    sluice::cli::ParsePayload(bench.payload, &bench.payload_kind);
+    return sluice::cli::RunBench(bench);
+  }
   return 2;
 }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "client-lib/cli/bench_payload.h"
+
 struct redisContext;
 
 namespace sluice::client {
@@ -90,6 +92,9 @@ struct BenchOptions {
   uint32_t connections = 4;
   uint32_t batch = 500;
   uint32_t record_size = 100;
+  // json (realistic log/event records, docs/benchmarks.md) | filler (repeated letters).
+  std::string payload = "json";
+  Payload payload_kind = Payload::kJson;
   uint32_t in_flight = 8;       // per connection
   double duration_s = 10;       // unless `records` is set
   uint64_t records = 0;         // total across connections; 0 = run for duration_s

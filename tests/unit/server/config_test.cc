@@ -111,3 +111,18 @@ TEST_CASE("ParseDurability: the three modes", "[server][config]") {
   CHECK_FALSE(ParseDurability("interval:").ok());
   CHECK_FALSE(ParseDurability("interval:10x").ok());
 }
+
+TEST_CASE("ServerConfig: wal_compression is none or zstd", "[server][config]") {
+  for (const char* v : {"none", "zstd"}) {
+    ServerConfig cfg;
+    REQUIRE(LoadConfigText(std::string("wal_compression = \"") + v + "\"\n", "w.toml", &cfg).ok());
+    cfg.ApplyDefaults();
+    CHECK(cfg.Validate().ok());
+  }
+  ServerConfig cfg;
+  REQUIRE(LoadConfigText("wal_compression = \"lz4\"\n", "w.toml", &cfg).ok());
+  cfg.ApplyDefaults();
+  auto st = cfg.Validate();
+  CHECK(st.message().find("w.toml:1") != std::string::npos);
+  CHECK(st.message().find("none or zstd") != std::string::npos);
+}
