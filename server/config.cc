@@ -63,7 +63,7 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
                             {"data_dir", "bind", "port", "shards", "durability", "auth_token", "delivery_threads",
                              "admin_port", "admin_bind", "admin_password", "admin_allow_remote_without_password",
                              "max_record_bytes", "max_batch_records", "max_batch_bytes",
-                             "connection_output_budget", "shard_commit_budget", "min_free_mib", "wal_compression", "stream",
+                             "connection_output_budget", "shard_commit_budget", "min_free_mib", "wal_compression", "records_compression", "stream",
                              "max_connections", "max_client_memory_mib", "read_timeout_s", "write_timeout_s",
                              "shutdown_timeout_s", "log_level", "log_format", "log_rate_limit", "replay_roots", "http_enabled", "http_port",
                              "http_bind", "access_key", "tls_ports", "tls_cert_file", "tls_key_file", "cluster_endpoints",
@@ -172,6 +172,7 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
   RETURN_IF_ERROR(Get(root, "connection_output_budget", origin, &cfg->connection_output_budget));
   RETURN_IF_ERROR(Get(root, "shard_commit_budget", origin, &cfg->shard_commit_budget));
   RETURN_IF_ERROR(Get(root, "wal_compression", origin, &cfg->wal_compression));
+  RETURN_IF_ERROR(Get(root, "records_compression", origin, &cfg->records_compression));
   if (root.contains("min_free_mib")) {
     uint32_t mib = 0;
     RETURN_IF_ERROR(Get(root, "min_free_mib", origin, &mib));
@@ -229,6 +230,9 @@ base::Status ServerConfig::Validate() const {
   if (data_dir.empty()) return err("data_dir", "data_dir must not be empty");
   if (wal_compression != "none" && wal_compression != "zstd")
     return err("wal_compression", "wal_compression must be none or zstd, got '" + wal_compression.substr(0, 40) + "'");
+  if (records_compression != "none" && records_compression != "lz4" && records_compression != "zstd")
+    return err("records_compression", "records_compression must be none, lz4 or zstd, got '" +
+                                          records_compression.substr(0, 40) + "'");
   if (cluster.enabled()) {
     for (const std::string& e : cluster.endpoints) {
       std::string_view rest = e;

@@ -137,6 +137,9 @@ struct ServerConfig {
   // none | zstd: compress the write-ahead log (docs/benchmarks.md measures it on realistic
   // records). Default: none. Reloadable: no.
   std::string wal_compression = "none";
+  // none | lz4 | zstd: compress the records' files that memtable flushes and compactions write.
+  // Default: none. Reloadable: no.
+  std::string records_compression = "none";
   // Admin port (telnet / redis-cli). 0 picks a free port. Default: 7411. Reloadable: no.
   uint16_t admin_port = 7411;
   // Address of the admin port. Default: 127.0.0.1. Reloadable: no.

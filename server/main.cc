@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
   std::string admin_bind, admin_password, admin_port_file;
   int64_t admin_port = -1, http_port = -1;
   std::string http_bind, http_port_file;
-  std::string cluster_endpoints, node_id, advertise, drain_for, cluster_prefix, wal_compression;
+  std::string cluster_endpoints, node_id, advertise, drain_for, cluster_prefix, wal_compression,
+      records_compression;
   app.add_option("--config", config_file, "TOML config file (flags override its values)");
   app.add_option("--data-dir", data_dir, "data directory (default ./sluice-data)");
   app.add_option("--bind", bind, "address of the put port (default 127.0.0.1)");
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   bool version = false, settings_doc = false;
   app.add_option("--wal-compression", wal_compression, "none | zstd: compress the write-ahead log (default none)");
+  app.add_option("--records-compression", records_compression, "none | lz4 | zstd: compress the records' SST files (default none)");
   app.add_option("--cluster", cluster_endpoints, "etcd endpoints, comma-separated (http://host:port): run as a cluster node");
   app.add_option("--node-id", node_id, "this node's id in the cluster ([A-Za-z0-9_.-], 1..64)");
   app.add_option("--advertise", advertise, "host:port at which clients and other nodes reach the put port");
@@ -139,6 +141,7 @@ int main(int argc, char** argv) {
     if (!cluster_prefix.empty()) cfg.cluster.prefix = cluster_prefix, flag("cluster_prefix");
     if (!drain_for.empty()) cfg.cluster.drain_for = drain_for;
     if (!wal_compression.empty()) cfg.wal_compression = wal_compression, flag("wal_compression");
+    if (!records_compression.empty()) cfg.records_compression = records_compression, flag("records_compression");
     if (!durability.empty()) {
       auto d = sluice::server::ParseDurability(durability);
       if (!d.ok()) return d.status().WithContext("--durability");

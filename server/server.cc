@@ -67,6 +67,7 @@ base::Status Server::Start() {
   so.path = cfg_.data_dir + "/db";
   so.min_free_bytes = cfg_.min_free_bytes / 4;
   so.wal_compression = cfg_.wal_compression == "zstd";
+  so.records_compression = cfg_.records_compression;
   auto store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
@@ -491,6 +492,7 @@ std::vector<std::pair<std::string, std::string>> Server::ConfigValues() const {
       {"shard_commit_budget", std::to_string(cfg_.shard_commit_budget)},
       {"min_free_mib", std::to_string(cfg_.min_free_bytes >> 20)},
       {"wal_compression", cfg_.wal_compression},
+      {"records_compression", cfg_.records_compression},
       {"node_id", cfg_.cluster.node_id},
       {"log_level", base::LogLevelName()},
       {"log_format", base::LogFormatName()},
@@ -552,7 +554,7 @@ std::vector<std::pair<std::string, std::string>> RestartOnlySettings(const Serve
           {"max_record_bytes", n(c.limits.max_record_bytes)}, {"max_batch_records", n(c.limits.max_batch_records)},
           {"max_batch_bytes", n(c.limits.max_batch_bytes)}, {"connection_output_budget", n(c.connection_output_budget)},
           {"shard_commit_budget", n(c.shard_commit_budget)}, {"min_free_mib", n(c.min_free_bytes >> 20)},
-          {"wal_compression", c.wal_compression},
+          {"wal_compression", c.wal_compression}, {"records_compression", c.records_compression},
           {"max_connections", n(c.max_connections)}, {"max_client_memory_mib", n(c.max_client_memory_bytes >> 20)},
           {"read_timeout_s", n(c.read_timeout_s)}, {"write_timeout_s", n(c.write_timeout_s)},
           {"shutdown_timeout_s", n(c.shutdown_timeout_s)}, {"http_enabled", n(c.http_enabled)},

@@ -64,8 +64,11 @@ rocksdb::ColumnFamilyOptions RecordsCfOptions(const StoreOptions& o) {
   rocksdb::ColumnFamilyOptions cf;
   cf.write_buffer_size = o.write_buffer_bytes;
   cf.max_write_buffer_number = 3;
-  // Records are transient (deleted after delivery) and often already compressed by producers.
-  cf.compression = rocksdb::kNoCompression;
+  // Records are transient (deleted after delivery) and often already compressed by producers, so
+  // none by default; compressible records (JSON logs) write fewer bytes with lz4 or zstd.
+  cf.compression = o.records_compression == "zstd"  ? rocksdb::kZSTD
+                   : o.records_compression == "lz4" ? rocksdb::kLZ4Compression
+                                                    : rocksdb::kNoCompression;
   // Delivered segments leave range tombstones; compact files that are mostly deletions.
   cf.table_properties_collector_factories.push_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(128 * 1024, 64 * 1024, 0.5));

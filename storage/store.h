@@ -55,6 +55,10 @@ struct StoreOptions {
   // acknowledged byte for compressible records, at some CPU on the commit path. Default: false.
   // Reloadable: no (a WAL written either way is read back either way).
   bool wal_compression = false;
+  // Block compression of the records column family's SST files (what memtable flushes and
+  // compactions write): "none", "lz4" or "zstd". Default: "none". Reloadable: no (files written
+  // either way are read back either way).
+  std::string records_compression = "none";
 };
 
 struct StreamEntry {

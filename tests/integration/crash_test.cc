@@ -36,11 +36,14 @@ std::string Line(int cycle, int i) {
 }  // namespace
 
 TEST_CASE("Crash: every acked record survives SIGKILL at a random moment", "[integration][crash]") {
-  // With the write-ahead log plain and compressed (zstd): recovery must read either back whole.
-  const std::string wal = GENERATE(as<std::string>{}, "none", "zstd");
-  INFO("wal_compression " << wal);
+  // Plain, and with the write-ahead log (zstd) and the records' files (lz4) compressed: recovery
+  // must read either back whole.
+  const bool compressed = GENERATE(false, true);
+  INFO("compressed " << compressed);
   TempDir tmp;
-  TestServer server(tmp.Sub("data"), {"--wal-compression", wal});
+  TestServer server(tmp.Sub("data"), compressed ? std::vector<std::string>{"--wal-compression", "zstd",
+                                                                            "--records-compression", "lz4"}
+                                                : std::vector<std::string>{});
   const int kCycles = 3;
   const int kLines = 300000;
   // The seed is printed so a failure can be repeated: SLUICE_TEST_SEED=<seed> ctest -R Crash.

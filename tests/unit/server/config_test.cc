@@ -112,7 +112,7 @@ TEST_CASE("ParseDurability: the three modes", "[server][config]") {
   CHECK_FALSE(ParseDurability("interval:10x").ok());
 }
 
-TEST_CASE("ServerConfig: wal_compression is none or zstd", "[server][config]") {
+TEST_CASE("ServerConfig: wal_compression and records_compression take known names only", "[server][config]") {
   for (const char* v : {"none", "zstd"}) {
     ServerConfig cfg;
     REQUIRE(LoadConfigText(std::string("wal_compression = \"") + v + "\"\n", "w.toml", &cfg).ok());
@@ -125,4 +125,10 @@ TEST_CASE("ServerConfig: wal_compression is none or zstd", "[server][config]") {
   auto st = cfg.Validate();
   CHECK(st.message().find("w.toml:1") != std::string::npos);
   CHECK(st.message().find("none or zstd") != std::string::npos);
+  ServerConfig rc;
+  REQUIRE(LoadConfigText("records_compression = \"lz4\"\n", "r.toml", &rc).ok());
+  rc.ApplyDefaults();
+  CHECK(rc.Validate().ok());
+  REQUIRE(LoadConfigText("records_compression = \"brotli\"\n", "r.toml", &rc).ok());
+  CHECK(rc.Validate().message().find("none, lz4 or zstd") != std::string::npos);
 }
