@@ -378,7 +378,10 @@ void StreamManager::ApplyCluster() {
     if (!st.ok())
       SLUICE_LOG_ERROR("cluster", "stream %s from the cluster catalog (revision %lld) is not applied on this node: %s",
                        name.c_str(), static_cast<long long>(entry.mod_revision), st.ToString().c_str());
-    applied = {entry.create_revision, entry.mod_revision};
+    // A definition that does not validate here is refused once; a failure of this node's own
+    // storage is tried again at the next view (about a second later).
+    if (st.ok() || (st.code() != base::Code::kIOError && st.code() != base::Code::kCorruption))
+      applied = {entry.create_revision, entry.mod_revision};
   }
   // A stream this node had from the catalog whose key is gone: every node drained it (or its
   // nodes were forgotten). Whatever is left here is delivered, then it goes.
