@@ -1,6 +1,7 @@
 // ClusterAgent: the membership lease, the watched view of the cluster, and catalog transactions.
 #include "server/cluster/cluster_agent.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 
@@ -331,10 +332,14 @@ void ClusterAgent::WatchLoop() {
     bool stale = false;
     base::Status st = etcd_.Watch(
         options_.prefix, revision + 1,
-        [&](const WatchEvent& ev, int64_t rev) {
+        [&](const WatchEvent& ev, int64_t) {
+          // The view is as of the newest event applied. Not the message's header revision: etcd
+          // stamps a watch message with the store's current revision, which can be ahead of the
+          // events it carries (later ones follow in later messages), and a view claiming that
+          // revision would judge the owner key before its newest value arrived.
           ApplyEvent(working.get(), ev);
-          working->revision = rev;
-          watched_revision_.store(rev);
+          working->revision = std::max(working->revision, ev.kv.mod_revision);
+          watched_revision_.store(working->revision);
           Publish(std::make_shared<ClusterView>(*working));
         },
         [&] {
