@@ -39,6 +39,18 @@ constexpr std::pair<std::string_view, KeyType> kCommonKeys[] = {
     {"backup.path", KeyType::kString},
     {"backup.error_output_prefix", KeyType::kString},
     {"active_partition_limit", KeyType::kInteger},
+    {"conversion.enabled", KeyType::kBool},
+    {"conversion.columns", KeyType::kString},
+    {"conversion.input_format", KeyType::kString},
+    {"conversion.case_insensitive", KeyType::kBool},
+    {"conversion.convert_dots_in_json_keys_to_underscores", KeyType::kBool},
+    {"conversion.column_to_json_key_mappings", KeyType::kTable},
+    {"conversion.timestamp_formats", KeyType::kString},
+    {"conversion.compression", KeyType::kString},
+    {"conversion.block_size_bytes", KeyType::kInteger},
+    {"conversion.page_size_bytes", KeyType::kInteger},
+    {"conversion.enable_dictionary_compression", KeyType::kBool},
+    {"conversion.writer_version", KeyType::kString},
     {"processors", KeyType::kProcessors},
     {"tags", KeyType::kTable},
     {"fault.fail_attempts", KeyType::kInteger},
@@ -179,6 +191,7 @@ base::Status LoadStreamImpl(const toml::table& t, const std::string& origin, Str
   if (const toml::table* b = SubTable(t, "buffering", origin, &st)) {
     RETURN_IF_ERROR(CheckKeys(*b, AllowedKeys("buffering"), origin, ctx + " buffering"));
     RETURN_IF_ERROR(Get(*b, "size_mib", origin, &s->buffering.size_mib));
+    s->buffering_size_set = b->contains("size_mib");
     RETURN_IF_ERROR(Get(*b, "interval_s", origin, &s->buffering.interval_s));
   }
   RETURN_IF_ERROR(st);
@@ -199,6 +212,34 @@ base::Status LoadStreamImpl(const toml::table& t, const std::string& origin, Str
     }
     RETURN_IF_ERROR(st);
   }
+  if (const toml::table* c = SubTable(t, "conversion", origin, &st)) {
+    ConversionConfig& conv = s->conversion;
+    RETURN_IF_ERROR(CheckKeys(*c, AllowedKeys("conversion"), origin, "[stream.conversion]"));
+    RETURN_IF_ERROR(Get(*c, "enabled", origin, &conv.enabled));
+    RETURN_IF_ERROR(Get(*c, "columns", origin, &conv.columns));
+    RETURN_IF_ERROR(Get(*c, "input_format", origin, &conv.input_format));
+    RETURN_IF_ERROR(Get(*c, "case_insensitive", origin, &conv.case_insensitive));
+    RETURN_IF_ERROR(Get(*c, "convert_dots_in_json_keys_to_underscores", origin, &conv.convert_dots_in_json_keys_to_underscores));
+    RETURN_IF_ERROR(Get(*c, "timestamp_formats", origin, &conv.timestamp_formats));
+    RETURN_IF_ERROR(Get(*c, "compression", origin, &conv.compression));
+    RETURN_IF_ERROR(Get(*c, "block_size_bytes", origin, &conv.block_size_bytes));
+    RETURN_IF_ERROR(Get(*c, "page_size_bytes", origin, &conv.page_size_bytes));
+    RETURN_IF_ERROR(Get(*c, "enable_dictionary_compression", origin, &conv.enable_dictionary_compression));
+    RETURN_IF_ERROR(Get(*c, "writer_version", origin, &conv.writer_version));
+    if (const toml::node* m = c->get("column_to_json_key_mappings")) {
+      if (!m->is_table())
+        return base::InvalidArgument(Where(origin, *m) + ": " + ctx + ": conversion.column_to_json_key_mappings must be a table of strings");
+      for (const auto& [k, v] : *m->as_table()) {
+        if (!v.is_string())
+          return base::InvalidArgument(Where(origin, v) + ": " + ctx + ": conversion.column_to_json_key_mappings." +
+                                       std::string(k.str()) + " must be a string");
+        conv.column_to_json_key_mappings[std::string(k.str())] = v.as_string()->get();
+      }
+    }
+    base::Status valid = ValidateConversion(&conv);
+    if (!valid.ok()) return valid.WithContext(Where(origin, *c) + ": " + ctx);
+  }
+  RETURN_IF_ERROR(st);
   if (const toml::table* f = SubTable(t, "fault", origin, &st)) {
     RETURN_IF_ERROR(CheckKeys(*f, AllowedKeys("fault"), origin, "[stream.fault]"));
     RETURN_IF_ERROR(Get(*f, "fail_attempts", origin, &s->fault.fail_attempts));
@@ -262,6 +303,17 @@ base::Status ValidateStreamImpl(const StreamConfig& s, bool fault_injection) {
     if (keys.random && s.processing.staged())
       return base::InvalidArgument(ctx + "!{firehose:random-string} is not supported in the prefix of a stream with "
                                    "RecordDeAggregation, Lambda or MetadataExtraction processors");
+  }
+  if (s.conversion.on()) {
+    if (!kind->object_store)
+      return base::InvalidArgument(ctx + "record format conversion ([stream.conversion]) delivers objects: the destination must be "
+                                   "one that stores them (directory, s3), not " + std::string(kind->name));
+    if (s.compression != Compression::kNone)
+      return base::InvalidArgument(ctx + "with record format conversion, compression must be none (Parquet compresses its pages: "
+                                   "conversion.compression)");
+    if (s.buffering.size_mib < 64)
+      return base::InvalidArgument(ctx + "with record format conversion, buffering.size_mib must be 64..128 (Firehose's rule), got " +
+                                   std::to_string(s.buffering.size_mib));
   }
   if (s.tags.size() > 50) return base::InvalidArgument(ctx + "a stream has at most 50 tags");
   for (const auto& [k, v] : s.tags) {
@@ -387,6 +439,7 @@ void ApplyStreamDefaults(const std::string& data_dir, StreamConfig* s) {
     if (kind->apply_defaults != nullptr) kind->apply_defaults(data_dir, s->name, &s->kinds[std::string(kind->name)]);
   if (const DestinationKind* kind = s->kind(); kind != nullptr && !s->retry_duration_set)
     s->retry_duration_s = kind->default_retry_duration_s;
+  if (s->conversion.on() && !s->buffering_size_set) s->buffering.size_mib = 128;  // Firehose's default with conversion
   if (s->backup.path.empty()) s->backup.path = data_dir + "/backup/" + s->name;
 }
 

@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "server/delivery/codec.h"
+#include "server/delivery/conversion.h"
 #include "server/delivery/destinations/registry.h"
 #include "server/delivery/fault_destination.h"
 #include "server/processing/spec.h"
@@ -43,6 +44,10 @@ struct StreamConfig {
   // AppendDelimiterToRecord: a newline after each record. Default: false (Firehose).
   bool append_delimiter = false;
   BufferingHints buffering;
+  bool buffering_size_set = false;  // buffering.size_mib given (else conversion makes it 128)
+  // [stream.conversion]: record format conversion, JSON -> Parquet (directory and s3 only;
+  // needs compression = none and buffering.size_mib >= 64, as Firehose).
+  ConversionConfig conversion;
   // How long a failing segment is retried before it goes to the backup store. 0 = no retry.
   // 0..the kind's max_retry_duration_s. Default: the kind's default_retry_duration_s (86400 for
   // directory and s3, as Firehose's S3 24 h; 300 for http, as Firehose's RetryOptions).

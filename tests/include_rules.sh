@@ -6,6 +6,7 @@
 #   base/                     base/
 #   protocol/                 base/, protocol/
 #   storage/                  base/, storage/ (and rocksdb/, which nothing else includes)
+#   parquet/                  base/, parquet/: the Parquet writer knows nothing of streams
 #   client-lib/ (library)     base/, protocol/, client-lib/, sluice/ — never server/ or storage/
 #   client-lib/include/       the installed header: standard library only
 #   client-lib/cli/           the library, storage/ (sluice inspect) — never server/
@@ -38,6 +39,7 @@ check_dir() {
 check_dir base '^base/' "base includes only base/"
 check_dir protocol '^(base|protocol)/' "protocol sees base/ and protocol/ only"
 check_dir storage '^(base|storage)/' "storage sees RocksDB and base/ only"
+check_dir parquet '^(base|parquet)/' "the Parquet writer sees base/ only"
 check_dir "client-lib/client.cc client-lib/client.h client-lib/cluster_lane.cc client-lib/cluster_lane.h client-lib/replay.cc client-lib/replay.h client-lib/producer.cc" \
   '^(base|protocol|client-lib|sluice)/' "libsluice never includes server/ or storage/"
 # The installed header: the standard library only (no project header, nothing of the build tree).
@@ -47,7 +49,7 @@ check_dir "server/encoding server/net" '^(base|server/(encoding|net))/' "encodin
 check_dir server/processing '^(base|protocol|server/(encoding|net|processing))/' \
   "processors do not reach into delivery or the loops"
 check_dir "server/delivery server/config.h server/config.cc server/config_toml.h server/stream_config.h server/stream_config.cc server/stream_registry.h" \
-  '^(base|protocol|storage|server/(encoding|net|processing|delivery|cluster/records\.h|config\.h|config_toml\.h|stream_config\.h|stream_registry\.h))' \
+  '^(base|protocol|storage|parquet|server/(encoding|net|processing|delivery|cluster/records\.h|config\.h|config_toml\.h|stream_config\.h|stream_registry\.h))' \
   "the delivery library has no libuv and no loops"
 # The cluster agent and its etcd client: threads of their own, no loops; main reaches them.
 check_dir server/cluster '^(base|server/(encoding|net|cluster|stream_config\.h))/?' \
@@ -66,10 +68,10 @@ done
 
 # System headers that mark a layer.
 while IFS= read -r hit; do violation "${hit%%:*}" "rocksdb/..." "only storage/ includes RocksDB"; done \
-  < <(grep -rln --include='*.h' --include='*.cc' -E '^\s*#include <rocksdb/' base protocol client-lib server 2>/dev/null)
+  < <(grep -rln --include='*.h' --include='*.cc' -E '^\s*#include <rocksdb/' base protocol client-lib server parquet 2>/dev/null)
 while IFS= read -r hit; do violation "${hit%%:*}" "uv.h" "the delivery library runs without libuv"; done \
   < <(grep -rln --include='*.h' --include='*.cc' -E '^\s*#include <uv\.h>' server/delivery server/processing server/encoding \
-        server/net server/cluster server/config.h server/config.cc server/config_toml.h server/stream_config.h server/stream_config.cc server/stream_registry.h storage protocol base 2>/dev/null)
+        server/net server/cluster server/config.h server/config.cc server/config_toml.h server/stream_config.h server/stream_config.cc server/stream_registry.h storage parquet protocol base 2>/dev/null)
 
 if [ "$bad" -ne 0 ]; then
   echo "include_rules: FAILED (see docs/architecture.md, Layout)"

@@ -309,6 +309,12 @@ void CmdStats(CommandContext& ctx) {
     if (s->cfg->processing.jq_query.size())
       p.Add("JQProcessing.Duration", avg(d->jq_us.load(), d->jq_records.load(), 1000));  // ms per record
   }
+  if (s->cfg->conversion.on()) {
+    p.Add("SucceedConversion.Records", d->converted_records.load());
+    p.Add("SucceedConversion.Bytes", d->converted_bytes.load());
+    p.Add("FailedConversion.Records", d->conversion_failed_records.load());
+    p.Add("FailedConversion.Bytes", d->conversion_failed_bytes.load());
+  }
   p.Add("BacklogRecords", backlog.records);
   p.Add("BacklogBytes", backlog.bytes);
   p.Add("RetryingSegments", backlog.retrying);

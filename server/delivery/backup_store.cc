@@ -62,12 +62,22 @@ base::Status BackupStore::WriteRecordFailures(std::string_view stream, const sto
                        "\",\"streamVersion\":" + std::to_string(d.stream_version) + ",\"segmentId\":\"" + id +
                        "\",\"recordCount\":" + std::to_string(failures.size()) + "}";
   w.Begin(stream, id, header);
+  // Firehose's error record; format conversion's names the error lastErrorCode/lastErrorMessage
+  // and adds the record's place and the table (here: the stream version whose schema refused it).
+  const bool conversion = type == "format-conversion-failed";
+  const std::string code_key = conversion ? "lastErrorCode" : "errorCode";
+  const std::string message_key = conversion ? "lastErrorMessage" : "errorMessage";
   for (const RecordFailure& f : failures) {
     lines += "{\"attemptsMade\":" + std::to_string(attempts_made) + ",\"arrivalTimestamp\":" +
-             std::to_string(f.arrival_ms) + ",\"errorCode\":\"" + JsonEscape(f.code) + "\",\"errorMessage\":\"" +
-             JsonEscape(f.message) + "\",\"attemptEndingTimestamp\":" + std::to_string(now_ms) + ",\"rawData\":\"";
+             std::to_string(f.arrival_ms) + ",\"" + code_key + "\":\"" + JsonEscape(f.code) + "\",\"" + message_key +
+             "\":\"" + JsonEscape(f.message) + "\",\"attemptEndingTimestamp\":" + std::to_string(now_ms) + ",\"rawData\":\"";
     Base64Append(f.raw, &lines);
     lines += "\"";
+    if (conversion)
+      lines += ",\"sequenceNumber\":\"" + id + "\",\"subSequenceNumber\":" + std::to_string(f.index) +
+               ",\"dataCatalogTable\":{\"catalogId\":null,\"databaseName\":null,\"tableName\":\"" +
+               JsonEscape(stream) + "\",\"region\":null,\"versionId\":\"" + std::to_string(d.stream_version) +
+               "\",\"catalogArn\":null}";
     if (!lambda_arn.empty()) lines += ",\"lambdaArn\":\"" + JsonEscape(lambda_arn) + "\"";
     lines += "}\n";
     w.Add(f.raw);

@@ -27,6 +27,7 @@ struct RecordFailure {
   int64_t arrival_ms = 0;
   std::string code;      // errorCode, e.g. "Lambda.ProcessingFailed"
   std::string message;   // errorMessage
+  uint32_t index = 0;    // in its segment (subSequenceNumber of format-conversion-failed records)
 };
 
 // Segment files (protocol/segment_file.h), laid out under the error output prefix, each with a

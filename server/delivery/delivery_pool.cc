@@ -18,6 +18,8 @@
 namespace sluice::server {
 namespace {
 
+constexpr std::string_view kFormatConversionFailed = "format-conversion-failed";
+
 // A segment whose stored records fail their checksum is not retried in a hot loop.
 constexpr int64_t kQuarantineRetryMs = 3600 * 1000;
 constexpr int64_t kMaxWaitMs = 100;  // workers re-check at least this often (FakeClock tests)
@@ -463,25 +465,54 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
     return;
   }
   if (!budget_spent) {
-    std::string body;
     const bool needs_body = job.destination->needs_body();
-    if (needs_body && cfg.append_delimiter) {
-      body.reserve(raw.size() + records.size());
-      for (std::string_view r : records) {
-        body.append(r);
-        body.push_back('\n');
+    const bool convert = needs_body && cfg.conversion.on();
+    ConvertedObject conv;
+    base::Result<std::string> compressed{std::string()};
+    if (convert) {
+      // Record format conversion: the records that do not convert go to the error output first
+      // (a later attempt writes them again under the same names), then the Parquet object.
+      conv = ConvertRecords(cfg.conversion, records);
+      if (!conv.failures.empty()) {
+        std::vector<RecordFailure> failures;
+        failures.reserve(conv.failures.size());
+        for (const ConvertedObject::Failure& f : conv.failures)
+          failures.push_back({records[f.index], arrivals[f.index], "DataFormatConversion.MalformedData", f.message, f.index});
+        base::Status st = job.backup->WriteRecordFailures(name, d, kFormatConversionFailed, failures, d.attempts + 1,
+                                                          "", clock_->NowUnixMillis());
+        if (!st.ok()) {
+          stats.backup_failures.fetch_add(1, std::memory_order_relaxed);
+          stats.SetError(now, "backup store: " + st.ToString());
+          d.next_attempt_ms = now + BackoffMs(1, BackoffUnit());
+          Requeue(std::move(d));
+          return;
+        }
       }
+      compressed = std::move(conv.body);
     } else if (needs_body) {
-      body = raw;
+      std::string body;
+      if (cfg.append_delimiter) {
+        body.reserve(raw.size() + records.size());
+        for (std::string_view r : records) {
+          body.append(r);
+          body.push_back('\n');
+        }
+      } else {
+        body = raw;
+      }
+      compressed = Compress(cfg.compression, body);
     }
-    auto compressed = needs_body ? Compress(cfg.compression, body) : base::Result<std::string>(std::string());
     if (!compressed.ok()) {
       result = DeliveryResult::Retry(compressed.status().ToString());
+    } else if (convert && conv.rows == 0) {
+      result = DeliveryResult::Ok();  // no record converted: nothing to deliver
     } else {
       const std::string& configured_ext = cfg.file_extension();
-      std::string_view ext = configured_ext.empty() ? CompressionExtension(cfg.compression) : std::string_view(configured_ext);
+      std::string_view ext = !configured_ext.empty() ? std::string_view(configured_ext)
+                             : convert              ? std::string_view(".parquet")
+                                                    : CompressionExtension(cfg.compression);
       DeliveryObject obj{name, d.stream_version, id, d.oldest_arrival_ms, d.record_count,
-                         compressed.value(), records, arrivals, ext, ContentEncoding(cfg.compression),
+                         compressed.value(), records, arrivals, ext, convert ? "" : ContentEncoding(cfg.compression),
                          d.is_partition(), d.partition};
       stats.attempts.fetch_add(1, std::memory_order_relaxed);
       const int64_t began_ns = base::Clock::Real()->NowMonoNanos();
@@ -529,8 +560,25 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
       if (!del.ok())  // delivered; a later attempt redelivers to the same name (idempotent)
         SLUICE_LOG_ERROR("delivery", "segment %s delivered but not deleted: %s", id.c_str(), del.ToString().c_str());
       if (d.is_partition()) job.partitions->Done(d);
-      stats.records.fetch_add(d.record_count - std::min<uint64_t>(d.record_count, result.rejected.size()),
-                              std::memory_order_relaxed);
+      const uint64_t not_delivered = result.rejected.size() + conv.failures.size();
+      stats.records.fetch_add(d.record_count - std::min<uint64_t>(d.record_count, not_delivered), std::memory_order_relaxed);
+      if (convert) {
+        uint64_t failed_bytes = 0;
+        for (const ConvertedObject::Failure& f : conv.failures) failed_bytes += records[f.index].size();
+        stats.converted_records.fetch_add(records.size() - conv.failures.size(), std::memory_order_relaxed);
+        stats.converted_bytes.fetch_add(conv.converted_bytes, std::memory_order_relaxed);
+        stats.conversion_failed_records.fetch_add(conv.failures.size(), std::memory_order_relaxed);
+        stats.conversion_failed_bytes.fetch_add(failed_bytes, std::memory_order_relaxed);
+        stats.backup_records.fetch_add(conv.failures.size(), std::memory_order_relaxed);
+        if (!conv.failures.empty()) {
+          stats.SetError(now, "DataFormatConversion.MalformedData: " + conv.failures.front().message);
+          SLUICE_LOG_WARN_CTX("delivery", ({name, id, job.destination->kind()}),
+                              "stream %s: segment %s: %zu of %u records did not convert, in the error output as %s "
+                              "(first: %s)",
+                              name.c_str(), id.c_str(), conv.failures.size(), d.record_count,
+                              std::string(kFormatConversionFailed).c_str(), conv.failures.front().message.c_str());
+        }
+      }
       stats.bytes.fetch_add(d.bytes, std::memory_order_relaxed);
       stats.segments.fetch_add(1, std::memory_order_relaxed);
       stats.delivered_age.ObserveMicros((now - d.oldest_arrival_ms) * 1000);

@@ -69,6 +69,11 @@ struct DeliveryStats {
   std::atomic<uint64_t> jq_us{0};                   // JQProcessing.Duration (sum, microseconds)
   std::atomic<uint64_t> retries{0};                 // failed attempts that were scheduled again
   std::atomic<uint64_t> rejected_records{0};        // records the destination refused (to the backup store)
+  // Record format conversion.
+  std::atomic<uint64_t> converted_records{0};         // SucceedConversion.Records
+  std::atomic<uint64_t> converted_bytes{0};           // SucceedConversion.Bytes
+  std::atomic<uint64_t> conversion_failed_records{0}; // FailedConversion.Records (to format-conversion-failed)
+  std::atomic<uint64_t> conversion_failed_bytes{0};   // FailedConversion.Bytes
   base::Histogram delivery_duration{base::kDurationBuckets};    // one Deliver call, any outcome
   base::Histogram delivered_age{base::kAgeBuckets};             // oldest record's age when delivered
   base::Histogram processing_duration{base::kDurationBuckets};  // one Lambda invocation

@@ -23,6 +23,7 @@ struct StreamMetric {
   const char* help;
   uint64_t (*value)(const StreamSnapshot&);
   bool staged_only = false;  // only streams with processors (Lambda, de-aggregation, partitioning)
+  bool conversion_only = false;  // only streams with record format conversion
 };
 
 uint64_t Load(const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); }
@@ -90,6 +91,14 @@ const StreamMetric kStreamMetrics[] = {
      [](const StreamSnapshot& s) { return Load(s.delivery->partition_exceeded_records); }, true},
     {"sluice_jq_processing_records_total", "counter", "records the MetadataExtraction jq query ran on",
      [](const StreamSnapshot& s) { return Load(s.delivery->jq_records); }, true},
+    {"sluice_succeed_conversion_records_total", "counter", "SucceedConversion.Records: records converted to Parquet and delivered",
+     [](const StreamSnapshot& s) { return Load(s.delivery->converted_records); }, false, true},
+    {"sluice_succeed_conversion_bytes_total", "counter", "SucceedConversion.Bytes: their bytes as put",
+     [](const StreamSnapshot& s) { return Load(s.delivery->converted_bytes); }, false, true},
+    {"sluice_failed_conversion_records_total", "counter", "FailedConversion.Records: records sent to format-conversion-failed/",
+     [](const StreamSnapshot& s) { return Load(s.delivery->conversion_failed_records); }, false, true},
+    {"sluice_failed_conversion_bytes_total", "counter", "FailedConversion.Bytes: their bytes",
+     [](const StreamSnapshot& s) { return Load(s.delivery->conversion_failed_bytes); }, false, true},
 };
 
 // Appends v to a JSON document, as an integer when it is one.
@@ -278,6 +287,7 @@ std::string Monitor::Metrics() {
     bool any = false;
     for (const StreamSnapshot& s : snaps) {
       if (m.staged_only && !s.info->cfg->processing.staged()) continue;
+      if (m.conversion_only && !s.info->cfg->conversion.on()) continue;
       if (!any) w.Family(m.name, m.type, m.help);
       any = true;
       w.Sample(m.name, {{"stream", s.info->name}, {"destination", s.destination}}, m.value(s));

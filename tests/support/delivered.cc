@@ -99,6 +99,9 @@ std::vector<ErrorRecord> ReadErrors(const std::string& backup_root) {
       std::string_view v;
       if (o["errorCode"].get_string().get(v) == simdjson::SUCCESS) r.code = v;
       if (o["errorMessage"].get_string().get(v) == simdjson::SUCCESS) r.message = v;
+      // format-conversion-failed records name them as Firehose does there.
+      if (o["lastErrorCode"].get_string().get(v) == simdjson::SUCCESS) r.code = v;
+      if (o["lastErrorMessage"].get_string().get(v) == simdjson::SUCCESS) r.message = v;
       if (o["rawData"].get_string().get(v) == simdjson::SUCCESS) r.raw = server::Base64Decode(v).value_or("<bad base64>");
       if (o["lambdaArn"].get_string().get(v) == simdjson::SUCCESS) r.lambda_arn = v;
       r.attempts = o["attemptsMade"].get_int64().value_unsafe();

@@ -104,6 +104,9 @@ struct DestinationKind {
   uint32_t max_buffer_size_mib = 128;
   uint32_t max_retry_duration_s = 86400;
   uint32_t default_retry_duration_s = 86400;
+  // Objects whose bytes are what the stream builds (directory, s3): record format conversion
+  // (Parquet objects) is allowed.
+  bool object_store = false;
   // Defaults computed from the server and the stream (a path under data_dir); may be null.
   void (*apply_defaults)(const std::string& data_dir, std::string_view stream, SettingValues* values) = nullptr;
   // Checks beyond the table's (ranges, formats and `required` are done already); may be null.

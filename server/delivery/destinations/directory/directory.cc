@@ -34,6 +34,7 @@ extern const DestinationKind kDirectoryDestination{
     .firehose = "DirectoryDestinationConfiguration",
     .summary = "objects in a local directory, named and laid out as Firehose names S3 objects (the embedded default)",
     .settings = kSettings,
+    .object_store = true,
     .apply_defaults = ApplyDefaults,
     .make = Make,
 };

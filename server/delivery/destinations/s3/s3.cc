@@ -102,6 +102,7 @@ extern const DestinationKind kS3Destination{
     .firehose = "ExtendedS3DestinationConfiguration",
     .summary = "objects in an S3-compatible store, SigV4-signed, keyed as Firehose keys them",
     .settings = kSettings,
+    .object_store = true,
     .apply_defaults = ApplyDefaults,
     .validate = Validate,
     .make = Make,
