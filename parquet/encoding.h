@@ -24,6 +24,10 @@ inline int BitWidth(uint64_t max) {
 void EncodeHybrid(std::span<const uint32_t> values, int bit_width, std::string* out);
 void EncodeHybrid(std::span<const uint8_t> values, int bit_width, std::string* out);
 
+// DELTA_BINARY_PACKED: blocks of 128 deltas in 4 miniblocks of 32, each bit-packed at its own
+// width above the block's smallest delta. `int32`: deltas wrap at 32 bits (INT32 columns).
+void EncodeDeltaBinaryPacked(std::span<const int64_t> values, bool int32, std::string* out);
+
 // PLAIN booleans: one bit each, least significant bit first.
 void EncodeBooleans(std::span<const uint8_t> values, std::string* out);
 

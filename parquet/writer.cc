@@ -17,7 +17,7 @@ namespace sluice::parquet {
 namespace {
 
 // parquet.thrift enums.
-enum Encoding : int32_t { kPlain = 0, kPlainDictionary = 2, kRle = 3, kRleDictionary = 8 };
+enum Encoding : int32_t { kPlain = 0, kPlainDictionary = 2, kRle = 3, kDeltaBinaryPacked = 5, kRleDictionary = 8 };
 enum PageType : int32_t { kDataPage = 0, kDictionaryPage = 2, kDataPageV2 = 3 };
 
 constexpr size_t kMaxStatBytes = 4096;  // longer min/max values are left out of the statistics
@@ -91,6 +91,7 @@ class ColumnWriter {
       std::string_view v(c.values.data() + off, n);
       off += n;
       Stat(v);
+      page_plain_bytes_ += n + (width_ ? 0 : 4);
       if (dict_on_) {
         auto it = dict_index_.find(v);
         uint32_t index;
@@ -100,7 +101,9 @@ class ColumnWriter {
           index = static_cast<uint32_t>(dict_index_.size());
           dict_index_.emplace(std::string(v), index);
           dict_count_++;
+          const size_t at = dict_plain_.size();
           Plain(v, &dict_plain_);
+          dict_entries_.emplace_back(static_cast<uint32_t>(at), static_cast<uint32_t>(dict_plain_.size() - at));
         }
         indices_.push_back(index);
       } else if (leaf_.physical == Physical::kBoolean) {
@@ -115,7 +118,7 @@ class ColumnWriter {
   // chunk's later pages are PLAIN).
   void MaybeFlushPage() {
     if (dict_on_ && dict_plain_.size() > o_.page_size) {
-      FlushPage();
+      FlushPage();  // may drop the dictionary already (the first page)
       dict_on_ = false;
       dict_index_.clear();
     } else if (PageBytes() >= o_.page_size) {
@@ -155,6 +158,7 @@ class ColumnWriter {
       encodings.insert(o_.version == 1 ? kPlainDictionary : kRleDictionary);
     }
     if (plain_pages_used_) encodings.insert(kPlain);
+    if (delta_pages_used_) encodings.insert(kDeltaBinaryPacked);
     const int64_t data_offset = static_cast<int64_t>(out->size());
     out->append(pages_);
 
@@ -189,9 +193,10 @@ class ColumnWriter {
     pages_uncompressed_ = 0;
     dict_plain_.clear();
     dict_index_.clear();
+    dict_entries_.clear();
     dict_count_ = 0;
     dict_on_ = o_.dictionary && leaf_.physical != Physical::kBoolean;
-    dict_pages_used_ = plain_pages_used_ = false;
+    dict_pages_used_ = plain_pages_used_ = delta_pages_used_ = false;
     num_values_ = null_count_ = 0;
     has_stats_ = stats_too_long_ = false;
     min_.clear();
@@ -257,9 +262,49 @@ class ColumnWriter {
     if (Compare(v, max_) > 0) max_.assign(v);
   }
 
+  // The chunk's first page decides whether the dictionary pays (as parquet-mr does): when the
+  // dictionary and its indices are not smaller than the values themselves, the page is written
+  // without it, and so is the rest of the chunk.
+  bool DictionaryPays() const {
+    const size_t index_bytes = indices_.size() * static_cast<size_t>(BitWidth(dict_count_ > 0 ? dict_count_ - 1 : 0)) / 8 + 1;
+    return dict_plain_.size() + index_bytes < page_plain_bytes_;
+  }
+
+  void DropDictionary() {
+    for (uint32_t index : indices_) {
+      const auto [at, n] = dict_entries_[index];
+      if (leaf_.physical == Physical::kBoolean) bools_.push_back(static_cast<uint8_t>(dict_plain_[at]));
+      else plain_.append(dict_plain_, at, n);
+    }
+    indices_.clear();
+    dict_on_ = false;
+    dict_index_.clear();
+    dict_entries_.clear();
+    dict_plain_.clear();
+    dict_count_ = 0;
+  }
+
+  // PLAIN values of an INT32/INT64 page as DELTA_BINARY_PACKED.
+  void EncodeDelta(std::string* out) const {
+    const bool int32 = leaf_.physical == Physical::kInt32;
+    std::vector<int64_t> v(plain_.size() / width_);
+    for (size_t i = 0; i < v.size(); i++) {
+      if (int32) {
+        int32_t x;
+        std::memcpy(&x, plain_.data() + 4 * i, 4);
+        v[i] = x;
+      } else {
+        std::memcpy(&v[i], plain_.data() + 8 * i, 8);
+      }
+    }
+    EncodeDeltaBinaryPacked(v, int32, out);
+  }
+
   void FlushPage() {
     if (page_values_ == 0) return;
+    if (!indices_.empty() && !dict_pages_used_ && !DictionaryPays()) DropDictionary();
     const bool dict = !indices_.empty();
+    const bool delta = !dict && (leaf_.physical == Physical::kInt32 || leaf_.physical == Physical::kInt64);
     std::string levels_rep, levels_def, values;
     if (leaf_.max_rep > 0) EncodeHybrid(std::span<const uint8_t>(rep_), BitWidth(leaf_.max_rep), &levels_rep);
     if (leaf_.max_def > 0) EncodeHybrid(std::span<const uint8_t>(def_), BitWidth(leaf_.max_def), &levels_def);
@@ -271,11 +316,14 @@ class ColumnWriter {
     } else if (leaf_.physical == Physical::kBoolean) {
       EncodeBooleans(bools_, &values);
       plain_pages_used_ = true;
+    } else if (delta) {
+      EncodeDelta(&values);
+      delta_pages_used_ = true;
     } else {
       values = std::move(plain_);
       plain_pages_used_ = true;
     }
-    const int32_t encoding = dict ? (o_.version == 1 ? kPlainDictionary : kRleDictionary) : kPlain;
+    const int32_t encoding = dict ? (o_.version == 1 ? kPlainDictionary : kRleDictionary) : delta ? kDeltaBinaryPacked : kPlain;
     std::string header, body;
     CompactWriter h(&header);
     size_t uncompressed;
@@ -331,6 +379,7 @@ class ColumnWriter {
     indices_.clear();
     bools_.clear();
     page_values_ = page_nulls_ = page_rows_ = 0;
+    page_plain_bytes_ = 0;
   }
 
   const Leaf& leaf_;
@@ -341,12 +390,14 @@ class ColumnWriter {
   std::string plain_;
   std::vector<uint32_t> indices_;
   uint64_t page_values_ = 0, page_nulls_ = 0, page_rows_ = 0;
+  size_t page_plain_bytes_ = 0;  // the page's values PLAIN-encoded (what the dictionary must beat)
   // The chunk.
   bool dict_on_;
   std::unordered_map<std::string, uint32_t, ViewHash, std::equal_to<>> dict_index_;
   std::string dict_plain_;
+  std::vector<std::pair<uint32_t, uint32_t>> dict_entries_;  // each entry's place in dict_plain_
   uint32_t dict_count_ = 0;
-  bool dict_pages_used_ = false, plain_pages_used_ = false;
+  bool dict_pages_used_ = false, plain_pages_used_ = false, delta_pages_used_ = false;
   std::string pages_;
   uint64_t pages_uncompressed_ = 0;
   uint64_t num_values_ = 0, null_count_ = 0;

@@ -132,3 +132,46 @@ TEST_CASE("ServerConfig: wal_compression and records_compression take known name
   REQUIRE(LoadConfigText("records_compression = \"brotli\"\n", "r.toml", &rc).ok());
   CHECK(rc.Validate().message().find("none, lz4 or zstd") != std::string::npos);
 }
+
+TEST_CASE("StreamConfig: record format conversion settings, defaults and Firehose's rules", "[server][config]") {
+  // The [[stream]] table's contents, as the catalog stores them: [stream.conversion] is [conversion].
+  ServerConfig server;
+  server.data_dir = "/tmp/x";
+  auto ok = ParseStreamConfig(
+      "name = \"p\"\n[conversion]\ncolumns = \"id bigint, tags array<string>\"\ncompression = \"zstd\"\n"
+      "column_to_json_key_mappings = { id = \"ID\" }\n",
+      "", server);
+  INFO(ok.status().ToString());
+  REQUIRE(ok.ok());
+  CHECK(ok.value().conversion.on());
+  CHECK(ok.value().buffering.size_mib == 128);  // Firehose's default with conversion
+  CHECK(ok.value().conversion.writer.codec == sluice::parquet::Codec::kZstd);
+  CHECK(ok.value().conversion.schema->leaves().size() == 2);
+  auto off = ParseStreamConfig("name = \"p\"\n[conversion]\nenabled = false\ncolumns = \"id bigint\"\n", "", server);
+  REQUIRE(off.ok());
+  CHECK_FALSE(off.value().conversion.on());
+  CHECK(off.value().buffering.size_mib == 5);
+
+  auto refused = [&](const std::string& text, const char* needle) {
+    auto r = ParseStreamConfig("name = \"p\"\n" + text, "", server);
+    INFO(text << " -> " << r.status().ToString());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find(needle) != std::string::npos);
+  };
+  const std::string conv = "[conversion]\ncolumns = \"id bigint\"\n";
+  refused("destination = \"http\"\nhttp = { url = \"http://127.0.0.1:1/\" }\n" + conv, "directory, s3");
+  refused("compression = \"gzip\"\n" + conv, "compression must be none");
+  refused("buffering = { size_mib = 5 }\n" + conv, "size_mib must be 64..128");
+  refused("[conversion]\ncolumns = \"id bigint,\"\n", "conversion: columns");
+  refused("[conversion]\ncolumns = \"id blob\"\n", "unknown type 'blob'");
+  refused(conv + "compression = \"lzo\"\n", "snappy, gzip, zstd or uncompressed");
+  refused(conv + "block_size_bytes = 1000\n", "block_size_bytes must be");
+  refused(conv + "page_size_bytes = 1000\n", "page_size_bytes must be");
+  refused(conv + "writer_version = \"v3\"\n", "writer_version must be v1 or v2");
+  refused(conv + "input_format = \"csv\"\n", "input_format must be openx or hive");
+  refused(conv + "timestamp_formats = \"yyyy\"\n", "belongs to input_format = hive");
+  refused(conv + "input_format = \"hive\"\ntimestamp_formats = \"yyyy MMM\"\n", "month names");
+  refused(conv + "input_format = \"hive\"\ncase_insensitive = false\n", "belong to input_format = openx");
+  refused(conv + "column_to_json_key_mappings = { nope = \"x\" }\n", "does not have");
+  refused(conv + "colums = \"x\"\n", "unknown key 'colums'");
+}
