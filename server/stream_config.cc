@@ -439,7 +439,9 @@ void ApplyStreamDefaults(const std::string& data_dir, StreamConfig* s) {
     if (kind->apply_defaults != nullptr) kind->apply_defaults(data_dir, s->name, &s->kinds[std::string(kind->name)]);
   if (const DestinationKind* kind = s->kind(); kind != nullptr && !s->retry_duration_set)
     s->retry_duration_s = kind->default_retry_duration_s;
-  if (s->conversion.on() && !s->buffering_size_set) s->buffering.size_mib = 128;  // Firehose's default with conversion
+  if (const DestinationKind* kind = s->kind(); kind != nullptr && kind->object_store && s->conversion.on() &&
+                                               !s->buffering_size_set)
+    s->buffering.size_mib = 128;  // Firehose's default with conversion
   if (s->backup.path.empty()) s->backup.path = data_dir + "/backup/" + s->name;
 }
 

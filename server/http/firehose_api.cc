@@ -208,6 +208,34 @@ std::string DestinationDescription(const StreamConfig& c) {
   d.Set("CompressionFormat", Quoted(CompressionFormat(c.compression)));
   d.Set("RetryOptions.DurationInSeconds", std::to_string(c.retry_duration_s));
   if (!c.backup.error_output_prefix.empty()) d.Set("ErrorOutputPrefix", Quoted(c.backup.error_output_prefix));
+  if (c.conversion.on()) {
+    const ConversionConfig& v = c.conversion;
+    const std::string dfc = "DataFormatConversionConfiguration.";
+    d.Set(dfc + "Enabled", "true");
+    d.Set(dfc + "SchemaConfiguration.Columns", Quoted(v.schema ? v.schema->ToString() : v.columns));  // no Glue: ours
+    if (v.input_format == "hive") {
+      std::string formats = "[";
+      for (const std::string& f : v.converter.timestamp_formats) formats += (formats.size() > 1 ? "," : "") + Quoted(f);
+      d.Set(dfc + "InputFormatConfiguration.Deserializer.HiveJsonSerDe.TimestampFormats", formats + "]");
+    } else {
+      const std::string openx = dfc + "InputFormatConfiguration.Deserializer.OpenXJsonSerDe.";
+      d.Set(openx + "ConvertDotsInJsonKeysToUnderscores", v.convert_dots_in_json_keys_to_underscores ? "true" : "false");
+      d.Set(openx + "CaseInsensitive", v.case_insensitive ? "true" : "false");
+      JsonObject mappings;
+      for (const auto& [column, key] : v.column_to_json_key_mappings) mappings.Set(column, Quoted(key));
+      std::string rendered;
+      mappings.Render(&rendered);
+      d.Set(openx + "ColumnToJsonKeyMappings", rendered);
+    }
+    const std::string parquet = dfc + "OutputFormatConfiguration.Serializer.ParquetSerDe.";
+    std::string compression = v.compression;
+    for (char& ch : compression) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    d.Set(parquet + "Compression", Quoted(compression));
+    d.Set(parquet + "BlockSizeBytes", std::to_string(v.block_size_bytes));
+    d.Set(parquet + "PageSizeBytes", std::to_string(v.page_size_bytes));
+    d.Set(parquet + "EnableDictionaryCompression", v.enable_dictionary_compression ? "true" : "false");
+    d.Set(parquet + "WriterVersion", v.writer_version == "v2" ? "\"V2\"" : "\"V1\"");
+  }
   std::string out;
   d.Render(&out);
   return out;
@@ -234,6 +262,91 @@ bool Member(simdjson::dom::object obj, std::string_view dotted, simdjson::dom::e
     if (e.get_object().get(obj) != simdjson::SUCCESS) return false;
     dotted.remove_prefix(dot + 1);
   }
+}
+
+// DataFormatConversionConfiguration -> conversion.* keys. There is no Glue Data Catalog: the
+// schema is SchemaConfiguration.Columns (a Hive column list, a Sluice member), or the stream's
+// conversion.columns set on the admin port. ORC output is not supported.
+std::optional<ApiError> ConversionFrom(simdjson::dom::element e, ControlInput* out) {
+  auto add = [&](std::string key, std::string value) { out->settings.emplace_back(std::move(key), std::move(value)); };
+  simdjson::dom::object dfc;
+  if (e.get_object().get(dfc) != simdjson::SUCCESS) return Serialization("DataFormatConversionConfiguration must be an object");
+  simdjson::dom::element m;
+  auto boolean = [&](simdjson::dom::object o, std::string_view path, const std::string& key) -> std::optional<ApiError> {
+    simdjson::dom::element b;
+    if (!Member(o, path, &b)) return std::nullopt;
+    bool v = false;
+    if (b.get_bool().get(v) != simdjson::SUCCESS) return Serialization(std::string(path) + " must be a boolean");
+    add(key, v ? "true" : "false");
+    return std::nullopt;
+  };
+  auto integer = [&](simdjson::dom::object o, std::string_view path, const std::string& key) -> std::optional<ApiError> {
+    simdjson::dom::element b;
+    if (!Member(o, path, &b)) return std::nullopt;
+    int64_t v = 0;
+    if (b.get_int64().get(v) != simdjson::SUCCESS || v < 0) return Serialization(std::string(path) + " must be a non-negative integer");
+    add(key, std::to_string(v));
+    return std::nullopt;
+  };
+  if (auto err = boolean(dfc, "Enabled", "conversion.enabled")) return err;
+  std::string_view text;
+  if (Member(dfc, "SchemaConfiguration.Columns", &m)) {
+    if (m.get_string().get(text) != simdjson::SUCCESS) return Serialization("SchemaConfiguration.Columns must be a string");
+    add("conversion.columns", std::string(text));
+  } else if (Member(dfc, "SchemaConfiguration.TableName", &m)) {
+    return InvalidArgument("Sluice has no Glue Data Catalog: give the schema as SchemaConfiguration.Columns, a Hive column "
+                           "list (\"id bigint, tags array<string>\"), or set conversion.columns on the admin port");
+  }
+  simdjson::dom::object openx, hive;
+  if (Member(dfc, "InputFormatConfiguration.Deserializer.OpenXJsonSerDe", &m)) {
+    if (m.get_object().get(openx) != simdjson::SUCCESS) return Serialization("OpenXJsonSerDe must be an object");
+    add("conversion.input_format", "openx");
+    add("conversion.timestamp_formats", "");
+    if (auto err = boolean(openx, "ConvertDotsInJsonKeysToUnderscores", "conversion.convert_dots_in_json_keys_to_underscores")) return err;
+    if (auto err = boolean(openx, "CaseInsensitive", "conversion.case_insensitive")) return err;
+    simdjson::dom::object maps;
+    if (Member(openx, "ColumnToJsonKeyMappings", &m)) {
+      if (m.get_object().get(maps) != simdjson::SUCCESS) return Serialization("ColumnToJsonKeyMappings must be an object");
+      for (auto [column, key] : maps) {
+        std::string_view k;
+        if (key.get_string().get(k) != simdjson::SUCCESS || column.empty() || column.size() > 128 || column.find('.') != std::string_view::npos)
+          return Serialization("ColumnToJsonKeyMappings maps column names to JSON key strings");
+        add("conversion.column_to_json_key_mappings." + std::string(column), std::string(k));
+      }
+    }
+  } else if (Member(dfc, "InputFormatConfiguration.Deserializer.HiveJsonSerDe", &m)) {
+    if (m.get_object().get(hive) != simdjson::SUCCESS) return Serialization("HiveJsonSerDe must be an object");
+    add("conversion.input_format", "hive");
+    std::string formats;
+    simdjson::dom::array list;
+    if (hive["TimestampFormats"].get_array().get(list) == simdjson::SUCCESS) {
+      for (simdjson::dom::element f : list) {
+        if (f.get_string().get(text) != simdjson::SUCCESS || text.empty() || text.find('|') != std::string_view::npos)
+          return Serialization("each of HiveJsonSerDe.TimestampFormats must be a non-empty string without '|'");
+        formats += (formats.empty() ? "" : "|") + std::string(text);
+      }
+    }
+    add("conversion.timestamp_formats", formats);
+  }
+  if (Member(dfc, "OutputFormatConfiguration.Serializer.OrcSerDe", &m))
+    return InvalidArgument("ORC output is not supported: use OutputFormatConfiguration.Serializer.ParquetSerDe");
+  simdjson::dom::object pq;
+  if (Member(dfc, "OutputFormatConfiguration.Serializer.ParquetSerDe", &m)) {
+    if (m.get_object().get(pq) != simdjson::SUCCESS) return Serialization("ParquetSerDe must be an object");
+    if (pq["Compression"].get_string().get(text) == simdjson::SUCCESS) {
+      std::string c(text);
+      for (char& ch : c) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      add("conversion.compression", c);
+    }
+    if (auto err = integer(pq, "BlockSizeBytes", "conversion.block_size_bytes")) return err;
+    if (auto err = integer(pq, "PageSizeBytes", "conversion.page_size_bytes")) return err;
+    if (auto err = boolean(pq, "EnableDictionaryCompression", "conversion.enable_dictionary_compression")) return err;
+    if (pq["WriterVersion"].get_string().get(text) == simdjson::SUCCESS) {
+      if (text != "V1" && text != "V2") return InvalidArgument("ParquetSerDe.WriterVersion must be V1 or V2");
+      add("conversion.writer_version", text == "V1" ? "v1" : "v2");
+    }
+  }
+  return std::nullopt;
 }
 
 // A kind's Firehose-named settings, and the common ones, from its configuration object.
@@ -314,6 +427,9 @@ std::optional<ApiError> SettingsFrom(const DestinationKind& kind, simdjson::dom:
     if (text == "Enabled" || text == "AllData") add("backup.mode", "all");
     else if (text == "Disabled" || text == "FailedDataOnly") add("backup.mode", "failed-only");
     else return InvalidArgument("S3BackupMode '" + Clip(text) + "' must be Enabled, Disabled, AllData or FailedDataOnly");
+  }
+  if (Member(conf, "DataFormatConversionConfiguration", &e)) {
+    if (auto err = ConversionFrom(e, out)) return err;
   }
   if (Member(conf, "ProcessingConfiguration", &e)) {
     simdjson::dom::object pc;

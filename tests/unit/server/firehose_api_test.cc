@@ -206,3 +206,61 @@ TEST_CASE("Firehose API: SigV4 signatures verify, and each failure is named as A
   CHECK(http::VerifySigV4(r, keys, now, &e) == nullptr);
   CHECK(e.type == "MissingAuthenticationTokenException");
 }
+
+TEST_CASE("Firehose API: DataFormatConversionConfiguration maps to the conversion settings and back", "[server][firehose_api]") {
+  const std::string body =
+      R"({"DeliveryStreamName":"p","ExtendedS3DestinationConfiguration":{"BucketARN":"arn:aws:s3:::bucket",)"
+      R"("RoleARN":"arn:aws:iam::1:role/r","BufferingHints":{"SizeInMBs":64,"IntervalInSeconds":60},)"
+      R"("DataFormatConversionConfiguration":{"Enabled":true,"SchemaConfiguration":{"Columns":"id bigint, Tags array<string>"},)"
+      R"("InputFormatConfiguration":{"Deserializer":{"OpenXJsonSerDe":{"CaseInsensitive":true,)"
+      R"("ColumnToJsonKeyMappings":{"id":"ID"}}}},"OutputFormatConfiguration":{"Serializer":{"ParquetSerDe":)"
+      R"({"Compression":"GZIP","PageSizeBytes":131072,"WriterVersion":"V2"}}}}}})";
+  ControlInput in;
+  REQUIRE_FALSE(ParseCreateInput(body, &in));
+  auto text = ApplyStreamSettings("", "p", in.settings);
+  REQUIRE(text.ok());
+  ServerConfig server;
+  server.data_dir = "/tmp/d";
+  auto cfg = ParseStreamConfig(text.value(), "", server);
+  INFO(text.value() << cfg.status().ToString());
+  REQUIRE(cfg.ok());
+  const ConversionConfig& c = cfg.value().conversion;
+  CHECK(c.on());
+  CHECK(c.compression == "gzip");
+  CHECK(c.page_size_bytes == 131072);
+  CHECK(c.writer_version == "v2");
+  CHECK(c.column_to_json_key_mappings.at("id") == "ID");
+
+  StreamInfo s;
+  s.name = "p";
+  s.id = 1;
+  s.version = 1;
+  s.cfg = std::make_shared<StreamConfig>(std::move(cfg).value());
+  StreamRegistry registry;
+  registry.Put(s);
+  std::string out;
+  REQUIRE_FALSE(DescribeDeliveryStream("{\"DeliveryStreamName\":\"p\"}", *registry.Current(), &out));
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(out).get(doc) == simdjson::SUCCESS);
+  auto dfc = doc["DeliveryStreamDescription"]["Destinations"].at(0)["ExtendedS3DestinationDescription"]
+                ["DataFormatConversionConfiguration"];
+  CHECK(bool(dfc["Enabled"].get_bool()));
+  CHECK(std::string_view(dfc["SchemaConfiguration"]["Columns"].get_string()) == "id bigint, tags array<string>");
+  CHECK(std::string_view(dfc["OutputFormatConfiguration"]["Serializer"]["ParquetSerDe"]["Compression"].get_string()) == "GZIP");
+  CHECK(std::string_view(dfc["InputFormatConfiguration"]["Deserializer"]["OpenXJsonSerDe"]["ColumnToJsonKeyMappings"]["id"]
+                             .get_string()) == "ID");
+
+  // A Glue table cannot be resolved; ORC is not written.
+  ControlInput bad;
+  std::string glue = body;
+  glue.replace(glue.find(R"("Columns":"id bigint, Tags array<string>")"), 41, R"("TableName":"t","DatabaseName":"d")");
+  auto e = ParseCreateInput(glue, &bad);
+  REQUIRE(e);
+  CHECK(e->message.find("Glue") != std::string::npos);
+  std::string orc = body;
+  orc.replace(orc.find(R"("ParquetSerDe")"), 14, R"("OrcSerDe")");
+  e = ParseCreateInput(orc, &bad);
+  REQUIRE(e);
+  CHECK(e->message.find("ORC") != std::string::npos);
+}
