@@ -9,7 +9,7 @@
 #   parquet/                  base/, parquet/: the Parquet writer knows nothing of streams
 #   client-lib/ (library)     base/, protocol/, client-lib/, sluice/ — never server/ or storage/
 #   client-lib/include/       the installed header: standard library only
-#   client-lib/cli/           the library, storage/ (sluice inspect) — never server/
+#   client-lib/cli/           the library, storage/ (sluice inspect), parquet/ (sluice convert) — never server/
 #   server/encoding, net/     base/ and themselves
 #   server/processing/        base/, protocol/, server/encoding/, server/net/, server/processing/
 #   server/delivery/, config  no uv.h, nothing of the loops: server/admin/, shard, connection,
@@ -44,7 +44,7 @@ check_dir "client-lib/client.cc client-lib/client.h client-lib/cluster_lane.cc c
   '^(base|protocol|client-lib|sluice)/' "libsluice never includes server/ or storage/"
 # The installed header: the standard library only (no project header, nothing of the build tree).
 check_dir client-lib/include '^$' "the public client header includes only the standard library"
-check_dir client-lib/cli '^(base|protocol|storage|client-lib|sluice)/' "the CLI never includes server/"
+check_dir client-lib/cli '^(base|protocol|storage|parquet|client-lib|sluice)/' "the CLI never includes server/"
 check_dir "server/encoding server/net" '^(base|server/(encoding|net))/' "encodings and the HTTP client depend on base/ only"
 check_dir server/processing '^(base|protocol|server/(encoding|net|processing))/' \
   "processors do not reach into delivery or the loops"

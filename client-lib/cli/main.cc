@@ -1,4 +1,4 @@
-// sluice: the command-line client (put, inspect, replay, admin, top, bench).
+// sluice: the command-line client (put, inspect, replay, admin, top, bench, convert).
 #include <CLI/CLI.hpp>
 
 #include "client-lib/cli/put_command.h"
@@ -77,7 +77,22 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--payload", bench.payload, "json (realistic log/event records, fixed seed) | filler (repeated letters)")
       ->capture_default_str()->check(CLI::IsMember({"json", "filler"}));
 
+  sluice::cli::ConvertOptions convert;
+  CLI::App* convert_cmd = app.add_subcommand("convert", "JSON lines on stdin -> a Parquet file, as [stream.conversion] converts");
+  convert_cmd->add_option("--columns", convert.columns, "the schema: a Hive column list (\"id bigint, tags array<string>\")")->required();
+  convert_cmd->add_option("--input-format", convert.input, "openx | hive")->capture_default_str()->check(CLI::IsMember({"openx", "hive"}));
+  convert_cmd->add_option("--timestamp-formats", convert.timestamp_formats, "hive: Joda patterns or millis, separated by |");
+  convert_cmd->add_option("--compression", convert.compression, "snappy | gzip | zstd | uncompressed")
+      ->capture_default_str()->check(CLI::IsMember({"snappy", "gzip", "zstd", "uncompressed"}));
+  convert_cmd->add_option("--writer-version", convert.writer_version, "v1 | v2")->capture_default_str()->check(CLI::IsMember({"v1", "v2"}));
+  convert_cmd->add_flag("--no-dictionary", convert.no_dictionary, "EnableDictionaryCompression = false");
+  convert_cmd->add_option("-o,--output", convert.output, "the Parquet file to write (none: only measure)");
+  convert_cmd->add_flag("--json", convert.json, "print one JSON object of figures");
+  convert_cmd->add_option("--sample", convert.sample, "convert this many generated records (sluice bench's json payload) instead of stdin");
+  convert_cmd->add_option("--record-size", convert.record_size, "bytes per generated record")->capture_default_str()->check(CLI::Range(40, 1 << 20));
+
   CLI11_PARSE(app, argc, argv);
+  if (convert_cmd->parsed()) return sluice::cli::RunConvert(convert);
   if (put_cmd->parsed()) return sluice::cli::RunPut(put);
   if (inspect_cmd->parsed()) {
     if (!segment_file.empty()) return sluice::cli::RunInspectSegmentFile(segment_file, inspect.dump);

@@ -1,4 +1,4 @@
-// The CLI's subcommands: put, inspect, replay, admin, top, bench.
+// The CLI's subcommands: put, inspect, replay, admin, top, bench, convert.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +40,22 @@ struct PutOptions {
 // Reads records from stdin, one per line. Returns the process exit code: 0 when every record
 // was acknowledged, 1 when some were not, 2 for usage or connection errors.
 int RunPut(const PutOptions& opts);
+
+struct ConvertOptions {
+  std::string columns;              // Hive column list
+  std::string input = "openx";      // openx | hive
+  std::string timestamp_formats;    // hive: '|'-separated Joda patterns or millis
+  std::string compression = "snappy";
+  std::string writer_version = "v1";
+  bool no_dictionary = false;
+  std::string output;               // the Parquet file ("" = none: measure only)
+  uint64_t sample = 0;              // > 0: convert this many generated json-payload records, not stdin
+  uint32_t record_size = 100;       // their size
+  bool json = false;
+};
+// Converts stdin's JSON lines into one Parquet file as a stream's [stream.conversion] would.
+// Returns 0 when every line converted, 1 when some were refused, 2 for usage errors.
+int RunConvert(const ConvertOptions& opts);
 
 struct InspectOptions {
   std::string data_dir = "./sluice-data";
