@@ -423,17 +423,24 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
   DeliveryStats& stats = *job.stats;
   const std::string id = d.Id();
   // Raw records (for the backup store) and the processed object body.
+  // One copy of the segment: the records back to back, with the newline after each when the
+  // stream appends one, so the buffer is also the uncompressed object body; `records` are views
+  // into it (without the newlines). Reserved up front: growing by doubling would hold twice the
+  // segment for a moment.
   std::string raw;
   std::vector<std::pair<size_t, size_t>> spans;
   const bool staged = !d.is_partition() && cfg.processing.staged();
+  const bool delimit = cfg.append_delimiter && !staged && !cfg.conversion.on();
   std::vector<int64_t> arrivals;
   spans.reserve(d.record_count);
   arrivals.reserve(d.record_count);
+  raw.reserve(d.bytes + (delimit ? d.record_count : 0));
   base::Status read = store_->ReadSegment(d, [&](const storage::RecordKey&, const storage::ChunkView& c) {
     c.ForEach([&](std::string_view r) {
       spans.emplace_back(raw.size(), r.size());
       arrivals.push_back(c.arrival_unix_ms());  // processors, and the error records of rejected records
       raw.append(r);
+      if (delimit) raw.push_back('\n');
     });
     return base::Status::Ok();
   });
@@ -489,18 +496,15 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
         }
       }
       compressed = std::move(conv.body);
+    } else if (needs_body && cfg.compression != Compression::kNone) {
+      compressed = Compress(cfg.compression, raw);
+    }
+    // The object: the Parquet file, the compressed body, or the records buffer itself.
+    std::string_view body;
+    if (needs_body && (convert || cfg.compression != Compression::kNone)) {
+      if (compressed.ok()) body = compressed.value();
     } else if (needs_body) {
-      std::string body;
-      if (cfg.append_delimiter) {
-        body.reserve(raw.size() + records.size());
-        for (std::string_view r : records) {
-          body.append(r);
-          body.push_back('\n');
-        }
-      } else {
-        body = raw;
-      }
-      compressed = Compress(cfg.compression, body);
+      body = raw;
     }
     if (!compressed.ok()) {
       result = DeliveryResult::Retry(compressed.status().ToString());
@@ -512,7 +516,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
                              : convert              ? std::string_view(".parquet")
                                                     : CompressionExtension(cfg.compression);
       DeliveryObject obj{name, d.stream_version, id, d.oldest_arrival_ms, d.record_count,
-                         compressed.value(), records, arrivals, ext, convert ? "" : ContentEncoding(cfg.compression),
+                         body, records, arrivals, ext, convert ? "" : ContentEncoding(cfg.compression),
                          d.is_partition(), d.partition};
       stats.attempts.fetch_add(1, std::memory_order_relaxed);
       const int64_t began_ns = base::Clock::Real()->NowMonoNanos();

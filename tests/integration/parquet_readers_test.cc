@@ -172,7 +172,7 @@ class Gen {
   void Int(std::string* in, std::string* out, int64_t lo, int64_t hi) {
     int64_t v;
     if (Chance(10)) v = Chance(50) ? lo : hi;
-    else v = lo + static_cast<int64_t>(rng_() % (static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo)));
+    else v = static_cast<int64_t>(static_cast<uint64_t>(lo) + rng_() % (static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo)));
     in->append(std::to_string(v));
     out->append("\"" + std::to_string(v) + "\"");
   }
