@@ -63,7 +63,14 @@ std::string SeqKey(uint16_t shard) {
 rocksdb::ColumnFamilyOptions RecordsCfOptions(const StoreOptions& o) {
   rocksdb::ColumnFamilyOptions cf;
   cf.write_buffer_size = o.write_buffer_bytes;
-  cf.max_write_buffer_number = 3;
+  // A full memtable waits for a second one before both are flushed together: records delivered
+  // meanwhile are deleted by a range tombstone in the newer one, and the flush drops them instead
+  // of writing them to a file (and compacting them away later). Measured with 8 MiB / 1 s
+  // segments (storage bytes written per acknowledged byte): 4 KiB 1.40 -> 1.19, 100 B
+  // 1.30 -> 1.16, at up to 64 MiB more memtable. Four buffers: two waiting, one flushing, one
+  // taking writes, so puts never stall on a flush.
+  cf.max_write_buffer_number = 4;
+  cf.min_write_buffer_number_to_merge = 2;
   // Records are transient (deleted after delivery) and often already compressed by producers, so
   // none by default; compressible records (JSON logs) write fewer bytes with lz4 or zstd.
   cf.compression = o.records_compression == "zstd"  ? rocksdb::kZSTD
@@ -121,7 +128,7 @@ base::Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   db.max_background_jobs = 2;
   db.max_total_wal_size = 512u << 20;
-  db.db_write_buffer_size = 256u << 20;
+  db.db_write_buffer_size = 320u << 20;  // the records' four 64 MiB memtables and the small families
   db.max_open_files = -1;
   // Flushes and compactions write back every 1 MiB instead of in one burst at the file's end,
   // so the burst does not sit in front of the WAL fsync that acks are waiting for.
