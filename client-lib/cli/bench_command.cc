@@ -7,10 +7,12 @@
 // (coordinated omission, as wrk2 and HdrHistogram's corrected mode do).
 // Freshness (--freshness-dir D): every record carries its send time; a watcher polls D for new
 // delivered files and records delivered time - send time per record.
+#include <hiredis/hiredis.h>
 #include <netdb.h>
 #include <openssl/evp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -412,6 +414,100 @@ void RunFirehoseConnection(const BenchOptions& o, const std::string& host, uint1
   while (ok && !started.empty()) ok = receive();
 }
 
+// --api redis: the same open- or closed-loop schedule against Redis, a batch being `batch`
+// pipelined `XADD <stream> * f <record>` commands (hiredis); with appendfsync always Redis
+// answers only after its AOF fsync, so the latency compares with Sluice's durable ack. Replies
+// are read as they arrive (ppoll + hiredis's reader) while the next batch is not due yet, so a
+// batch's latency is its last reply's arrival minus its due time, as for Sluice.
+void RunRedisConnection(const BenchOptions& o, const std::string& host, uint16_t port, int index, int64_t start_ns,
+                        int64_t end_ns, uint64_t records_quota, std::atomic<uint64_t>* progress, ConnResult* out) {
+  struct timeval tv = {10, 0};
+  redisContext* c = redisConnectWithTimeout(host.c_str(), port, tv);
+  if (c == nullptr || c->err) {
+    out->first_error = std::string("redis: ") + (c ? c->errstr : "cannot connect");
+    if (c) redisFree(c);
+    return;
+  }
+  BatchPool pool(o, index);
+  const double batches_per_s = o.rate > 0 ? static_cast<double>(o.rate) / o.connections / o.batch : 0;
+  std::deque<std::pair<int64_t, size_t>> started;  // (due or send time, commands) per batch in flight
+  size_t front_replies = 0, front_ok = 0;
+  auto fail = [&](const std::string& why) {
+    if (out->first_error.empty()) out->first_error = "redis: " + why;
+    return false;
+  };
+  // Consumes the complete replies hiredis's reader holds.
+  auto take = [&]() -> bool {
+    for (;;) {
+      void* reply = nullptr;
+      if (redisGetReplyFromReader(c, &reply) != REDIS_OK) return fail(c->errstr);
+      if (reply == nullptr) return true;
+      const bool error = static_cast<redisReply*>(reply)->type == REDIS_REPLY_ERROR;
+      if (error && out->first_error.empty()) out->first_error = std::string("redis: ") + static_cast<redisReply*>(reply)->str;
+      freeReplyObject(reply);
+      if (started.empty()) return fail("a reply to nothing sent");
+      front_replies++;
+      if (error) out->records_failed++;
+      else front_ok++;
+      if (front_replies == started.front().second) {
+        out->batches++;
+        out->records_acked += front_ok;
+        progress->fetch_add(front_ok, std::memory_order_relaxed);
+        out->latency_us.push_back(static_cast<uint32_t>(std::min<int64_t>((NowNs() - started.front().first) / 1000, UINT32_MAX)));
+        started.pop_front();
+        front_replies = front_ok = 0;
+      }
+    }
+  };
+  // Waits up to `timeout_ns` for replies and takes them.
+  auto pump = [&](int64_t timeout_ns) -> bool {
+    pollfd p{c->fd, POLLIN, 0};
+    timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000), static_cast<long>(timeout_ns % 1'000'000'000)};
+    int r = ppoll(&p, 1, &ts, nullptr);
+    if (r < 0 && errno != EINTR) return fail(std::strerror(errno));
+    if (r <= 0) return true;
+    if (redisBufferRead(c) != REDIS_OK) return fail(c->errstr);
+    return take();
+  };
+  uint64_t sent_records = 0, k = 0;
+  bool ok = true;
+  for (;;) {
+    int64_t now = NowNs();
+    if (records_quota ? sent_records >= records_quota : now >= end_ns) break;
+    int64_t due = now;
+    if (batches_per_s > 0) {
+      due = start_ns + static_cast<int64_t>(static_cast<double>(k) * 1e9 / batches_per_s);
+      if (!records_quota && due >= end_ns) break;
+      while (ok && (now = NowNs()) < due) {
+        if (started.empty()) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
+        else ok = pump(due - now);
+      }
+    }
+    while (ok && started.size() >= o.in_flight) ok = pump(100'000'000);
+    if (!ok) break;
+    size_t n = o.batch;
+    if (records_quota) n = static_cast<size_t>(std::min<uint64_t>(n, records_quota - sent_records));
+    const int64_t send_time = batches_per_s > 0 ? due : NowNs();
+    for (std::string_view r : pool.Batch(k, n)) {
+      const char* argv[] = {"XADD", o.stream.c_str(), "*", "f", r.data()};
+      const size_t lens[] = {4, o.stream.size(), 1, 1, r.size()};
+      redisAppendCommandArgv(c, 5, argv, lens);
+    }
+    started.emplace_back(send_time, n);
+    int done = 0;
+    while (ok && !done) {  // the whole batch goes out now; replies are read as they come
+      if (redisBufferWrite(c, &done) != REDIS_OK) ok = fail(c->errstr);
+      else if (!done) ok = pump(0);
+    }
+    if (!ok) break;
+    sent_records += n;
+    k++;
+  }
+  const int64_t drain_until = NowNs() + 30'000'000'000;
+  while (ok && !started.empty() && NowNs() < drain_until) ok = pump(100'000'000);
+  redisFree(c);
+}
+
 // Polls the delivered directory; for each new file, each record's freshness is now - its stamp.
 class FreshnessWatcher {
  public:
@@ -486,6 +582,7 @@ int RunBench(const BenchOptions& o) {
   co.tls = o.tls.tls;
   co.ca_file = o.tls.ca_file;
   const bool firehose = o.api == "firehose";
+  const bool redis = o.api == "redis";
   if (firehose && o.tls.tls) {
     std::fprintf(stderr, "sluice bench: --tls applies to the put port only (not to --api firehose yet)\n");
     return 2;
@@ -499,7 +596,7 @@ int RunBench(const BenchOptions& o) {
                          "of the Firehose API ports)\n");
     return 2;
   }
-  if (!firehose) {
+  if (!firehose && !redis) {
     auto probe = BenchConn::Connect(co, seeds);
     if (!probe.ok()) {
       std::fprintf(stderr, "sluice bench: %s\n", probe.status().ToString().c_str());
@@ -526,7 +623,10 @@ int RunBench(const BenchOptions& o) {
   std::vector<std::thread> threads;
   for (uint32_t i = 0; i < o.connections; i++) {
     uint64_t quota = o.records ? o.records / o.connections + (i < o.records % o.connections ? 1 : 0) : 0;
-    if (firehose)
+    if (redis)
+      threads.emplace_back(RunRedisConnection, std::cref(o), co.host, co.port, static_cast<int>(i), start, end, quota,
+                           &progress, &results[i]);
+    else if (firehose)
       threads.emplace_back(RunFirehoseConnection, std::cref(o), co.host, co.port, static_cast<int>(i), start, end, quota,
                            &progress, &results[i]);
     else

@@ -60,8 +60,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--addr", bench.addr, "server HOST:PORT, or a cluster's seeds HOST:PORT,HOST:PORT,... (put port)")->capture_default_str();
   bench_cmd->add_option("--stream", bench.stream, "delivery stream")->capture_default_str();
   bench_cmd->add_option("--auth-token", bench.auth_token, "token for servers run with --auth-token; with --api firehose, <key id>:<secret> signs requests (SigV4)");
-  bench_cmd->add_option("--api", bench.api, "sluice (the put port, 7410) or firehose (PutRecordBatch on the Firehose API port, 7412)")
-      ->capture_default_str()->check(CLI::IsMember({"sluice", "firehose"}));
+  bench_cmd->add_option("--api", bench.api, "sluice (the put port, 7410), firehose (PutRecordBatch on the Firehose API port, 7412) "
+                        "or redis (XADD <stream> * f <record>, pipelined per batch: the same schedule against Redis)")
+      ->capture_default_str()->check(CLI::IsMember({"sluice", "firehose", "redis"}));
   bench_cmd->add_flag("--tls", bench.tls.tls, "connect to the put port with TLS");
   bench_cmd->add_option("--ca-file", bench.tls.ca_file, "CA bundle that signed the server's certificate");
   bench_cmd->add_option("--connections", bench.connections, "connections, one thread each")->capture_default_str()->check(CLI::Range(1, 1024));

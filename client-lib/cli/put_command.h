@@ -101,7 +101,7 @@ int RunTop(const TopOptions& opts);
 
 struct BenchOptions {
   TlsFlags tls;          // the put port only (not with --api firehose)
-  std::string api = "sluice";  // sluice (the put port's protocol) | firehose (the Firehose API port)
+  std::string api = "sluice";  // sluice (the put port's protocol) | firehose (the Firehose API port) | redis (XADD, for comparison)
   std::string addr = "127.0.0.1:7410";
   std::string stream = "default";
   std::string auth_token;
