@@ -422,7 +422,6 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
   const std::string& name = job.info->name;
   DeliveryStats& stats = *job.stats;
   const std::string id = d.Id();
-  // Raw records (for the backup store) and the processed object body.
   // One copy of the segment: the records back to back, with the newline after each when the
   // stream appends one, so the buffer is also the uncompressed object body; `records` are views
   // into it (without the newlines). Reserved up front: growing by doubling would hold twice the
