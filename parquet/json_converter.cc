@@ -328,6 +328,18 @@ base::Result<int64_t> ParseTimestampText(std::string_view text) {
   return base::InvalidArgument("not a timestamp: " + Quote(text));
 }
 
+std::vector<std::string> SplitTimestampFormats(std::string_view list) {
+  std::vector<std::string> out;
+  while (!list.empty()) {
+    const size_t bar = list.find('|');
+    out.emplace_back(list.substr(0, bar));
+    if (bar == std::string_view::npos) break;
+    list.remove_prefix(bar + 1);
+    if (list.empty()) out.emplace_back();  // "a|": an empty format, refused by validation
+  }
+  return out;
+}
+
 base::Status ValidateConverterOptions(const Schema& schema, const ConverterOptions& o) {
   for (const auto& [column, key] : o.column_to_json_key) {
     std::string lower = column;

@@ -45,6 +45,10 @@ struct ConverterOptions {
   std::vector<std::string> timestamp_formats;             // Hive TimestampFormats
 };
 
+// "fmt1|fmt2" (how the stream settings and `sluice convert` hold the Hive SerDe's
+// TimestampFormats list) -> the formats; "" -> none.
+std::vector<std::string> SplitTimestampFormats(std::string_view list);
+
 // Checks options against a schema (mapped columns exist, timestamp formats parse).
 base::Status ValidateConverterOptions(const Schema& schema, const ConverterOptions& options);
 

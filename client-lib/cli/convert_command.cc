@@ -26,15 +26,7 @@ int RunConvert(const ConvertOptions& o) {
   }
   parquet::ConverterOptions co;
   co.input = o.input == "hive" ? parquet::ConverterOptions::Input::kHive : parquet::ConverterOptions::Input::kOpenX;
-  if (!o.timestamp_formats.empty()) {
-    std::string_view rest = o.timestamp_formats;
-    while (true) {
-      size_t bar = rest.find('|');
-      co.timestamp_formats.emplace_back(rest.substr(0, bar));
-      if (bar == std::string_view::npos) break;
-      rest.remove_prefix(bar + 1);
-    }
-  }
+  co.timestamp_formats = parquet::SplitTimestampFormats(o.timestamp_formats);
   if (auto st = parquet::ValidateConverterOptions(schema.value(), co); !st.ok()) {
     std::fprintf(stderr, "sluice convert: %s\n", st.message().c_str());
     return 2;

@@ -23,15 +23,7 @@ base::Status ValidateConversion(ConversionConfig* c) {
   o.case_insensitive = c->case_insensitive;
   o.dots_to_underscores = c->convert_dots_in_json_keys_to_underscores;
   o.column_to_json_key = c->column_to_json_key_mappings;
-  if (!c->timestamp_formats.empty()) {
-    std::string_view rest = c->timestamp_formats;
-    while (true) {
-      size_t bar = rest.find('|');
-      o.timestamp_formats.emplace_back(rest.substr(0, bar));
-      if (bar == std::string_view::npos) break;
-      rest.remove_prefix(bar + 1);
-    }
-  }
+  o.timestamp_formats = parquet::SplitTimestampFormats(c->timestamp_formats);
   RETURN_IF_ERROR(parquet::ValidateConverterOptions(schema.value(), o).WithContext(ctx.substr(0, ctx.size() - 2)));
   parquet::WriterOptions w;
   if (c->compression == "snappy") w.codec = parquet::Codec::kSnappy;

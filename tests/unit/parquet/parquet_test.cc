@@ -267,7 +267,14 @@ TEST_CASE("parquet conversion: OpenX key options and the Hive SerDe's stricter r
   CHECK(Value<int64_t>(rows, 0) == 1767225601000000);
   CHECK(Levels(rows, 1).def == std::vector<int>{0});  // "N" is not "n" when keys are exact
 
+  CHECK(SplitTimestampFormats("").empty());
+  CHECK(SplitTimestampFormats("millis|yyyy-MM-dd") == std::vector<std::string>{"millis", "yyyy-MM-dd"});
+  CHECK(SplitTimestampFormats("millis|") == std::vector<std::string>{"millis", ""});
   ConverterOptions bad;
+  bad.input = ConverterOptions::Input::kHive;
+  bad.timestamp_formats = SplitTimestampFormats("millis|");
+  CHECK(ValidateConverterOptions(s.value(), bad).message().find("1..100 characters") != std::string::npos);
+  bad = {};
   bad.column_to_json_key = {{"nope", "x"}};
   CHECK_FALSE(ValidateConverterOptions(s.value(), bad).ok());
   bad = {};
