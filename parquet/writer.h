@@ -3,9 +3,9 @@
 // Layout: "PAR1", row groups (a new one once the buffered data reaches block_size bytes), each a
 // column chunk per leaf: an optional dictionary page, then data pages of about page_size bytes,
 // cut between records; then the footer (FileMetaData, Thrift compact), its length and "PAR1".
-// Values: PLAIN, or dictionary indices (RLE / bit-packed) while the chunk's dictionary stays
-// under page_size bytes; past that the chunk's later pages fall back to PLAIN. Levels: the
-// RLE / bit-packed hybrid. Statistics per chunk: min, max (as the column's type orders them),
+// Values: dictionary indices (RLE / bit-packed) while the dictionary pays for itself (smaller
+// than the plain values on the chunk's first page) and stays under page_size bytes; otherwise
+// DELTA_BINARY_PACKED for INT32/INT64 and PLAIN for the rest. Levels: the RLE / bit-packed hybrid. Statistics per chunk: min, max (as the column's type orders them),
 // null count. Pages are compressed with the codec; nothing wraps the file.
 // Thread: one owner (a delivery worker converts one segment).
 #pragma once
