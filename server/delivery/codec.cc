@@ -74,22 +74,26 @@ base::Result<std::string> Compress(Compression c, std::string_view in) {
       std::unique_ptr<libdeflate_compressor, void (*)(libdeflate_compressor*)> comp(
           libdeflate_alloc_compressor(1), libdeflate_free_compressor);
       if (!comp) return base::Internal("libdeflate: cannot allocate a compressor");
-      out.resize(libdeflate_gzip_compress_bound(comp.get(), in.size()));
-      size_t n = libdeflate_gzip_compress(comp.get(), in.data(), in.size(), out.data(), out.size());
+      size_t bound = libdeflate_gzip_compress_bound(comp.get(), in.size());
+      // make_unique_for_overwrite leaves the bytes uninitialised: the bound is a little more than
+      // the whole segment but the output a fraction of it, and pages never written are never
+      // made resident (a std::string resized to the bound would zero all of it and keep that
+      // capacity). The result is copied into a string of its exact size.
+      auto buf = std::make_unique_for_overwrite<char[]>(bound);
+      size_t n = libdeflate_gzip_compress(comp.get(), in.data(), in.size(), buf.get(), bound);
       if (n == 0) return base::Internal("libdeflate: gzip compression failed");
-      out.resize(n);
-      return out;
+      return std::string(buf.get(), n);
     }
     case Compression::kZstd: {
       std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
       if (!cctx) return base::Internal("zstd: cannot allocate a context");
       ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, 3);
       ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
-      out.resize(ZSTD_compressBound(in.size()));
-      size_t n = ZSTD_compress2(cctx.get(), out.data(), out.size(), in.data(), in.size());
+      size_t bound = ZSTD_compressBound(in.size());
+      auto buf = std::make_unique_for_overwrite<char[]>(bound);  // as for gzip
+      size_t n = ZSTD_compress2(cctx.get(), buf.get(), bound, in.data(), in.size());
       if (ZSTD_isError(n)) return base::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
-      out.resize(n);
-      return out;
+      return std::string(buf.get(), n);
     }
     case Compression::kSnappy: {
       out.append(reinterpret_cast<const char*>(kSnappyMagic), sizeof(kSnappyMagic));
