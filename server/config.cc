@@ -60,7 +60,7 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
                                  std::string(e.description()));
   }
   RETURN_IF_ERROR(CheckKeys(root,
-                            {"data_dir", "bind", "port", "shards", "durability", "auth_token", "delivery_threads",
+                            {"data_dir", "bind", "port", "shards", "durability", "auth_token", "delivery_threads", "delivery_memory_mib",
                              "admin_port", "admin_bind", "admin_password", "admin_allow_remote_without_password",
                              "max_record_bytes", "max_batch_records", "max_batch_bytes",
                              "connection_output_budget", "shard_commit_budget", "min_free_mib", "wal_compression", "records_compression", "stream",
@@ -146,6 +146,11 @@ base::Status LoadConfigText(std::string_view text, const std::string& origin, Se
   RETURN_IF_ERROR(Get(root, "port", origin, &cfg->port));
   RETURN_IF_ERROR(Get(root, "shards", origin, &cfg->shards));
   RETURN_IF_ERROR(Get(root, "delivery_threads", origin, &cfg->delivery_threads));
+  if (root.contains("delivery_memory_mib")) {
+    uint32_t mib = 0;
+    RETURN_IF_ERROR(Get(root, "delivery_memory_mib", origin, &mib));
+    cfg->delivery_memory_bytes = uint64_t(mib) << 20;
+  }
   RETURN_IF_ERROR(Get(root, "tls_cert_file", origin, &cfg->tls_cert_file));
   RETURN_IF_ERROR(Get(root, "tls_key_file", origin, &cfg->tls_key_file));
   if (const toml::node* ports = root.get("tls_ports")) {
@@ -331,6 +336,9 @@ base::Status ServerConfig::Validate() const {
     return err("min_free_mib", "min_free_mib must be 16..1048576, got " + std::to_string(min_free_bytes >> 20));
   if (delivery_threads < 1 || delivery_threads > 64)
     return err("delivery_threads", "delivery_threads must be 1..64, got " + std::to_string(delivery_threads));
+  if (delivery_memory_bytes < (16ull << 20) || delivery_memory_bytes > (1ull << 40))
+    return err("delivery_memory_mib",
+               "delivery_memory_mib must be 16..1048576, got " + std::to_string(delivery_memory_bytes >> 20));
   std::set<std::string> names;
   for (const StreamConfig& s : streams) {
     base::Status st = ValidateStream(s, enable_fault_injection);

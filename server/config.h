@@ -181,6 +181,11 @@ struct ServerConfig {
   std::vector<std::string> replay_roots;
   // Delivery worker threads. 1..64. Default: 4. Reloadable: no.
   uint32_t delivery_threads = 4;
+  // What delivery attempts in flight may hold together (DeliveryPool::AttemptMemory: a segment's
+  // bytes, 40 bytes a record, half again when the stream compresses or converts): an attempt
+  // that would pass it waits until others end, and one attempt always runs. Config key
+  // delivery_memory_mib, 16..1048576. Default: 256 MiB. Reloadable: no.
+  uint64_t delivery_memory_bytes = 256u << 20;
   // Allows [stream.fault] sections (tests only). Default: false. Reloadable: no.
   bool enable_fault_injection = false;
   std::vector<StreamConfig> streams;

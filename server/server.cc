@@ -74,7 +74,8 @@ base::Status Server::Start() {
   RETURN_IF_ERROR(stream_manager_.RegisterStreams());
   RETURN_IF_ERROR(SealUnsealedTails());
   if (cfg_.cluster.enabled()) RETURN_IF_ERROR(CreateClusterAgent());
-  pool_ = std::make_unique<DeliveryPool>(store_.get(), base::Clock::Real(), cfg_.delivery_threads);
+  pool_ = std::make_unique<DeliveryPool>(store_.get(), base::Clock::Real(), cfg_.delivery_threads,
+                                         cfg_.delivery_memory_bytes);
   RETURN_IF_ERROR(pool_->Init(*streams_.Current(), [this](const StreamInfo& s) {
     return MakeDestination(s, cfg_.enable_fault_injection, base::Clock::Real());
   }));
@@ -481,6 +482,7 @@ std::vector<std::pair<std::string, std::string>> Server::ConfigValues() const {
       {"shards", std::to_string(shards_.size())},
       {"durability", ToString(cfg_.durability)},
       {"delivery_threads", std::to_string(cfg_.delivery_threads)},
+      {"delivery_memory_mib", std::to_string(cfg_.delivery_memory_bytes >> 20)},
       {"admin_bind", cfg_.admin_bind},
       {"admin_port", std::to_string(admin_port())},
       {"admin_password", cfg_.admin_password.empty() ? "" : "(set)"},

@@ -160,7 +160,8 @@ void CmdInfo(CommandContext& ctx) {
   }
   if (wanted("DELIVERY")) {
     o << "# Delivery\r\ndelivery_threads:" << cfg.delivery_threads << "\r\npending_segments:" << s.pool().pending()
-      << "\r\n\r\n";
+      << "\r\ndelivery_memory_bytes:" << s.pool().memory_in_flight()
+      << "\r\ndelivery_memory_budget_bytes:" << cfg.delivery_memory_bytes << "\r\n\r\n";
   }
   if (wanted("MEMORY")) {
     const monitor::ProcessStats proc = monitor::ReadProcessStats();

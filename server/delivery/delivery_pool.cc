@@ -26,8 +26,8 @@ constexpr int64_t kMaxWaitMs = 100;  // workers re-check at least this often (Fa
 
 }  // namespace
 
-DeliveryPool::DeliveryPool(storage::Store* store, base::Clock* clock, uint32_t threads)
-    : store_(store), clock_(clock), threads_(std::max(1u, threads)) {}
+DeliveryPool::DeliveryPool(storage::Store* store, base::Clock* clock, uint32_t threads, uint64_t memory_budget)
+    : store_(store), clock_(clock), threads_(std::max(1u, threads)), memory_budget_(memory_budget) {}
 
 DeliveryPool::~DeliveryPool() { Stop(); }
 
@@ -221,8 +221,8 @@ bool DeliveryPool::Stop(uint32_t timeout_ms) {
     if (in_flight_ > 0 && now >= next_log) {
       std::string which;
       size_t listed = 0;
-      for (const auto& [token, d] : in_flight_segments_)
-        if (listed++ < 5) which += (which.empty() ? "" : ", ") + std::string("stream ") + std::to_string(d.stream_id) + " segment " + d.Id();
+      for (const auto& [token, f] : in_flight_segments_)
+        if (const storage::SegmentDescriptor& d = f.d; listed++ < 5) which += (which.empty() ? "" : ", ") + std::string("stream ") + std::to_string(d.stream_id) + " segment " + d.Id();
       long waited = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(now - start).count());
       SLUICE_LOG_INFO("delivery", "shutdown: waiting for %zu delivery attempts in flight (%s) for %lds%s", in_flight_,
                       which.c_str(), waited,
@@ -253,6 +253,16 @@ bool DeliveryPool::Stop(uint32_t timeout_ms) {
   return true;
 }
 
+uint64_t DeliveryPool::AttemptMemory(const storage::SegmentDescriptor& d, const StreamConfig& cfg) {
+  const uint64_t output = cfg.compression != Compression::kNone || cfg.conversion.on() ? d.bytes / 2 : 0;
+  return d.bytes + uint64_t(d.record_count) * 40 + output;
+}
+
+uint64_t DeliveryPool::memory_in_flight() const {
+  base::MutexLock lock(mu_);
+  return memory_in_flight_;
+}
+
 size_t DeliveryPool::pending() const {
   base::MutexLock lock(mu_);
   return queue_.size() + in_flight_;
@@ -261,7 +271,7 @@ size_t DeliveryPool::pending() const {
 size_t DeliveryPool::pending(uint32_t stream_id) const {
   base::MutexLock lock(mu_);
   size_t n = 0;
-  for (const auto& [token, d] : in_flight_segments_) n += d.stream_id == stream_id;
+  for (const auto& [token, f] : in_flight_segments_) n += f.d.stream_id == stream_id;
   for (const auto& [key, d] : queue_) n += d.stream_id == stream_id;
   return n;
 }
@@ -277,7 +287,7 @@ std::unordered_map<uint32_t, DeliveryPool::Backlog> DeliveryPool::Backlogs() con
     if (b.oldest_arrival_ms == 0 || d.oldest_arrival_ms < b.oldest_arrival_ms) b.oldest_arrival_ms = d.oldest_arrival_ms;
   };
   base::MutexLock lock(mu_);
-  for (const auto& [token, d] : in_flight_segments_) add(d);
+  for (const auto& [token, f] : in_flight_segments_) add(f.d);
   for (const auto& [key, d] : queue_) add(d);
   return out;
 }
@@ -291,8 +301,8 @@ std::shared_ptr<const DeliveryStats> DeliveryPool::stats(uint32_t stream_id) con
 std::vector<storage::SegmentDescriptor> DeliveryPool::PendingSegments(uint32_t stream_id) const {
   base::MutexLock lock(mu_);
   std::vector<storage::SegmentDescriptor> out;
-  for (const auto& [token, d] : in_flight_segments_)
-    if (d.stream_id == stream_id) out.push_back(d);
+  for (const auto& [token, f] : in_flight_segments_)
+    if (f.d.stream_id == stream_id) out.push_back(f.d);
   for (const auto& [key, d] : queue_)
     if (d.stream_id == stream_id) out.push_back(d);
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.oldest_arrival_ms < b.oldest_arrival_ms; });
@@ -304,6 +314,7 @@ bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int6
   // including streams whose next segment has not arrived yet.
   const uint32_t per_stream_limit = threads_ > 1 ? threads_ - 1 : 1;
   auto chosen = queue_.end();
+  uint64_t memory = 0;
   *wait_ms = kMaxWaitMs;
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
     int64_t due = it->first.first;
@@ -322,6 +333,13 @@ bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int6
       continue;
     }
     if (rt->in_flight < (rt->failing > 0 ? 1u : per_stream_limit)) {
+      // The memory budget: the oldest eligible segment waits until it fits (nothing overtakes
+      // it, so a large segment is not starved by small ones); one attempt always runs.
+      memory = AttemptMemory(it->second, *rt->info->cfg);
+      if (in_flight_ > 0 && memory_in_flight_ + memory > memory_budget_) {
+        memory_waiting_ = true;
+        break;
+      }
       chosen = it;
       break;
     }
@@ -330,7 +348,8 @@ bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int6
   *out = std::move(chosen->second);
   queue_.erase(chosen);
   *token = order_++;
-  in_flight_segments_.emplace(*token, *out);
+  memory_in_flight_ += memory;
+  in_flight_segments_.emplace(*token, InFlight{*out, memory});
   runtimes_.at(out->stream_id)->in_flight++;
   in_flight_++;
   return true;
@@ -366,7 +385,13 @@ void DeliveryPool::WorkerLoop() {
     lock.lock();
     rt->in_flight--;
     in_flight_--;
-    in_flight_segments_.erase(token);
+    auto done = in_flight_segments_.find(token);
+    memory_in_flight_ -= done->second.memory;
+    in_flight_segments_.erase(done);
+    if (memory_waiting_) {  // a segment waits for memory: every idle worker may pick again
+      memory_waiting_ = false;
+      cv_.notify_all();
+    }
   }
 }
 

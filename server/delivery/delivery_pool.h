@@ -102,8 +102,10 @@ std::unique_ptr<Destination> MakeDestination(const StreamInfo& stream, bool enab
 
 class DeliveryPool {
  public:
-  // `store` and `clock` must outlive the pool.
-  DeliveryPool(storage::Store* store, base::Clock* clock, uint32_t threads);
+  // `store` and `clock` must outlive the pool. Attempts in flight hold at most `memory_budget`
+  // bytes together (AttemptMemory), except that one attempt always runs.
+  DeliveryPool(storage::Store* store, base::Clock* clock, uint32_t threads,
+               uint64_t memory_budget = uint64_t(256) << 20);
   ~DeliveryPool();
 
   // Builds a stream's destination. The default (MakeDestination) follows the stream's config;
@@ -136,6 +138,14 @@ class DeliveryPool {
 
   // Segments queued or in flight (of one stream).
   size_t pending() const;
+  // What an attempt of `d` is reckoned to hold: the records (read into one buffer), 40 bytes a
+  // record (its view, offset and arrival time), and half the segment again when the stream
+  // compresses or converts it (the output). Segments wait in the queue while attempts in flight
+  // hold the budget, so delivery's memory is bounded by configuration, not by threads x the
+  // largest segment.
+  static uint64_t AttemptMemory(const storage::SegmentDescriptor& d, const StreamConfig& cfg);
+  // The estimate summed over the attempts in flight.
+  uint64_t memory_in_flight() const;
   // Cluster fencing: this process lost the ownership of its data directory (another node may
   // deliver it now), so no new attempt starts, ever; attempts in flight end as they end (object
   // names are idempotent). Thread-safe.
@@ -223,6 +233,7 @@ class DeliveryPool {
   storage::Store* store_;
   base::Clock* clock_;
   const uint32_t threads_;
+  const uint64_t memory_budget_;
   DestinationFactory factory_;  // set by Init
 
   std::unordered_map<uint32_t, std::unique_ptr<Runtime>> runtimes_ SLUICE_GUARDED_BY(mu_);
@@ -232,8 +243,14 @@ class DeliveryPool {
   std::multimap<QueueKey, storage::SegmentDescriptor> queue_ SLUICE_GUARDED_BY(mu_);
   uint64_t order_ SLUICE_GUARDED_BY(mu_) = 0;
   size_t in_flight_ SLUICE_GUARDED_BY(mu_) = 0;
+  uint64_t memory_in_flight_ SLUICE_GUARDED_BY(mu_) = 0;  // AttemptMemory of the attempts in flight
+  bool memory_waiting_ SLUICE_GUARDED_BY(mu_) = false;   // a due segment waits for memory
   uint32_t exited_workers_ SLUICE_GUARDED_BY(mu_) = 0;
-  std::map<uint64_t, storage::SegmentDescriptor> in_flight_segments_ SLUICE_GUARDED_BY(mu_);  // by token
+  struct InFlight {
+    storage::SegmentDescriptor d;
+    uint64_t memory;
+  };
+  std::map<uint64_t, InFlight> in_flight_segments_ SLUICE_GUARDED_BY(mu_);  // by token
   bool stopping_ SLUICE_GUARDED_BY(mu_) = false;
   bool fenced_ SLUICE_GUARDED_BY(mu_) = false;
   int64_t next_partition_seal_ms_ SLUICE_GUARDED_BY(mu_) = 0;

@@ -391,6 +391,9 @@ std::string Monitor::Metrics() {
   const DeliveryPool& pool = services_.status.pool();
   w.Family("sluice_delivery_threads", "gauge", "delivery worker threads");
   w.Sample("sluice_delivery_threads", {}, uint64_t(services_.status.config().delivery_threads));
+  w.Family("sluice_delivery_memory_bytes", "gauge",
+           "memory the delivery attempts in flight are reckoned to hold (delivery_memory_mib bounds it)");
+  w.Sample("sluice_delivery_memory_bytes", {}, services_.status.pool().memory_in_flight());
   w.Family("sluice_delivery_pending_segments", "gauge", "segments queued or in flight, all streams");
   w.Sample("sluice_delivery_pending_segments", {}, uint64_t(pool.pending()));
 

@@ -81,6 +81,7 @@ TEST_CASE("ServerConfig: bad input names the key and the allowed range", "[serve
   check("read_timeout_s = 0", "read_timeout_s must be 1..3600");
   check("write_timeout_s = 99999", "write_timeout_s must be 1..3600");
   check("max_client_memory_mib = 1", "max_client_memory_mib must be");
+  check("delivery_memory_mib = 8", "delivery_memory_mib must be 16..1048576");
   check("log_level = \"loud\"", "log_level must be one of");
   check("replay_roots = \"x\"", "replay_roots must be a list");
   check("\n\nshards = 1000", "f.toml:3: shards must be 0..256");
@@ -90,7 +91,7 @@ TEST_CASE("ServerConfig: bad input names the key and the allowed range", "[serve
 TEST_CASE("ServerConfig: log_level, timeouts and replay_roots load from the file", "[server][config]") {
   ServerConfig c;
   REQUIRE(LoadConfigText("log_level = \"debug\"\nread_timeout_s = 5\nwrite_timeout_s = 7\nmax_connections = 3\n"
-                         "max_client_memory_mib = 64\nshutdown_timeout_s = 0\nreplay_roots = [\"/srv/a\", \"/srv/b\"]\n",
+                         "max_client_memory_mib = 64\ndelivery_memory_mib = 96\nshutdown_timeout_s = 0\nreplay_roots = [\"/srv/a\", \"/srv/b\"]\n",
                          "f.toml", &c)
               .ok());
   c.ApplyDefaults();
@@ -100,6 +101,7 @@ TEST_CASE("ServerConfig: log_level, timeouts and replay_roots load from the file
   CHECK(c.write_timeout_s == 7);
   CHECK(c.max_connections == 3);
   CHECK(c.max_client_memory_bytes == (64u << 20));
+  CHECK(c.delivery_memory_bytes == (96u << 20));
   CHECK(c.shutdown_timeout_s == 0);
   CHECK(c.replay_roots == std::vector<std::string>{"/srv/a", "/srv/b"});
 }

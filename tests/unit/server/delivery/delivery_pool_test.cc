@@ -328,6 +328,55 @@ TEST_CASE("DeliveryPool: a hanging destination does not starve another stream", 
   CHECK(f.StoredSegments() == 0);
 }
 
+// Attempts that would hold more than the pool's memory budget together wait their turn; one
+// always runs. Four segments of 5 x 100 B records: AttemptMemory = 500 + 5 x 40 = 700 bytes each.
+static int AttemptsHeldAtOnce(uint64_t budget) {
+  Fixture f;
+  f.Register(f.cfg, 1);
+  for (uint64_t seq = 1; seq <= 4; seq++) {
+    storage::WriteBatch wb(f.store.get());
+    storage::ChunkBuilder b;
+    b.Start(f.clock.NowUnixMillis());
+    const std::string record(100, 'm');
+    for (int i = 0; i < 5; i++) b.Add({reinterpret_cast<const uint8_t*>(record.data()), record.size()});
+    wb.PutChunk({1, 0, seq}, b.Finish());
+    storage::SegmentDescriptor d;
+    d.stream_id = 1;
+    d.first_seq = d.last_seq = seq;
+    d.record_count = 5;
+    d.bytes = 500;
+    wb.PutSegment(d);
+    REQUIRE(f.store->Write(&wb, true).ok());
+  }
+  StuckDestination* stuck = nullptr;
+  f.pool = std::make_unique<DeliveryPool>(f.store.get(), &f.clock, 4, budget);
+  REQUIRE(f.pool->Init(*f.streams.Current(), [&](const StreamInfo&) -> std::unique_ptr<Destination> {
+    auto d = std::make_unique<StuckDestination>();
+    stuck = d.get();
+    return d;
+  }).ok());
+  REQUIRE(f.pool->Start().ok());
+  REQUIRE(f.Drive([&] { return stuck->entered() >= 1; }, 2000));
+  f.Drive([] { return false; }, 500);  // time for more workers to join, were they allowed
+  const int held = stuck->entered();
+  CHECK(f.pool->memory_in_flight() == uint64_t(held) * 700);
+  stuck->Release();
+  REQUIRE(f.Drive([&] { return f.pool->pending() == 0; }, 5000));
+  f.pool->Stop();
+  CHECK(stuck->entered() == 4);  // the waiting segments went once memory was released
+  CHECK(f.pool->memory_in_flight() == 0);
+  CHECK(f.StoredSegments() == 0);
+  return held;
+}
+
+TEST_CASE("DeliveryPool: attempts in flight stay within the memory budget", "[server][delivery]") {
+  CHECK(AttemptsHeldAtOnce(1000) == 1);         // two would need 1400 bytes
+  CHECK(AttemptsHeldAtOnce(2000) == 2);         // a third would need 2100
+  CHECK(AttemptsHeldAtOnce(2100) == 3);         // three fit exactly
+  CHECK(AttemptsHeldAtOnce(100) == 1);          // smaller than one segment: still one at a time
+  CHECK(AttemptsHeldAtOnce(uint64_t(1) << 30) == 3);  // the stream's limit (threads - 1) binds
+}
+
 TEST_CASE("DeliveryPool: a segment whose stored records fail their checksum is quarantined, not delivered",
           "[server][delivery]") {
   Fixture f;
