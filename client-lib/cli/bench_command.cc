@@ -5,6 +5,8 @@
 // Open loop (--rate R): batch k of a connection is *due* at start + k / (R / connections / batch);
 // latency = ack time - due time, so a stalled server is charged for the batches it delayed
 // (coordinated omission, as wrk2 and HdrHistogram's corrected mode do).
+// Every connection connects and builds its records before the common start (StartGate), so
+// neither the latency of the first batches nor the throughput counts that setup.
 // Freshness (--freshness-dir D): every record carries its send time; a watcher polls D for new
 // delivered files and records delivered time - send time per record.
 #include <hiredis/hiredis.h>
@@ -24,6 +26,8 @@
 #include <span>
 #include <chrono>
 #include <cinttypes>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -165,8 +169,55 @@ std::vector<std::string> SplitSeeds(const std::string& addr) {
   return seeds;
 }
 
-void RunConnection(const BenchOptions& o, const client::ClientOptions& co, int index, int64_t start_ns,
-                   int64_t end_ns, uint64_t records_quota, std::atomic<uint64_t>* progress, ConnResult* out) {
+// The common start of every connection's schedule: each connection arrives once it is connected
+// and its records are built (or it failed); the last to arrive sets the start, 1 ms ahead.
+class StartGate {
+ public:
+  StartGate(uint32_t connections, double duration_s) : waiting_(connections), duration_s_(duration_s) {}
+  // Returns (start, end) in NowNs() time once every connection arrived.
+  std::pair<int64_t, int64_t> Arrive() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (--waiting_ == 0) {
+      start_ns_ = NowNs() + 1'000'000;
+      cv_.notify_all();
+    }
+    cv_.wait(lock, [&] { return waiting_ == 0; });
+    return {start_ns_, start_ns_ + static_cast<int64_t>(duration_s_ * 1e9)};
+  }
+  int64_t start_ns() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return start_ns_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint32_t waiting_;
+  const double duration_s_;
+  int64_t start_ns_ = 0;
+};
+
+// Arrives at the gate when it goes out of scope unless Wait() did: a connection that fails to set
+// up must not hold the others back.
+class GateArrival {
+ public:
+  explicit GateArrival(StartGate* gate) : gate_(gate) {}
+  ~GateArrival() {
+    if (!arrived_) gate_->Arrive();
+  }
+  std::pair<int64_t, int64_t> Wait() {
+    arrived_ = true;
+    return gate_->Arrive();
+  }
+
+ private:
+  StartGate* gate_;
+  bool arrived_ = false;
+};
+
+void RunConnection(const BenchOptions& o, const client::ClientOptions& co, int index, StartGate* gate,
+                   uint64_t records_quota, std::atomic<uint64_t>* progress, ConnResult* out) {
+  GateArrival arrival(gate);
   auto connected = BenchConn::Connect(co, SplitSeeds(o.addr));
   if (!connected.ok()) {
     out->first_error = connected.status().ToString();
@@ -175,6 +226,7 @@ void RunConnection(const BenchOptions& o, const client::ClientOptions& co, int i
   BenchConn& c = *connected;
   const bool stamp = !o.freshness_dir.empty();
   BatchPool pool(o, index);
+  const auto [start_ns, end_ns] = arrival.Wait();
   // Open loop: this connection's share of the rate, in batches per second.
   const double batches_per_s = o.rate > 0 ? static_cast<double>(o.rate) / o.connections / o.batch : 0;
   std::deque<int64_t> started;  // due (open loop) or send (closed loop) time of each batch in flight
@@ -346,13 +398,15 @@ std::string FirehoseRequest(const BenchOptions& o, const std::string& host, std:
          std::to_string(body->size()) + "\r\n\r\n";
 }
 
-void RunFirehoseConnection(const BenchOptions& o, const std::string& host, uint16_t port, int index, int64_t start_ns,
-                           int64_t end_ns, uint64_t records_quota, std::atomic<uint64_t>* progress, ConnResult* out) {
+void RunFirehoseConnection(const BenchOptions& o, const std::string& host, uint16_t port, int index, StartGate* gate,
+                           uint64_t records_quota, std::atomic<uint64_t>* progress, ConnResult* out) {
+  GateArrival arrival(gate);
   FirehoseConnection c;
   if (!c.Connect(host, port, &out->first_error)) return;
   const bool stamp = !o.freshness_dir.empty();
   const std::string host_header = host + ":" + std::to_string(port);
   BatchPool pool(o, index);
+  const auto [start_ns, end_ns] = arrival.Wait();
   const double batches_per_s = o.rate > 0 ? static_cast<double>(o.rate) / o.connections / o.batch : 0;
   std::deque<std::pair<int64_t, size_t>> started;  // (due or send time, records) per request in flight
   uint64_t sent_records = 0, next_id = 0, k = 0;
@@ -419,8 +473,9 @@ void RunFirehoseConnection(const BenchOptions& o, const std::string& host, uint1
 // answers only after its AOF fsync, so the latency compares with Sluice's durable ack. Replies
 // are read as they arrive (ppoll + hiredis's reader) while the next batch is not due yet, so a
 // batch's latency is its last reply's arrival minus its due time, as for Sluice.
-void RunRedisConnection(const BenchOptions& o, const std::string& host, uint16_t port, int index, int64_t start_ns,
-                        int64_t end_ns, uint64_t records_quota, std::atomic<uint64_t>* progress, ConnResult* out) {
+void RunRedisConnection(const BenchOptions& o, const std::string& host, uint16_t port, int index, StartGate* gate,
+                        uint64_t records_quota, std::atomic<uint64_t>* progress, ConnResult* out) {
+  GateArrival arrival(gate);
   struct timeval tv = {10, 0};
   redisContext* c = redisConnectWithTimeout(host.c_str(), port, tv);
   if (c == nullptr || c->err) {
@@ -470,6 +525,7 @@ void RunRedisConnection(const BenchOptions& o, const std::string& host, uint16_t
     return take();
   };
   uint64_t sent_records = 0, k = 0;
+  const auto [start_ns, end_ns] = arrival.Wait();
   bool ok = true;
   for (;;) {
     int64_t now = NowNs();
@@ -616,21 +672,20 @@ int RunBench(const BenchOptions& o) {
     watcher = std::make_unique<FreshnessWatcher>(o.freshness_dir);
     watcher->Start();
   }
-  const int64_t start = NowNs() + 1'000'000;  // every connection starts its schedule together
-  const int64_t end = start + static_cast<int64_t>(o.duration_s * 1e9);
+  StartGate gate(o.connections, o.duration_s);  // every connection starts its schedule together
   std::vector<ConnResult> results(o.connections);
   std::atomic<uint64_t> progress{0};
   std::vector<std::thread> threads;
   for (uint32_t i = 0; i < o.connections; i++) {
     uint64_t quota = o.records ? o.records / o.connections + (i < o.records % o.connections ? 1 : 0) : 0;
     if (redis)
-      threads.emplace_back(RunRedisConnection, std::cref(o), co.host, co.port, static_cast<int>(i), start, end, quota,
+      threads.emplace_back(RunRedisConnection, std::cref(o), co.host, co.port, static_cast<int>(i), &gate, quota,
                            &progress, &results[i]);
     else if (firehose)
-      threads.emplace_back(RunFirehoseConnection, std::cref(o), co.host, co.port, static_cast<int>(i), start, end, quota,
+      threads.emplace_back(RunFirehoseConnection, std::cref(o), co.host, co.port, static_cast<int>(i), &gate, quota,
                            &progress, &results[i]);
     else
-      threads.emplace_back(RunConnection, std::cref(o), std::cref(co), static_cast<int>(i), start, end, quota,
+      threads.emplace_back(RunConnection, std::cref(o), std::cref(co), static_cast<int>(i), &gate, quota,
                            &progress, &results[i]);
   }
   const bool tty = isatty(STDERR_FILENO) && !o.json;
@@ -649,7 +704,7 @@ int RunBench(const BenchOptions& o) {
     });
   }
   for (auto& t : threads) t.join();
-  const double elapsed = std::max(1e-9, static_cast<double>(NowNs() - start) / 1e9);
+  const double elapsed = std::max(1e-9, static_cast<double>(NowNs() - gate.start_ns()) / 1e9);
   running.store(false);
   if (reporter.joinable()) reporter.join();
   if (tty) std::fputc('\n', stderr);
