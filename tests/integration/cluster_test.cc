@@ -267,6 +267,15 @@ TEST_CASE("Cluster: a dead node's backlog is adopted by another node, by hand an
     return true;
   }, 40s));
   CHECK(Contains(test::ReadFile(c.node(1).data_dir() + "/adopted-n3.log"), "delivering the backlog of node n3"));
+  // ... and its child releases the directory and ends once it is delivered (a child still
+  // running when the test tears etcd and the nodes down would be left behind, orphaned).
+  auto stops = [&] {
+    const std::string log = test::ReadFile(c.node(1).data_dir() + "/adopted-n3.log");
+    size_t n = 0;
+    for (size_t at = log.find("stopped cleanly"); at != std::string::npos; at = log.find("stopped cleanly", at + 1)) n++;
+    return n;
+  };
+  CHECK(WaitFor([&] { return stops() >= 2; }, 30s));
 }
 
 TEST_CASE("Cluster: a node whose data directory was taken over stops delivering", "[integration][cluster]") {
