@@ -82,8 +82,8 @@ struct Fixture {
     info.cfg = std::make_shared<const StreamConfig>(c);
     streams.Put(std::move(info));
   }
-  // Stores one sealed segment of `records` (seq 1..) for stream 1, shard 0.
-  storage::SegmentDescriptor AddSegment(const std::vector<std::string>& records) {
+  // Stores one sealed segment of `records` (one chunk at `seq`) for `stream`, shard 0.
+  storage::SegmentDescriptor AddSegment(const std::vector<std::string>& records, uint32_t stream = 1, uint64_t seq = 1) {
     storage::WriteBatch wb(store.get());
     storage::ChunkBuilder b;
     b.Start(clock.NowUnixMillis());
@@ -92,10 +92,10 @@ struct Fixture {
       b.Add({reinterpret_cast<const uint8_t*>(r.data()), r.size()});
       bytes += r.size();
     }
-    wb.PutChunk({1, 0, 1}, b.Finish());
+    wb.PutChunk({stream, 0, seq}, b.Finish());
     storage::SegmentDescriptor d;
-    d.stream_id = 1;
-    d.first_seq = d.last_seq = 1;
+    d.stream_id = stream;
+    d.first_seq = d.last_seq = seq;
     d.record_count = static_cast<uint32_t>(records.size());
     d.bytes = bytes;
     d.oldest_arrival_ms = clock.NowUnixMillis();
@@ -287,21 +287,7 @@ TEST_CASE("DeliveryPool: a hanging destination does not starve another stream", 
   f.Register(f.cfg, 1);
   f.Register(other_cfg, 2);
   // Several segments of the stuck stream (1) and one of the healthy stream (2).
-  for (uint64_t seq = 1; seq <= 4; seq++) {
-    storage::WriteBatch wb(f.store.get());
-    storage::ChunkBuilder b;
-    b.Start(f.clock.NowUnixMillis());
-    b.Add({reinterpret_cast<const uint8_t*>("r"), 1});
-    uint32_t stream = seq == 4 ? 2 : 1;
-    wb.PutChunk({stream, 0, seq}, b.Finish());
-    storage::SegmentDescriptor d;
-    d.stream_id = stream;
-    d.first_seq = d.last_seq = seq;
-    d.record_count = 1;
-    d.bytes = 1;
-    wb.PutSegment(d);
-    REQUIRE(f.store->Write(&wb, true).ok());
-  }
+  for (uint64_t seq = 1; seq <= 4; seq++) f.AddSegment({"r"}, seq == 4 ? 2 : 1, seq);
   StuckDestination* stuck = nullptr;
   ScriptedDestination* healthy = nullptr;
   f.pool = std::make_unique<DeliveryPool>(f.store.get(), &f.clock, 2);
@@ -333,21 +319,7 @@ TEST_CASE("DeliveryPool: a hanging destination does not starve another stream", 
 static int AttemptsHeldAtOnce(uint64_t budget) {
   Fixture f;
   f.Register(f.cfg, 1);
-  for (uint64_t seq = 1; seq <= 4; seq++) {
-    storage::WriteBatch wb(f.store.get());
-    storage::ChunkBuilder b;
-    b.Start(f.clock.NowUnixMillis());
-    const std::string record(100, 'm');
-    for (int i = 0; i < 5; i++) b.Add({reinterpret_cast<const uint8_t*>(record.data()), record.size()});
-    wb.PutChunk({1, 0, seq}, b.Finish());
-    storage::SegmentDescriptor d;
-    d.stream_id = 1;
-    d.first_seq = d.last_seq = seq;
-    d.record_count = 5;
-    d.bytes = 500;
-    wb.PutSegment(d);
-    REQUIRE(f.store->Write(&wb, true).ok());
-  }
+  for (uint64_t seq = 1; seq <= 4; seq++) f.AddSegment(std::vector<std::string>(5, std::string(100, 'm')), 1, seq);
   StuckDestination* stuck = nullptr;
   f.pool = std::make_unique<DeliveryPool>(f.store.get(), &f.clock, 4, budget);
   REQUIRE(f.pool->Init(*f.streams.Current(), [&](const StreamInfo&) -> std::unique_ptr<Destination> {
