@@ -33,6 +33,7 @@ class DB;
 class ColumnFamilyHandle;
 class WriteBatch;
 class Statistics;
+class SstFileManager;
 }  // namespace rocksdb
 
 namespace sluice::storage {
@@ -198,6 +199,7 @@ class Store {
   rocksdb::ColumnFamilyHandle* catalog_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::shared_ptr<rocksdb::Statistics> statistics_;  // tickers only (thread-safe, no timers)
+  std::shared_ptr<rocksdb::SstFileManager> file_manager_;  // paced deletion of obsolete files
   bool read_only_ = false;
   std::string path_;
   uint64_t min_free_bytes_ = 0;

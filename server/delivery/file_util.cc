@@ -25,14 +25,18 @@ base::Status WriteFileAtomically(const std::string& path, std::string_view data)
   std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(g_tmp_counter++);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("open " + tmp);
-  // Written in 1 MiB steps, each handed to writeback at once (sync_file_range), so the fsync
-  // below finds little left and the disk never sees one multi-megabyte burst in front of the
-  // WAL fsyncs that puts are waiting for.
-  constexpr size_t kStep = 1u << 20;
+  // Written in 256 KiB steps, each handed to writeback after the previous one's writeback is
+  // done (sync_file_range WAIT_BEFORE | WRITE over the file so far), so at most a step of this
+  // file is queued at the disk at any time: a WAL fdatasync that puts wait for also waits for
+  // what the disk has queued, and a 64 MiB object queued at once (non-waiting steps) put
+  // 25-50 ms on concurrent WAL syncs (docs/benchmarks.md, "the ack tail").
+  constexpr size_t kStep = 256u << 10;
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::write(fd, data.data() + off, std::min(kStep, data.size() - off));
-    if (n > 0) ::sync_file_range(fd, static_cast<off_t>(off), n, SYNC_FILE_RANGE_WRITE);
+    if (n > 0)
+      ::sync_file_range(fd, 0, static_cast<off_t>(off + static_cast<size_t>(n)),
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       base::Status st = Errno("write " + tmp);
