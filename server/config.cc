@@ -271,7 +271,7 @@ base::Status ServerConfig::Validate() const {
   } else if (!cluster.node_id.empty() && !cluster::IsValidNodeId(cluster.node_id)) {
     return err("node_id", "node_id must be 1..64 characters of [A-Za-z0-9_.-], not starting with '.'");
   }
-  if (shards > 256) return err("shards", "shards must be 0..256 (0 = number of cores), got " + std::to_string(shards));
+  if (shards > 256) return err("shards", "shards must be 0..256 (0 = half the cores), got " + std::to_string(shards));
   if (base::Status st = limits.Validate(); !st.ok()) {
     for (const char* k : {"max_record_bytes", "max_batch_records", "max_batch_bytes"})
       if (st.message().find(k) != std::string::npos) return err(k, st.message());

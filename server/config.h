@@ -90,7 +90,7 @@ struct ServerConfig {
   uint16_t port = 7410;
   // When set, the chosen put port is written here (atomically) once listening. Default: none.
   std::string port_file;
-  // Number of shard threads (one libuv loop each). 0 = number of cores. Default: 0.
+  // Number of shard threads (one libuv loop each). 0 = half the cores, at least 1. Default: 0.
   uint32_t shards = 0;
   Durability durability;
   proto::Limits limits;

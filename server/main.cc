@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   app.add_option("--bind", bind, "address of the put port (default 127.0.0.1)");
   app.add_option("--port", port, "put port, 0 = any free port (default 7410)")->check(CLI::Range(0, 65535));
   app.add_option("--port-file", port_file, "write the bound put port to this file");
-  app.add_option("--shards", shards, "shard threads, 0 = number of cores (default 0)")->check(CLI::Range(0, 256));
+  app.add_option("--shards", shards, "shard threads, 0 = half the cores, at least 1 (default 0)")->check(CLI::Range(0, 256));
   app.add_option("--delivery-threads", delivery_threads, "delivery worker threads (default 4)")->check(CLI::Range(1, 64));
   app.add_option("--admin-port", admin_port, "admin port, 0 = any free port (default 7411)")->check(CLI::Range(0, 65535));
   app.add_option("--admin-bind", admin_bind, "address of the admin port (default 127.0.0.1)");

@@ -81,7 +81,11 @@ base::Status Server::Start() {
   }));
   RETURN_IF_ERROR(pool_->Start());
 
-  uint32_t n = cfg_.shards ? cfg_.shards : std::max(1u, std::thread::hardware_concurrency());
+  // Default: half the cores. All shards commit through one WAL, whose fsyncs they take in turn
+  // (RocksDB groups only writers queued before a sync starts), so a shard beyond what parsing
+  // needs splits each group commit in two; the other cores flush, compact and deliver.
+  // docs/operations.md ("Shards") has the measurements.
+  uint32_t n = cfg_.shards ? cfg_.shards : std::max(1u, std::thread::hardware_concurrency() / 2);
   for (uint32_t i = 0; i < n; i++)
     shards_.push_back(std::make_unique<Shard>(static_cast<uint16_t>(i), cfg_, store_.get(), &streams_, pool_.get(),
                                               &client_memory_));
