@@ -133,18 +133,21 @@ base::Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db.max_open_files = -1;
   // A WAL fdatasync that acks wait for also waits for whatever other writes the disk has queued,
   // so every background writer keeps little queued (docs/benchmarks.md, "the ack tail"):
-  // flushes and compactions hand each 256 KiB to writeback and wait for the previous 256 KiB
-  // first (strict), instead of queueing a file's megabytes at once (1 MiB non-strict: ack p99
-  // at 950 k records/s 66-86 ms; this: 14-21 ms).
-  db.bytes_per_sync = 256u << 10;
-  db.writable_file_max_buffer_size = 256u << 10;
+  // flushes and compactions hand each 512 KiB to writeback and wait for the previous 512 KiB
+  // first (strict), instead of queueing a file's megabytes at once. Ack p99, 100 B at 1.08 M/s,
+  // one shard: 1 MiB strict 15-21 ms, 512 KiB 8.6-13.6, 256 KiB 9.5-13 (but 256 KiB slowed
+  // ingest into a growing backlog: compaction's writes wait too); the old 1 MiB non-strict
+  // (two shards, 950 k/s): 66-86 ms.
+  db.bytes_per_sync = 512u << 10;
+  db.writable_file_max_buffer_size = 512u << 10;
   db.strict_bytes_per_sync = true;
   if (!options.read_only) {
     // Obsolete files (compacted SSTs, old WALs, tens of MiB each) are renamed to *.trash and
     // truncated 4 MiB at a time by RocksDB's delete scheduler: one unlink of a 64 MiB file took
-    // 18-20 ms here and held concurrent WAL syncs as long (without it: p99 49-57 ms). 512 MiB/s
-    // is above what the disk writes, so trash cannot pile up; the ratio lets trash exceed the
-    // (often nearly empty) database. Trash left by a crash is deleted at the next open.
+    // 18-20 ms here and held concurrent WAL syncs as long (without it: p99 49-57 ms). At 512 MiB/s
+    // the trash keeps up with what flushes and compactions delete (a 64 MiB file lasts ~1/8 s);
+    // the ratio lets trash exceed the (often nearly empty) database, and past 1000x RocksDB
+    // unlinks at once. Trash left by a crash is deleted at the next open.
     rocksdb::Status fs;
     store->file_manager_.reset(rocksdb::NewSstFileManager(rocksdb::Env::Default(), nullptr, "", 512ll << 20,
                                                           true, &fs, 1000.0, 4u << 20));
