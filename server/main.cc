@@ -22,9 +22,8 @@ int main(int argc, char** argv) {
   // glibc raises its mmap threshold to the size of every large block freed (up to 32 MiB), after
   // which RocksDB's 8 MiB memtable blocks and delivery's segment buffers come from the heap
   // arenas and stay resident once freed. A fixed 4 MiB threshold keeps such blocks in mappings
-  // of their own, returned to the system on free. Peak RSS under sluice bench at peak, 64 MiB
-  // segments (docs/benchmarks.md): 100 B fsync 443-466 -> 347-373 MiB, durability none
-  // 523-583 -> 475-504 MiB, throughput unchanged. MALLOC_MMAP_THRESHOLD_ in the environment wins.
+  // of their own, returned to the system on free (peak RSS before and after: docs/benchmarks.md,
+  // "glibc's dynamic mmap threshold"). MALLOC_MMAP_THRESHOLD_ in the environment wins.
   if (getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 4 << 20);
 #endif
   sluice::server::GlobalInitCurl();  // before any thread exists (libcurl's rule)
