@@ -23,6 +23,7 @@ constexpr std::string_view kFormatConversionFailed = "format-conversion-failed";
 // A segment whose stored records fail their checksum is not retried in a hot loop.
 constexpr int64_t kQuarantineRetryMs = 3600 * 1000;
 constexpr int64_t kMaxWaitMs = 100;  // workers re-check at least this often (FakeClock tests)
+constexpr int64_t kSpareKeepMs = 10000;  // a parked buffer set unused this long is freed
 
 }  // namespace
 
@@ -309,7 +310,20 @@ std::vector<storage::SegmentDescriptor> DeliveryPool::PendingSegments(uint32_t s
   return out;
 }
 
-bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int64_t* wait_ms, uint64_t* token) {
+void DeliveryPool::AttemptBuffers::Clear() {
+  raw.clear();
+  spans.clear();
+  arrivals.clear();
+  records.clear();
+}
+
+uint64_t DeliveryPool::AttemptBuffers::capacity() const {
+  return raw.capacity() + spans.capacity() * sizeof(spans[0]) + arrivals.capacity() * sizeof(arrivals[0]) +
+         records.capacity() * sizeof(records[0]);
+}
+
+bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int64_t* wait_ms, uint64_t* token,
+                              std::unique_ptr<AttemptBuffers>* buffers) {
   // A stream never holds every worker: one that hangs must leave a worker for the others,
   // including streams whose next segment has not arrived yet.
   const uint32_t per_stream_limit = threads_ > 1 ? threads_ - 1 : 1;
@@ -335,8 +349,10 @@ bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int6
     if (rt->in_flight < (rt->failing > 0 ? 1u : per_stream_limit)) {
       // The memory budget: the oldest eligible segment waits until it fits (nothing overtakes
       // it, so a large segment is not starved by small ones); one attempt always runs.
-      memory = AttemptMemory(it->second, *rt->info->cfg);
-      if (in_flight_ > 0 && memory_in_flight_ + memory > memory_budget_) {
+      // The attempt takes the parked buffers: it holds their capacity or its estimate, whichever
+      // is larger, and the parked bytes are no longer counted apart.
+      memory = std::max(AttemptMemory(it->second, *rt->info->cfg), spare_bytes_);
+      if (in_flight_ > 0 && memory_in_flight_ - spare_bytes_ + memory > memory_budget_) {
         memory_waiting_ = true;
         break;
       }
@@ -348,7 +364,9 @@ bool DeliveryPool::PickLocked(int64_t now, storage::SegmentDescriptor* out, int6
   *out = std::move(chosen->second);
   queue_.erase(chosen);
   *token = order_++;
-  memory_in_flight_ += memory;
+  memory_in_flight_ = memory_in_flight_ - spare_bytes_ + memory;
+  *buffers = std::move(spare_);
+  spare_bytes_ = 0;
   in_flight_segments_.emplace(*token, InFlight{*out, memory});
   runtimes_.at(out->stream_id)->in_flight++;
   in_flight_++;
@@ -373,26 +391,62 @@ void DeliveryPool::WorkerLoop() {
       cv_.wait_for(lock, std::chrono::milliseconds(kMaxWaitMs));
       continue;
     }
-    if (!PickLocked(now, &d, &wait_ms, &token)) {
+    std::unique_ptr<AttemptBuffers> buf;
+    if (!PickLocked(now, &d, &wait_ms, &token, &buf)) {
+      if (spare_ && now - spare_since_ms_ >= kSpareKeepMs) {
+        std::unique_ptr<AttemptBuffers> drop = TakeSpareLocked();
+        lock.unlock();
+        drop.reset();  // without the lock: unmapping a segment's buffers takes milliseconds
+        lock.lock();
+        continue;
+      }
       cv_.wait_for(lock, std::chrono::milliseconds(std::clamp<int64_t>(wait_ms, 1, kMaxWaitMs)));
       continue;
     }
     Runtime* rt = runtimes_.at(d.stream_id).get();
     Job job{rt, rt->info, rt->destination, rt->backup, rt->lambda, rt->jq, rt->partitions, rt->stats.get()};
     lock.unlock();
-    Attempt(job, std::move(d));
+    if (!buf) buf = std::make_unique<AttemptBuffers>();
+    Attempt(job, std::move(d), *buf);
     job = Job{};  // release the stream version before taking the lock
+    buf->Clear();
+    const uint64_t kept = buf->capacity();
     lock.lock();
     rt->in_flight--;
     in_flight_--;
     auto done = in_flight_segments_.find(token);
     memory_in_flight_ -= done->second.memory;
     in_flight_segments_.erase(done);
+    if (!spare_ && !stopping_ && memory_in_flight_ + kept <= memory_budget_) {
+      spare_ = std::move(buf);
+      spare_bytes_ = kept;
+      spare_since_ms_ = clock_->NowUnixMillis();
+      memory_in_flight_ += kept;
+    }
     if (memory_waiting_) {  // a segment waits for memory: every idle worker may pick again
       memory_waiting_ = false;
       cv_.notify_all();
     }
+    if (buf) {  // not parked: freed without the lock (unmapping a segment's buffers takes ms)
+      lock.unlock();
+      buf.reset();
+      lock.lock();
+    }
   }
+  std::unique_ptr<AttemptBuffers> drop = TakeSpareLocked();
+  lock.unlock();
+  drop.reset();
+  lock.lock();
+}
+
+std::unique_ptr<DeliveryPool::AttemptBuffers> DeliveryPool::TakeSpareLocked() {
+  memory_in_flight_ -= spare_bytes_;
+  spare_bytes_ = 0;
+  if (memory_waiting_) {
+    memory_waiting_ = false;
+    cv_.notify_all();
+  }
+  return std::move(spare_);
 }
 
 void DeliveryPool::Fence() {
@@ -442,7 +496,7 @@ bool DeliveryPool::Backup(const Job& job, const storage::SegmentDescriptor& d,
   return false;
 }
 
-void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
+void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d, AttemptBuffers& buf) {
   const StreamConfig& cfg = *job.info->cfg;
   const std::string& name = job.info->name;
   DeliveryStats& stats = *job.stats;
@@ -451,11 +505,11 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
   // stream appends one, so the buffer is also the uncompressed object body; `records` are views
   // into it (without the newlines). Reserved up front: growing by doubling would hold twice the
   // segment for a moment.
-  std::string raw;
-  std::vector<std::pair<size_t, size_t>> spans;
+  std::string& raw = buf.raw;
+  std::vector<std::pair<size_t, size_t>>& spans = buf.spans;
   const bool staged = !d.is_partition() && cfg.processing.staged();
   const bool delimit = cfg.append_delimiter && !staged && !cfg.conversion.on();
-  std::vector<int64_t> arrivals;
+  std::vector<int64_t>& arrivals = buf.arrivals;
   spans.reserve(d.record_count);
   arrivals.reserve(d.record_count);
   raw.reserve(d.bytes + (delimit ? d.record_count : 0));
@@ -477,7 +531,7 @@ void DeliveryPool::Attempt(const Job& job, storage::SegmentDescriptor d) {
     Requeue(std::move(d));
     return;
   }
-  std::vector<std::string_view> records;
+  std::vector<std::string_view>& records = buf.records;
   records.reserve(spans.size());
   for (auto [off, len] : spans) records.emplace_back(raw.data() + off, len);
 

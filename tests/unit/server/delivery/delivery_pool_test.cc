@@ -349,6 +349,28 @@ TEST_CASE("DeliveryPool: attempts in flight stay within the memory budget", "[se
   CHECK(AttemptsHeldAtOnce(uint64_t(1) << 30) == 3);  // the stream's limit (threads - 1) binds
 }
 
+// A finished attempt parks its buffers for the next one: counted in the budget while parked,
+// taken (not counted twice) by the next attempt, and freed after ten idle seconds.
+TEST_CASE("DeliveryPool: an attempt's buffers are kept for the next one within the budget", "[server][delivery]") {
+  Fixture f;
+  f.AddSegment(std::vector<std::string>(50, std::string(1000, 'k')), 1, 1);
+  f.StartPool({Outcome::kOk, Outcome::kOk});
+  REQUIRE(f.Drive([&] { return f.pool->pending() == 0 && f.dest->attempts() == 1; }, 2000));
+  const uint64_t parked = f.pool->memory_in_flight();
+  CHECK(parked >= 50 * 1001);       // the records and their delimiters, at least
+  CHECK(parked <= uint64_t(256) << 20);  // within the default budget
+  f.pool->Submit(f.AddSegment(std::vector<std::string>(50, std::string(1000, 'j')), 1, 51));
+  REQUIRE(f.Drive([&] { return f.pool->pending() == 0 && f.dest->attempts() == 2; }, 2000));
+  CHECK(f.pool->memory_in_flight() == parked);  // the same buffers again: nothing new was kept
+  std::string second;
+  for (int i = 0; i < 50; i++) second += std::string(1000, 'j') + "\n";
+  REQUIRE(f.dest->bodies().size() == 2);
+  CHECK(f.dest->bodies()[1] == second);  // nothing of the first segment shows through
+  REQUIRE(f.Drive([&] { return f.pool->memory_in_flight() == 0; }, 11000));  // unused for 10 s: freed
+  f.pool->Stop();
+  CHECK(f.StoredSegments() == 0);
+}
+
 TEST_CASE("DeliveryPool: a segment whose stored records fail their checksum is quarantined, not delivered",
           "[server][delivery]") {
   Fixture f;
