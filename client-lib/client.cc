@@ -155,6 +155,18 @@ size_t Client::in_flight() const {
   return pending_.size();
 }
 
+bool Client::WaitResult(int64_t timeout_ns) {
+  if (ssl_ != nullptr) {
+    std::lock_guard<std::mutex> lock(ssl_mu_);
+    if (SSL_pending(ssl_) > 0) return true;  // decrypted already, the socket may be empty
+  }
+  pollfd p{fd_, POLLIN, 0};
+  timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000), static_cast<long>(timeout_ns % 1'000'000'000)};
+  if (timeout_ns < 0) ts = {0, 0};
+  int rc = ::ppoll(&p, 1, &ts, nullptr);
+  return rc != 0;  // readable, hung up, or an error ReceivePutResult will report
+}
+
 base::Status Client::Broken(std::string why) {
   std::lock_guard<std::mutex> lock(mu_);
   if (broken_.ok()) broken_ = base::Unavailable(std::move(why));

@@ -77,6 +77,11 @@ class Client {
   base::Result<PutResult> PutRecordBatch(std::string_view stream,
                                          std::span<const std::string_view> records);
   size_t in_flight() const;
+  // Waits up to `timeout_ns` for the next response to start arriving. True when it has (the next
+  // ReceivePutResult waits at most for the rest of that frame), or when the connection is broken
+  // (ReceivePutResult reports why); false when the time passed first. For open-loop senders that
+  // take results while waiting to send on schedule.
+  bool WaitResult(int64_t timeout_ns);
 
   struct ClusterDescription {
     std::string node;     // the answering node's id
