@@ -84,6 +84,7 @@ TEST_CASE("Disk full: puts are refused before the disk is full, nothing acked is
     }
   }
   REQUIRE(refused);
+  INFO("the first refusal: " << first_error);
   CHECK(first_error.find("disk nearly full") != std::string::npos);
   CHECK(acked.size() > 1000);
   // Still up: the admin port answers, and a retry is refused the same way, not crashed on.
