@@ -63,6 +63,17 @@ base::Status ClusterAgent::TakeOwner() {
                                                    options_.node_id + " first");
     }
   }
+  // The key can change between the read and the transaction without anyone taking it: the lease
+  // of our own killed run expires and etcd deletes the key. So a failed compare reads it again;
+  // only another holder is a refusal.
+  for (int attempt = 0; attempt < 5; attempt++) {
+    ASSIGN_OR_RETURN(bool taken, TryTakeOwner());
+    if (taken) return base::Status::Ok();
+  }
+  return base::Status(base::Code::kBusy, "the owner key of node " + options_.node_id + " kept changing (5 tries)");
+}
+
+base::Result<bool> ClusterAgent::TryTakeOwner() {
   const std::string key = Key("owners", options_.node_id);
   ASSIGN_OR_RETURN(RangeResult cur, etcd_.Get(key));
   Txn txn;
@@ -83,13 +94,13 @@ base::Status ClusterAgent::TakeOwner() {
   OwnerRecord o{options_.node_id, options_.holder, base::Clock::Real()->NowUnixMillis()};
   txn.puts.push_back({key, Encode(o), lease_.load()});
   ASSIGN_OR_RETURN(TxnResult r, etcd_.Commit(txn));
-  if (!r.succeeded) return base::Status(base::Code::kBusy, "the owner key of node " + options_.node_id + " moved meanwhile");
+  if (!r.succeeded) return false;
   NoteWritten(r.revision);
   fence_revision_.store(r.revision);
   owned_.store(true);
   SLUICE_LOG_INFO("cluster", "%s owns the data directory of node %s (fencing revision %lld)", options_.holder.c_str(),
                   options_.node_id.c_str(), static_cast<long long>(r.revision));
-  return base::Status::Ok();
+  return true;
 }
 
 base::Status ClusterAgent::AcquireOwnership() {

@@ -124,8 +124,10 @@ class ClusterAgent {
 
  private:
   void KeeperLoop();
-  // One attempt at the owner key (see AcquireOwnership); needs a lease.
+  // Takes the owner key (see AcquireOwnership); needs a lease. kBusy when another holder has it.
   base::Status TakeOwner();
+  // One read and one transaction: false when the key changed between them.
+  base::Result<bool> TryTakeOwner();
   void Fence(const std::string& why);
   // The fencing check against a newly published view (watcher thread).
   void CheckOwner(const ClusterView& v);
