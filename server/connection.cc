@@ -210,7 +210,6 @@ void Connection::HandleFrame(const proto::Frame& frame, std::span<const uint8_t>
       if (s.put.all_failed == proto::WireError::kOk)
         s.put = shard_->puts().Stage(*batch.value(), base::Clock::Real()->NowUnixMillis());
       s.charged = s.put.ResponseBytesBound();
-      s.epoch = shard_->staging_epoch();
       ChargeStaged(static_cast<int64_t>(s.charged));
       staged_.push_back(std::move(s));
       shard_->MarkDirty(this);
@@ -243,7 +242,6 @@ void Connection::StageFrame(uint32_t request_id, std::string frame) {
   s.request_id = request_id;
   s.frame = std::move(frame);
   s.charged = s.frame.size();
-  s.epoch = shard_->staging_epoch();
   ChargeStaged(static_cast<int64_t>(s.charged));
   staged_.push_back(std::move(s));
   shard_->MarkDirty(this);
@@ -261,14 +259,13 @@ void Connection::Fail(uint32_t request_id, proto::WireError code, const std::str
   UpdateReading();
 }
 
-bool Connection::Flush(const base::Status& commit, uint64_t upto) {
+void Connection::Flush(const base::Status& commit) {
+  if (staged_.empty()) return;
   std::string out;
   ShardStats& stats = shard_->mutable_stats();
-  size_t charged = 0, answered = 0;
+  size_t charged = 0;
   const int64_t now_ns = base::Clock::Real()->NowMonoNanos();
   for (Staged& s : staged_) {
-    if (s.epoch > upto) break;
-    answered++;
     charged += s.charged;
     if (!s.is_put) {
       out += s.frame;
@@ -284,11 +281,10 @@ bool Connection::Flush(const base::Status& commit, uint64_t upto) {
       stats.bytes_stored.fetch_add(s.put.accepted_bytes, std::memory_order_relaxed);
     }
   }
-  staged_.erase(staged_.begin(), staged_.begin() + static_cast<std::ptrdiff_t>(answered));
+  staged_.clear();
   // The bounds charged while staged become the bytes actually queued (Write counts those).
   ChargeStaged(-static_cast<int64_t>(charged));
-  if (answered > 0) SendFlushed(std::move(out));
-  return !staged_.empty();
+  SendFlushed(std::move(out));
 }
 
 void Connection::CheckTimeouts(int64_t now_ms) {

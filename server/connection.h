@@ -50,7 +50,7 @@ class Connection final : public ShardConnection {
   Connection(Shard* shard, uint64_t id);
   // ShardConnection (a connection that held an incomplete frame longer than read_timeout_s
   // gets a Timeout error and is closed).
-  bool Flush(const base::Status& commit, uint64_t upto) override;
+  void Flush(const base::Status& commit) override;
   void CheckTimeouts(int64_t now_ms) override;
 
  private:
@@ -60,7 +60,6 @@ class Connection final : public ShardConnection {
     std::string frame;  // ready bytes when !is_put
     StagedPut put;
     size_t charged = 0;  // output bytes charged for it until Flush encodes it
-    uint64_t epoch = 0;  // the commit it is answered after (Shard::staging_epoch())
   };
   // SocketConnection
   bool WantRead() const override;

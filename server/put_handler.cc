@@ -7,7 +7,7 @@ namespace sluice::server {
 
 PutHandler::PutHandler(uint16_t shard, const ServerConfig& cfg, storage::Store* store,
                        const StreamView* streams)
-    : shard_(shard), cfg_(cfg), store_(store), streams_(streams), batch_a_(store), batch_b_(store) {}
+    : shard_(shard), cfg_(cfg), store_(store), streams_(streams), batch_(store) {}
 
 base::Status PutHandler::Init() {
   ASSIGN_OR_RETURN(uint64_t next, store_->NextSeq(shard_));
@@ -25,48 +25,26 @@ StagedPut PutHandler::Stage(const wire::PutRecordBatch& batch, int64_t now_unix_
                       now_unix_ms);
 }
 
-storage::WriteBatch* PutHandler::BeginCommit() {
-  SLUICE_DCHECK(has_pending() && !in_flight());
-  batch_->PutNextSeq(shard_, next_seq_);
-  writing_ = batch_;
-  batch_ = batch_ == &batch_a_ ? &batch_b_ : &batch_a_;
-  writing_seq_ = next_seq_;
-  writing_chunks_.swap(pending_);
-  pending_.clear();
-  return writing_;
-}
-
-base::Status PutHandler::CheckSpace() const {
-  // Deliveries (which free space) and the store's own writes keep their headroom; the client
-  // sees a retryable StorageFailure.
+base::Status PutHandler::Commit() {
+  SLUICE_DCHECK(has_pending());
+  batch_.PutNextSeq(shard_, next_seq_);
+  base::Status st;
+  // Puts stop well before the disk is full, so deliveries (which free space) and the store's
+  // own writes keep their headroom; the client sees a retryable StorageFailure.
   if (uint64_t free = store_->FreeBytes(); free < cfg_.min_free_bytes)
-    return base::IOError("disk nearly full: " + std::to_string(free >> 20) + " MiB free, puts need min_free_mib " +
-                         std::to_string(cfg_.min_free_bytes >> 20) + "; retry once deliveries or the operator free space");
-  return base::Status::Ok();
-}
-
-void PutHandler::EndCommit(const base::Status& st) {
-  SLUICE_DCHECK(in_flight());
-  writing_->Clear();
-  writing_ = nullptr;
+    st = base::IOError("disk nearly full: " + std::to_string(free >> 20) + " MiB free, puts need min_free_mib " +
+                       std::to_string(cfg_.min_free_bytes >> 20) + "; retry once deliveries or the operator free space");
+  else
+    st = store_->Write(&batch_, cfg_.durability.mode == DurabilityMode::kFsync);
+  batch_.Clear();
   committed_.clear();
   if (st.ok()) {
-    committed_seq_ = writing_seq_;
-    committed_.swap(writing_chunks_);
-    return;
+    committed_seq_ = next_seq_;
+    committed_.swap(pending_);
+  } else {
+    next_seq_ = committed_seq_;
+    pending_.clear();
   }
-  // The staged batch holds sequence numbers after the failed ones: it goes too.
-  writing_chunks_.clear();
-  batch_->Clear();
-  pending_.clear();
-  next_seq_ = committed_seq_;
-}
-
-base::Status PutHandler::Commit() {
-  storage::WriteBatch* batch = BeginCommit();
-  base::Status st = CheckSpace();
-  if (st.ok()) st = store_->Write(batch, cfg_.durability.mode == DurabilityMode::kFsync);
-  EndCommit(st);
   return st;
 }
 

@@ -68,27 +68,14 @@ class PutHandler {
   template <typename RecordAt>
   StagedPut StageRecords(std::string_view stream_name, uint32_t count, RecordAt record_at, int64_t now_unix_ms);
 
-  bool has_pending() const { return !batch_->empty(); }
+  bool has_pending() const { return !batch_.empty(); }
   // The chunks of the last successful commit (empty after a failed one).
   const std::vector<AppendedChunk>& committed() const { return committed_; }
-  size_t pending_bytes() const { return batch_->bytes(); }
+  size_t pending_bytes() const { return batch_.bytes(); }
 
-  // A commit in two halves, so that one batch can be written (on the shard's committer) while
-  // the next is staged. BeginCommit seals the pending batch (it records the next sequence
-  // number) and returns it for writing; staging goes on into a second batch. REQUIRES:
-  // has_pending() and no commit in flight.
-  storage::WriteBatch* BeginCommit();
-  bool in_flight() const { return writing_ != nullptr; }
-  // Puts stop well before the disk is full: kIOError when the store's file system has less than
-  // min_free_mib free (the caller ends the commit with it instead of writing).
-  base::Status CheckSpace() const;
-  // Ends the commit in flight with the result of writing it. On success its chunks become
-  // committed(). On failure nothing of it was applied; the batch staged since is dropped too and
-  // the sequence counter rolled back, so the same sequence numbers are reused: the caller fails
-  // every staged put.
-  void EndCommit(const base::Status& st);
-  // Both halves, writing on the caller's thread (sync per durability). Returns the storage
-  // error (kIOError, kCorruption).
+  // Writes the pending batch (sync per durability). On failure nothing was applied and the
+  // sequence counter is rolled back, so the same sequence numbers are reused; the caller must
+  // fail every staged put. Returns the storage error (kIOError, kCorruption).
   base::Status Commit();
 
   // Appends the PutRecordBatchResponse frame for `put` to `out`. When `commit` failed, every
@@ -101,17 +88,11 @@ class PutHandler {
   const ServerConfig& cfg_;
   storage::Store* store_;
   const StreamView* streams_;
-  // Two batches, used in turn: one takes staged records while the other is written.
-  storage::WriteBatch batch_a_;
-  storage::WriteBatch batch_b_;
-  storage::WriteBatch* batch_ = &batch_a_;     // staging
-  storage::WriteBatch* writing_ = nullptr;     // in flight (BeginCommit..EndCommit)
+  storage::WriteBatch batch_;
   storage::ChunkBuilder chunk_;
   uint64_t next_seq_ = 1;       // next sequence to hand out
   uint64_t committed_seq_ = 1;  // next_seq_ as of the last successful commit
-  uint64_t writing_seq_ = 1;    // next_seq_ as of BeginCommit
   std::vector<AppendedChunk> pending_;    // chunks in batch_
-  std::vector<AppendedChunk> writing_chunks_;  // chunks in writing_
   std::vector<AppendedChunk> committed_;  // chunks of the last commit
 };
 
@@ -141,7 +122,7 @@ StagedPut PutHandler::StageRecords(std::string_view name, uint32_t count, Record
   }
   if (chunk_.count() > 0) {
     put.seq = next_seq_++;
-    batch_->PutChunk({stream->id, shard_, put.seq}, chunk_.Finish());
+    batch_.PutChunk({stream->id, shard_, put.seq}, chunk_.Finish());
     pending_.push_back({stream, stream->id, put.seq, chunk_.count(), put.accepted_bytes, now_unix_ms});
   }
   return put;

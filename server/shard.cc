@@ -36,12 +36,6 @@ Shard::Shard(uint16_t id, const ServerConfig& cfg, storage::Store* store,
   idle_.data = this;
   SLUICE_CHECK(uv_timer_init(&loop_, &stop_timer_) == 0);
   stop_timer_.data = this;
-  SLUICE_CHECK(uv_async_init(&loop_, &commit_done_, OnCommitDone) == 0);
-  commit_done_.data = this;
-  // Under fsync durability a batch is written on the committer while the next is staged; the
-  // other modes write without waiting for the disk, on the shard's own thread.
-  if (cfg_.durability.mode == DurabilityMode::kFsync)
-    committer_ = std::make_unique<Committer>(store_, [this] { uv_async_send(&commit_done_); });
   SLUICE_CHECK(uv_timer_init(&loop_, &seal_timer_) == 0);
   seal_timer_.data = this;
   SLUICE_CHECK(uv_timer_start(&seal_timer_, OnSealTimer, kSealTickMs, kSealTickMs) == 0);
@@ -53,9 +47,7 @@ Shard::~Shard() {
   if (!handles_closed_) {
     // The thread never ran (startup failed after this shard was built): close the handles here.
     handles_closed_ = true;
-    committer_.reset();
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&async_), reinterpret_cast<uv_handle_t*>(&check_),
-                           reinterpret_cast<uv_handle_t*>(&commit_done_),
                            reinterpret_cast<uv_handle_t*>(&idle_), reinterpret_cast<uv_handle_t*>(&stop_timer_),
                            reinterpret_cast<uv_handle_t*>(&seal_timer_)})
       uv_close(h, nullptr);
@@ -67,7 +59,6 @@ Shard::~Shard() {
 
 base::Status Shard::Start() {
   RETURN_IF_ERROR(puts_.Init());
-  if (committer_ != nullptr) committer_->Start();
   thread_ = std::thread([this]() noexcept { base::RunThreadEntry("shard", [this] { Run(); }); });
   return base::Status::Ok();
 }
@@ -152,9 +143,7 @@ void Shard::MarkDirty(ShardConnection* conn) {
   dirty_.push_back(conn);
 }
 
-bool Shard::OverCommitBudget() const {
-  return refresh_wanted_ || puts_.pending_bytes() >= cfg_.shard_commit_budget;
-}
+bool Shard::OverCommitBudget() const { return puts_.pending_bytes() >= cfg_.shard_commit_budget; }
 
 void Shard::PauseForBudget(ShardConnection* conn) {
   stats_.budget_pauses.fetch_add(1, std::memory_order_relaxed);
@@ -181,98 +170,53 @@ void Shard::OnCheck(uv_check_t* handle) noexcept { static_cast<Shard*>(handle->d
 
 void Shard::Commit() {
   SLUICE_DCHECK_OWNER(owner_);
-  if (!puts_.in_flight()) {
-    if (puts_.has_pending())
-      StartCommit();
-    else
-      AfterCommit(base::Status::Ok(), staging_epoch_++);  // answers what needs no write
+  base::Status st;
+  if (puts_.has_pending()) {
+    st = puts_.Commit();
+    stats_.commits.fetch_add(1, std::memory_order_relaxed);
+    stats_.commit_failing.store(!st.ok(), std::memory_order_relaxed);
+    if (!st.ok()) {
+      stats_.commit_failures.fetch_add(1, std::memory_order_relaxed);
+      SLUICE_LOG_ERROR("shard", "shard %u: commit failed, failing its puts: %s", id_,
+                       st.ToString().c_str());
+    }
+    if (st.ok()) SLUICE_FAULT_POINT("commit.after_write");
+    uint64_t records = 0;  // committed() is empty after a failed commit
+    for (const AppendedChunk& c : puts_.committed()) {
+      segmenter_.OnCommitted(c);
+      StreamCounters& counters = *c.stream->counters;
+      counters.incoming_records.fetch_add(c.records, std::memory_order_relaxed);
+      counters.incoming_bytes.fetch_add(c.bytes, std::memory_order_relaxed);
+      counters.incoming_put_requests.fetch_add(1, std::memory_order_relaxed);
+      records += c.records;
+    }
+    if (st.ok()) stats_.commit_records.ObserveCount(records);
   }
-  UpdateIdle();
-}
-
-void Shard::StartCommit() {
-  const uint64_t epoch = staging_epoch_++;
-  storage::WriteBatch* batch = puts_.BeginCommit();
-  base::Status st = puts_.CheckSpace();
-  if (st.ok() && committer_ != nullptr) {
-    committer_->Submit(batch, epoch);  // FinishCommit runs when it is written (OnCommitDone)
-    return;
-  }
-  if (st.ok()) st = store_->Write(batch, cfg_.durability.mode == DurabilityMode::kFsync);
-  FinishCommit(st, epoch);
-}
-
-void Shard::OnCommitDone(uv_async_t* handle) noexcept {
-  auto* self = static_cast<Shard*>(handle->data);
-  std::optional<Committer::Done> done = self->committer_->TakeDone();
-  if (!done) return;
-  self->FinishCommit(done->status, done->epoch);
-  self->UpdateIdle();
-}
-
-void Shard::FinishCommit(const base::Status& st, uint64_t epoch) {
-  SLUICE_DCHECK_OWNER(owner_);
-  puts_.EndCommit(st);
-  stats_.commits.fetch_add(1, std::memory_order_relaxed);
-  stats_.commit_failing.store(!st.ok(), std::memory_order_relaxed);
-  uint64_t answered = epoch;
-  if (!st.ok()) {
-    stats_.commit_failures.fetch_add(1, std::memory_order_relaxed);
-    SLUICE_LOG_ERROR("shard", "shard %u: commit failed, failing its puts: %s", id_, st.ToString().c_str());
-    answered = staging_epoch_++;  // what was staged since was dropped with it (EndCommit)
-  }
-  if (st.ok()) SLUICE_FAULT_POINT("commit.after_write");
-  uint64_t records = 0;  // committed() is empty after a failed commit
-  for (const AppendedChunk& c : puts_.committed()) {
-    segmenter_.OnCommitted(c);
-    StreamCounters& counters = *c.stream->counters;
-    counters.incoming_records.fetch_add(c.records, std::memory_order_relaxed);
-    counters.incoming_bytes.fetch_add(c.bytes, std::memory_order_relaxed);
-    counters.incoming_put_requests.fetch_add(1, std::memory_order_relaxed);
-    records += c.records;
-  }
-  if (st.ok()) stats_.commit_records.ObserveCount(records);
-  // What was staged while this batch was written starts its own write before these acks go out.
-  if (committer_ != nullptr && puts_.has_pending() && !streams_.Stale()) StartCommit();
-  AfterCommit(st, answered);
-}
-
-void Shard::AfterCommit(const base::Status& st, uint64_t answered) {
-  // A newer stream set is taken up only when no staged or written chunk points into this one.
-  if (streams_.Stale()) refresh_wanted_ = puts_.has_pending() || puts_.in_flight();
-  if (!refresh_wanted_) RefreshStreams();
+  RefreshStreams();
   std::vector<ShardConnection*> dirty;
   dirty.swap(dirty_);
   for (ShardConnection* c : dirty) c->in_dirty_list = false;
-  for (ShardConnection* c : dirty)
-    if (c->Flush(st, answered)) MarkDirty(c);  // it has answers of a later commit
+  for (ShardConnection* c : dirty) c->Flush(st);
   if (segmenter_.AnyOverSize()) SealAndSubmit(false);
-  if (stopping_) SealAndSubmit(true);
-  if (!refresh_wanted_) {
-    std::vector<ShardConnection*> paused;
-    paused.swap(budget_paused_);
-    for (ShardConnection* c : paused) c->ResumeAfterBudget();
-    std::vector<ControlAnswer> answers;
-    answers.swap(control_answers_);
-    for (ControlAnswer& a : answers) {
-      // Control-plane calls are rare (Firehose allows 5 a second): a scan beats an index kept for them.
-      for (ShardConnection* c : connections_)
-        if (c->id() == a.conn_id) {
-          c->CompleteControl(a.token, std::move(a.response));
-          break;
-        }
-    }
+  std::vector<ShardConnection*> paused;
+  paused.swap(budget_paused_);
+  for (ShardConnection* c : paused) c->ResumeAfterBudget();
+  std::vector<ControlAnswer> answers;
+  answers.swap(control_answers_);
+  for (ControlAnswer& a : answers) {
+    // Control-plane calls are rare (Firehose allows 5 a second): a scan beats an index kept for them.
+    for (ShardConnection* c : connections_)
+      if (c->id() == a.conn_id) {
+        c->CompleteControl(a.token, std::move(a.response));
+        break;
+      }
   }
-  if (stopping_) MaybeFinishStop();
-}
-
-void Shard::UpdateIdle() {
-  // Work staged outside the read phase (by resumed connections) must not wait for new I/O; while
-  // a batch is written, its completion wakes the loop instead.
-  if (!handles_closed_ && !puts_.in_flight() && (puts_.has_pending() || !dirty_.empty()))
+  // Work staged outside the read phase (by resumed connections) must not wait for new I/O.
+  if (puts_.has_pending() || !dirty_.empty())
     uv_idle_start(&idle_, OnIdle);
-  else if (!handles_closed_)
+  else
     uv_idle_stop(&idle_);
+  if (stopping_) MaybeFinishStop();
 }
 
 void Shard::RequestStop() {
@@ -305,10 +249,8 @@ void Shard::OnStopTimer(uv_timer_t* handle) noexcept {
 }
 
 void Shard::MaybeFinishStop() {
-  if (!stopping_ || handles_closed_ || !connections_.empty() || puts_.has_pending() || puts_.in_flight()) return;
+  if (!stopping_ || handles_closed_ || !connections_.empty() || puts_.has_pending()) return;
   handles_closed_ = true;
-  if (committer_ != nullptr) committer_->Stop();  // idle: nothing in flight; no wake-up after this
-  uv_close(reinterpret_cast<uv_handle_t*>(&commit_done_), nullptr);
   DrainPosted();  // run (and so close the fds of) anything posted before the door shut
   {
     base::MutexLock lock(post_mu_);

@@ -3,19 +3,14 @@
 // Design: connections are handed to a shard by the listener (Post) and stay there. Within one
 // loop iteration the shard reads every readable connection, verifies each frame, and appends
 // every accepted record to one storage::WriteBatch (the put path, put_handler.h). In the check
-// phase, right after the I/O poll, it starts writing that batch, and only once it is written
-// (sync=true under the default durability) encodes and sends the acks it staged: group commit
-// in the manner of Redis's `appendfsync always`. Under fsync durability the write runs on the
-// shard's committer thread (committer.h), one batch at a time, while the loop goes on reading
-// and staging the next batch; when a write finishes, the next batch starts at once and the
-// finished one's acks go out while it syncs. Every staged answer carries the epoch of the commit
-// it waits for (staging_epoch()); a commit's completion answers its epoch and the ones before.
-// Other modes write on the loop's thread (they do not wait for the disk). Shards commit
-// concurrently and RocksDB merges their writes into shared fsyncs. A newer stream set is taken
-// up only between commits with nothing staged (reading pauses for it: refresh_wanted_).
+// phase, right after the I/O poll, it writes that batch once, with sync=true under the default
+// durability, and only then encodes and sends the acks it staged: this is group commit in the
+// manner of Redis's `appendfsync always` (the loop blocks on the fsync; while it does, more
+// requests collect in the kernel's socket buffers and join the next batch). Shards commit
+// concurrently and RocksDB merges their writes into shared fsyncs.
 // Memory stays bounded: a connection is not read while its unsent output exceeds
-// connection_output_budget, and the shard stops reading once its staged batch exceeds
-// shard_commit_budget (one batch staged and one written: twice that at most).
+// connection_output_budget, and the shard stops reading for the rest of an iteration once its
+// batch exceeds shard_commit_budget.
 // Thread: everything here runs on the shard's own thread except Post() and the constructor /
 // Start() / Join() (main).
 #pragma once
@@ -37,7 +32,6 @@
 #include "base/thread_owner.h"
 #include "protocol/messages.h"
 #include "server/client_memory.h"
-#include "server/committer.h"
 #include "server/config.h"
 #include "server/put_handler.h"
 #include "server/segmenter.h"
@@ -156,9 +150,6 @@ class Shard {
   proto::PutResponseEncoder& response_encoder() { return response_encoder_; }
   // Marks `conn` as having staged responses to send after the next commit.
   void MarkDirty(ShardConnection* conn);
-  // The commit what is staged now will be answered after: connections stamp their staged
-  // answers with it and answer them in order once Flush is given that epoch or a later one.
-  uint64_t staging_epoch() const { return staging_epoch_; }
   // True when this iteration's batch is over shard_commit_budget: stop reading until commit.
   bool OverCommitBudget() const;
   // Remembers a connection whose reading was stopped for the commit budget.
@@ -184,20 +175,8 @@ class Shard {
   static void OnIdle(uv_idle_t* handle) noexcept {}
   void Run() noexcept;
   void DrainPosted();
-  // The check phase: starts the group commit of the staged batch unless one is being written
-  // (its completion starts the next); with nothing staged, answers what needs no write.
+  // Writes the staged batch, then sends (or fails) every staged response. The group commit.
   void Commit();
-  // Hands the staged batch to the committer (or writes it here, in the other modes).
-  void StartCommit();
-  static void OnCommitDone(uv_async_t* handle) noexcept;
-  // The batch of `epoch` is written (or failed): feeds the segmenter, starts the next batch,
-  // then AfterCommit.
-  void FinishCommit(const base::Status& st, uint64_t epoch);
-  // Sends (or fails) every staged answer up to epoch `answered`, takes up a newer stream set,
-  // resumes paused connections and hands over control answers.
-  void AfterCommit(const base::Status& st, uint64_t answered);
-  // Keeps the loop polling without blocking while staged work waits for no I/O.
-  void UpdateIdle();
   void OpStop();
   void MaybeFinishStop();
 
@@ -213,7 +192,6 @@ class Shard {
   uv_idle_t idle_;  // active while work is staged outside the read phase: keeps poll from blocking
   uv_timer_t stop_timer_;
   uv_timer_t seal_timer_;  // ~100 ms tick for interval-based sealing
-  uv_async_t commit_done_;  // the committer's wake-up: a batch is written
   std::thread thread_;
   ShardStats stats_;
 
@@ -232,9 +210,6 @@ class Shard {
   };
   std::vector<ControlAnswer> control_answers_;  // from main, handed over in Commit
   PutHandler puts_;
-  std::unique_ptr<Committer> committer_;  // fsync durability only
-  uint64_t staging_epoch_ = 1;
-  bool refresh_wanted_ = false;  // a newer stream set waits for the staged chunks to be written
   Segmenter segmenter_;
   DeliveryPool* pool_;
   std::vector<storage::SegmentDescriptor> unwritten_seals_;  // sealed, descriptor write failed

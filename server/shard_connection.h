@@ -17,9 +17,8 @@ class Shard;
 enum class PortProtocol { kSluice, kHttp };
 
 // Design: a connection reads requests, stages their records in the shard's PutHandler and its
-// responses in order, each with the epoch of the commit it waits for, and asks for Flush
-// (MarkDirty). After the shard's group commit, Flush answers the staged requests of that commit
-// and the ones before it (an ack only when `commit` succeeded). Reading pauses for the
+// responses in order, and asks for Flush (MarkDirty). After the shard's group commit, Flush
+// answers every staged request (an ack only when `commit` succeeded). Reading pauses for the
 // shard's commit budget (ResumeAfterBudget after the commit), the shared client memory (resumed
 // by the shard's tick), and the connection's own output budget (resumed as output drains). The
 // receive buffers, staged responses (as bounds) and queued output are charged to the shard's
@@ -31,9 +30,8 @@ class ShardConnection : public SocketConnection {
   // connection closes itself (and the fd), and deletes itself in its close callback like any
   // other connection.
   base::Status Open(int fd, SSL_CTX* tls);
-  // Answers the staged requests of commits up to epoch `upto` (Shard::staging_epoch()), in
-  // order; acks become failures when `commit` failed. True when answers of a later commit stay.
-  virtual bool Flush(const base::Status& commit, uint64_t upto) = 0;
+  // Answers every staged request; acks become failures when `commit` failed.
+  virtual void Flush(const base::Status& commit) = 0;
   // Closes a connection whose request has been arriving for longer than read_timeout_s, or
   // whose output made no progress for write_timeout_s. Called about once a second.
   virtual void CheckTimeouts(int64_t now_ms) = 0;

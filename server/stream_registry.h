@@ -160,12 +160,10 @@ class StreamView {
   explicit StreamView(const StreamRegistry* registry) : registry_(registry), set_(registry->Current()) {}
   const StreamSet& operator*() const { return *set_; }
   const StreamSet* operator->() const { return set_.get(); }
-  // A newer set than this one's exists.
-  bool Stale() const { return registry_->generation() != set_->generation(); }
   // Takes the newest set when there is one; returns the set it replaced (nullptr: unchanged).
   // Pointers from the old set stay valid while the returned pointer is kept.
   StreamSetPtr Refresh() {
-    if (!Stale()) return nullptr;
+    if (registry_->generation() == set_->generation()) return nullptr;
     StreamSetPtr old = std::move(set_);
     set_ = registry_->Current();
     return old;

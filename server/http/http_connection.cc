@@ -1,7 +1,6 @@
 // HttpConnection: reads into HttpRequestParser, AWS JSON 1.1 dispatch, staged responses.
 #include "server/http/http_connection.h"
 
-#include <algorithm>
 #include <cstring>
 #include <ctime>
 
@@ -413,7 +412,6 @@ std::string HttpConnection::PutResponse(const Staged& s, const base::Status& com
 
 void HttpConnection::Stage(Staged s) {
   if (s.charged == 0) s.charged = s.bytes.size();
-  s.epoch = shard_->staging_epoch();
   ChargeStaged(static_cast<int64_t>(s.charged));
   staged_.push_back(std::move(s));
   shard_->MarkDirty(this);
@@ -439,14 +437,14 @@ void HttpConnection::FailAndClose(int status, std::string_view type, std::string
   UpdateReading();
 }
 
-bool HttpConnection::Flush(const base::Status& commit, uint64_t upto) {
+void HttpConnection::Flush(const base::Status& commit) {
+  if (staged_.empty()) return;
   std::string out;
   ShardStats& stats = shard_->mutable_stats();
   size_t charged = 0, sent = 0;
   bool held = false;  // a control answer is still out: what follows it waits, in order
   const int64_t now_ns = base::Clock::Real()->NowMonoNanos();
   for (Staged& s : staged_) {
-    if (s.epoch > upto) break;
     if (s.is_put) {
       stats.put_ack_latency.ObserveMicros((now_ns - s.put.staged_mono_ns) / 1000);
       // Answered from this commit whether it is sent now or after a control answer before it.
@@ -470,9 +468,7 @@ bool HttpConnection::Flush(const base::Status& commit, uint64_t upto) {
   }
   staged_.erase(staged_.begin(), staged_.begin() + static_cast<std::ptrdiff_t>(sent));
   ChargeStaged(-static_cast<int64_t>(charged));
-  if (sent > 0) SendFlushed(std::move(out));
-  // Slots held behind a control answer are marked dirty again when it arrives.
-  return std::any_of(staged_.begin(), staged_.end(), [upto](const Staged& s) { return s.epoch > upto; });
+  SendFlushed(std::move(out));
 }
 
 void HttpConnection::CheckTimeouts(int64_t now_ms) {

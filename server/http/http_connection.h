@@ -31,7 +31,7 @@ class HttpConnection final : public ShardConnection {
   ~HttpConnection() override = default;
 
   // ShardConnection
-  bool Flush(const base::Status& commit, uint64_t upto) override;
+  void Flush(const base::Status& commit) override;
   void CheckTimeouts(int64_t now_ms) override;
   void CompleteControl(uint64_t token, std::string response) override;
 
@@ -45,7 +45,6 @@ class HttpConnection final : public ShardConnection {
     bool close = false;   // Connection: close after it
     StagedPut put;
     size_t charged = 0;
-    uint64_t epoch = 0;  // the commit it is answered after (Shard::staging_epoch())
   };
 
   // SocketConnection
