@@ -17,6 +17,7 @@
 #include <map>
 
 #include "base/log.h"
+#include "storage/crc32c.h"
 
 namespace sluice::storage {
 
@@ -118,6 +119,17 @@ bool WriteBatch::empty() const { return rep_->Count() == 0; }
 void WriteBatch::Clear() { rep_->Clear(); }
 
 base::Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  // Once a process: whether RocksDB's checksums run on the CPU's CRC32C instructions (crc32c.h).
+  static const bool crc32c_here = [] {
+    bool here = Crc32cRoutedHere();
+    if (here)
+      SLUICE_LOG_DEBUG("storage", "RocksDB's CRC32C runs on ISA-L (hardware)");
+    else
+      SLUICE_LOG_WARN("storage", "RocksDB computes CRC32C itself (its software table in a portable build): "
+                      "the ISA-L override is not in effect; see docs/architecture.md, storage");
+    return here;
+  }();
+  (void)crc32c_here;
   std::unique_ptr<Store> store(new Store());
   store->read_only_ = options.read_only;
   store->path_ = options.path;
