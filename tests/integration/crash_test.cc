@@ -66,12 +66,10 @@ TEST_CASE("Crash: every acked record survives SIGKILL at a random moment", "[int
                                     "--acked-out", acked_path, "--batch", "200", "--in-flight", "16"},
                                    tmp.Sub("put.out"), tmp.Sub("put.err"), tmp.Sub("in.txt"));
     // Kill at a random moment after the first ack (a kill before any ack would prove nothing).
-    bool first_ack = false;
-    for (int i = 0; i < 2000 && !first_ack; i++) {
-      first_ack = std::filesystem::exists(acked_path) && std::filesystem::file_size(acked_path) > 0;
-      if (!first_ack) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    REQUIRE(first_ack);
+    REQUIRE(test::WaitFor([&] {
+      std::error_code ec;
+      return std::filesystem::file_size(acked_path, ec) > 0 && !ec;
+    }));
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
     server.Kill();
     int rc = test::WaitCommand(put);

@@ -284,7 +284,13 @@ buffering = { size_mib = 1, interval_s = 0 }
     pid_t put = test::SpawnCommand({test::BinaryPath("sluice"), "put", "--addr", server.addr(), "--acked-out",
                                     acked_path, "--batch", "250"},
                                    tmp.Sub("put.out"), tmp.Sub("put.err"), tmp.Sub("in.txt"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 400));
+    // Kill at a random moment after the first ack: a fixed sleep raced the client's start on a
+    // loaded CI host and killed before any ack in all three cycles, which proved nothing.
+    REQUIRE(test::WaitFor([&] {
+      std::error_code ec;
+      return std::filesystem::file_size(acked_path, ec) > 0 && !ec;
+    }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 400));
     server.Kill();
     test::WaitCommand(put);
     std::ifstream a(acked_path);
