@@ -279,6 +279,7 @@ TEST_CASE("sluice bench: a small closed-loop run and an open-loop run with fresh
   CHECK(rc == 0);
   CHECK(out.find("\"records_acked\":5000,") != std::string::npos);
   CHECK(out.find("\"records_failed\":0,") != std::string::npos);
+  CHECK(out.find("send_late_ms") == std::string::npos);  // closed loop: nothing is due
   rc = test::RunCommand({test::BinaryPath("sluice"), "bench", "--addr", server.addr(), "--stream", "b",
                          "--records", "2000", "--rate", "4000", "--connections", "1", "--batch", "50",
                          "--freshness-dir", tmp.Sub("data") + "/delivered/b"},
@@ -286,6 +287,7 @@ TEST_CASE("sluice bench: a small closed-loop run and an open-loop run with fresh
   CHECK(rc == 0);
   CHECK(out.find("records acked    2000 in") != std::string::npos);
   CHECK(out.find("freshness        2000 records delivered") != std::string::npos);
+  CHECK(out.find("send lateness    p50 ") != std::string::npos);  // open loop only
   // A batch over the server's limits is refused before anything is sent.
   rc = test::RunCommand({test::BinaryPath("sluice"), "bench", "--addr", server.addr(), "--batch", "100000",
                          "--records", "10"},
