@@ -528,9 +528,13 @@ TEST_CASE("Firehose API: every PutRecordBatch answered 200 is delivered after ki
   ApiServer f;
   std::set<std::string> acked;
   std::atomic<bool> stop{false};
+  std::atomic<int> answered{0};
   std::thread killer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(700));
-    f.server->Kill();  // SIGKILL while batches are in flight
+    // After the first answer (a loaded host may take longer than a fixed sleep to give one),
+    // then a while more: SIGKILL while batches are in flight.
+    for (int i = 0; i < 3000 && answered == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    f.server->Kill();
     stop = true;
   });
   int batch_no = 0;
@@ -552,6 +556,7 @@ TEST_CASE("Firehose API: every PutRecordBatch answered 200 is delivered after ki
       if (r.size() != 1 || Status(r[0]) != 200) break;
       REQUIRE(Body(r[0]).find("\"FailedPutCount\":0") != std::string::npos);
       acked.insert(records.begin(), records.end());
+      answered++;
     }
   }
   killer.join();
