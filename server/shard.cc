@@ -147,12 +147,15 @@ bool Shard::OverCommitBudget() const { return puts_.pending_bytes() >= cfg_.shar
 
 void Shard::PauseForBudget(ShardConnection* conn) {
   stats_.budget_pauses.fetch_add(1, std::memory_order_relaxed);
+  if (conn->in_budget_list) return;
+  conn->in_budget_list = true;
   budget_paused_.push_back(conn);
 }
 
 void Shard::PauseForMemory(ShardConnection* conn) {
-  if (std::find(memory_paused_.begin(), memory_paused_.end(), conn) == memory_paused_.end())
-    memory_paused_.push_back(conn);
+  if (conn->in_memory_list) return;
+  conn->in_memory_list = true;
+  memory_paused_.push_back(conn);
 }
 
 void Shard::OnConnectionClosed(ShardConnection* conn) {
@@ -160,9 +163,10 @@ void Shard::OnConnectionClosed(ShardConnection* conn) {
   connections_.erase(conn);
   stats_.connections_open.fetch_sub(1, std::memory_order_relaxed);
   if (conn->in_dirty_list) dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), conn), dirty_.end());
-  budget_paused_.erase(std::remove(budget_paused_.begin(), budget_paused_.end(), conn),
-                       budget_paused_.end());
-  memory_paused_.erase(std::remove(memory_paused_.begin(), memory_paused_.end(), conn), memory_paused_.end());
+  if (conn->in_budget_list)
+    budget_paused_.erase(std::remove(budget_paused_.begin(), budget_paused_.end(), conn), budget_paused_.end());
+  if (conn->in_memory_list)
+    memory_paused_.erase(std::remove(memory_paused_.begin(), memory_paused_.end(), conn), memory_paused_.end());
   if (stopping_) MaybeFinishStop();
 }
 
@@ -200,6 +204,7 @@ void Shard::Commit() {
   if (segmenter_.AnyOverSize()) SealAndSubmit(false);
   std::vector<ShardConnection*> paused;
   paused.swap(budget_paused_);
+  for (ShardConnection* c : paused) c->in_budget_list = false;
   for (ShardConnection* c : paused) c->ResumeAfterBudget();
   std::vector<ControlAnswer> answers;
   answers.swap(control_answers_);
@@ -271,6 +276,7 @@ void Shard::OnSealTimer(uv_timer_t* handle) noexcept {
   if (!self->memory_paused_.empty() && !self->memory_->Over()) {
     std::vector<ShardConnection*> paused;
     paused.swap(self->memory_paused_);
+    for (ShardConnection* c : paused) c->in_memory_list = false;
     for (ShardConnection* c : paused) c->ResumeAfterBudget();
   }
   // Once a second: close connections stalled mid-frame or not reading their responses.

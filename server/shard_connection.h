@@ -45,8 +45,12 @@ class ShardConnection : public SocketConnection {
   uint64_t id() const { return id_; }
   // False when Open failed before the libuv handle existed: the owner deletes the object.
   bool handle_open() const { return SocketConnection::handle_open(); }
-  // Set by the shard while the connection is in its dirty list.
+  // Set by the shard while the connection is in its dirty list, its commit-budget paused list or
+  // its client-memory paused list: membership without a scan (a flood of connections can put
+  // thousands in the memory list, and every pause and close searched it).
   bool in_dirty_list = false;
+  bool in_budget_list = false;
+  bool in_memory_list = false;
 
  protected:
   ShardConnection(Shard* shard, uint64_t id) : shard_(shard), id_(id) {}
