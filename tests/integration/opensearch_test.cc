@@ -170,8 +170,9 @@ TEST_CASE("OpenSearch: documents answered 429 are resent alone, and a server dow
   for (int i : {3, 30, 60}) records[i] = "{\"n\":" + std::to_string(i) + ",\"busy\":1}";
   REQUIRE(test::PutRecords(f.server->port(), "docs", records) == 0);
   REQUIRE(WaitFor([&] { return f.Docs().size() == 100; }));
+  // The peer writes a request's documents before its log line: wait for the line too.
+  REQUIRE(WaitFor([&] { return f.Requests().size() >= 2; }));
   auto requests = f.Requests();
-  REQUIRE(requests.size() >= 2);
   CHECK(requests[0] == "200 100 retry-doc=busy");
   CHECK(requests[1] == "200 3 ok");  // the three busy documents, alone
   // Whole-request failures, each then healed: every document arrives.

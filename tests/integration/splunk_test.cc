@@ -87,13 +87,14 @@ std::vector<std::string> Lines(int from, int to, const std::string& prefix = "li
 TEST_CASE("Splunk HEC: raw and event records are indexed once each, after their acks are confirmed", "[integration][splunk]") {
   if (test::NodePath().empty()) SLUICE_SKIP("Node.js is not installed (scripts/setup installs it)");
   HecFixture f;
+  // The collector appends the events before its request log line: wait for the line too.
   SECTION("raw") {
     f.StartSluiced(std::string("token = \"") + kToken + "\"\nendpoint_type = \"Raw\"\n");
     const auto records = Lines(0, 2000);
     REQUIRE(test::PutRecords(f.server->port(), "ev", records) == 0);
     REQUIRE(WaitFor([&] { return f.Events().size() == 2000; }));
     CHECK(f.Events() == std::multiset<std::string>(records.begin(), records.end()));
-    CHECK(f.Requests().find("/services/collector/raw 200") != std::string::npos);
+    CHECK(WaitFor([&] { return f.Requests().find("/services/collector/raw 200") != std::string::npos; }));
   }
   SECTION("event") {
     f.StartSluiced(std::string("token = \"") + kToken + "\"\nendpoint_type = \"Event\"\n");
@@ -103,7 +104,7 @@ TEST_CASE("Splunk HEC: raw and event records are indexed once each, after their 
     REQUIRE(WaitFor([&] { return f.Events().size() == 3; }));
     CHECK(f.Events() == std::multiset<std::string>{"{\"user\":\"ada\",\"n\":1}", "plain text \"quoted\"",
                                                    "{\"no_event_member\":true}"});
-    CHECK(f.Requests().find("/services/collector/event 200") != std::string::npos);
+    CHECK(WaitFor([&] { return f.Requests().find("/services/collector/event 200") != std::string::npos; }));
   }
   // Delivered only once the ack query confirmed the request's ack id.
   REQUIRE(WaitFor([&] { return f.Metric("sluice_delivery_objects_total{stream=\"ev\",destination=\"Splunk\"}") >= 1; }));
